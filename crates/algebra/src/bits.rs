@@ -112,6 +112,16 @@ impl Planes {
         Planes { n: self.n, nplanes: range.len(), words: self.words[range.start * w..range.end * w].to_vec() }
     }
 
+    /// The planes at `idx` (in that order) as a new value.
+    pub fn pick(&self, idx: &[usize]) -> Planes {
+        let w = self.words_per_plane();
+        let mut words = Vec::with_capacity(idx.len() * w);
+        for &p in idx {
+            words.extend_from_slice(self.plane(p));
+        }
+        Planes { n: self.n, nplanes: idx.len(), words }
+    }
+
     /// Planes stacked on top of each other (all with the same `n`).
     pub fn stack(parts: &[&Planes]) -> Planes {
         let n = parts.first().map_or(0, |p| p.n);

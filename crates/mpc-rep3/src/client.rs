@@ -1,0 +1,29 @@
+//! What a data provider or analyst does on its own machine: split values into three share bundles
+//! (one per party) and reconstruct a result from the components the parties return.
+
+use crate::AShare;
+use mitsu_algebra::Ring;
+use mitsu_crypto::Prg;
+use mitsu_mpc_core::{MpcError, Result};
+
+/// Splits `values` into replicated shares: x0, x1 uniformly random, x2 = x - x0 - x1. Party i
+/// receives (x_i, x_{i+1}); any one bundle is uniformly random and independent of the values.
+pub fn deal<R: Ring>(values: &[R], prg: &mut Prg) -> [AShare<R>; 3] {
+    let x0: Vec<R> = prg.gen_vec(values.len());
+    let x1: Vec<R> = prg.gen_vec(values.len());
+    let x2: Vec<R> = values.iter().zip(&x0).zip(&x1).map(|((v, a), b)| v.sub(*a).sub(*b)).collect();
+    [
+        AShare { a: x0.clone(), b: x1.clone() },
+        AShare { a: x1, b: x2.clone() },
+        AShare { a: x2, b: x0 },
+    ]
+}
+
+/// Reconstructs from the three parties' [`AShare::for_client`] components.
+pub fn reconstruct<R: Ring>(parts: [&[R]; 3]) -> Result<Vec<R>> {
+    let n = parts[0].len();
+    if parts.iter().any(|p| p.len() != n) {
+        return Err(MpcError::invalid("result shares of different lengths"));
+    }
+    Ok((0..n).map(|i| parts[0][i].add(parts[1][i]).add(parts[2][i])).collect())
+}
