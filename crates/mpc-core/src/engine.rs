@@ -80,6 +80,9 @@ pub trait Engine: Send {
     fn a2b<R: Ring>(&mut self, x: &Self::A<R>, nbits: u32) -> Result<Self::B>;
     /// The unsigned integer sum_p 2^p * plane_p, reduced mod 2^k.
     fn b2a<R: Ring>(&mut self, x: &Self::B) -> Result<Self::A<R>>;
+    /// sum_p weights[p] * plane_p (mod 2^k) for public weights: one-hot selections of public
+    /// constants, exponent factors, positional values.
+    fn b2a_weighted<R: Ring>(&mut self, x: &Self::B, weights: &[R]) -> Result<Self::A<R>>;
     /// Every plane injected separately as 0/1 values: output has nplanes * n elements, plane-major.
     fn bits2a<R: Ring>(&mut self, x: &Self::B) -> Result<Self::A<R>>;
 

@@ -202,6 +202,14 @@ impl Engine for RefEngine {
             .map(|i| (0..x.nplanes()).filter(|&p| x.get(p, i)).fold(R::ZERO, |s, p| s.add(R::pow2(p as u32))))
             .collect())
     }
+    fn b2a_weighted<R: Ring>(&mut self, x: &Planes, weights: &[R]) -> Result<Vec<R>> {
+        if weights.len() != x.nplanes() {
+            return Err(MpcError::invalid("b2a_weighted: one weight per plane"));
+        }
+        Ok((0..x.n())
+            .map(|i| (0..x.nplanes()).filter(|&p| x.get(p, i)).fold(R::ZERO, |s, p| s.add(weights[p])))
+            .collect())
+    }
     fn bits2a<R: Ring>(&mut self, x: &Planes) -> Result<Vec<R>> {
         let mut out = Vec::with_capacity(x.nplanes() * x.n());
         for p in 0..x.nplanes() {

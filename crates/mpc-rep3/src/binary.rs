@@ -359,16 +359,26 @@ impl Rep3 {
     /// (party 0) and t = c2 (parties 1, 2): b = u + t - 2ut, where party 0 shares u - rho
     /// (rho = F(k0)) with party 1, so 2ut = 2(u - rho)t + 2 rho t splits between parties 1 and 2.
     pub fn bits2a<R: Ring>(&mut self, x: &BShare) -> Result<AShare<R>> {
-        self.inject(x, false)
+        self.inject(x, None)
     }
 
     /// sum_p 2^p plane_p as a ring element (mod 2^k). Same rounds as `bits2a`; parties 1 and 2
     /// send one element per value instead of one per bit.
     pub fn b2a<R: Ring>(&mut self, x: &BShare) -> Result<AShare<R>> {
-        self.inject(x, true)
+        let w: Vec<R> = (0..x.shape().0).map(|p| R::pow2(p as u32)).collect();
+        self.inject(x, Some(&w))
     }
 
-    fn inject<R: Ring>(&mut self, x: &BShare, weighted: bool) -> Result<AShare<R>> {
+    /// sum_p weights[p] plane_p for public weights; costs as `b2a`.
+    pub fn b2a_weighted<R: Ring>(&mut self, x: &BShare, weights: &[R]) -> Result<AShare<R>> {
+        if weights.len() != x.shape().0 {
+            return Err(MpcError::invalid("b2a_weighted: one weight per plane"));
+        }
+        self.inject(x, Some(weights))
+    }
+
+    fn inject<R: Ring>(&mut self, x: &BShare, weights: Option<&[R]>) -> Result<AShare<R>> {
+        let weighted = weights.is_some();
         let (np, n) = x.shape();
         let total = np * n;
         let out_n = if weighted { n } else { total };
@@ -385,9 +395,10 @@ impl Rep3 {
             if !weighted {
                 return v.to_vec();
             }
+            let ws = weights.expect("weighted");
             let mut out = vec![R::ZERO; n];
             for pl in 0..np {
-                let w = R::pow2(pl as u32);
+                let w = ws[pl];
                 for i in 0..n {
                     out[i] = out[i].add(v[pl * n + i].mul(w));
                 }

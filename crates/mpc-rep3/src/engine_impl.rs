@@ -132,6 +132,9 @@ impl Engine for Rep3 {
     fn b2a<R: Ring>(&mut self, x: &BShare) -> Result<AShare<R>> {
         Rep3::b2a(self, x)
     }
+    fn b2a_weighted<R: Ring>(&mut self, x: &BShare, weights: &[R]) -> Result<AShare<R>> {
+        Rep3::b2a_weighted(self, x, weights)
+    }
     fn bits2a<R: Ring>(&mut self, x: &BShare) -> Result<AShare<R>> {
         Rep3::bits2a(self, x)
     }

@@ -123,12 +123,14 @@ fn compare_case<E: Engine, R: Ring>(e: &mut E, x: &[R], bits: u32) -> Result<Vec
     Ok(vec![e.open_b(&m)?, e.open_b(&z)?])
 }
 
-fn convert_case<E: Engine, R: Ring>(e: &mut E, x: &[R], nbits: u32) -> Result<(Planes, Vec<R>, Vec<R>)> {
+fn convert_case<E: Engine, R: Ring>(e: &mut E, x: &[R], nbits: u32) -> Result<(Planes, Vec<R>, Vec<R>, Vec<R>)> {
     let a = share(e, PartyId::P0, x)?;
     let b = e.a2b(&a, nbits)?;
     let back: E::A<R> = e.b2a(&b)?;
     let each: E::A<R> = e.bits2a(&b)?;
-    Ok((e.open_b(&b)?, e.open(&back)?, e.open(&each)?))
+    let w: Vec<R> = (0..nbits).map(|p| R::from_i128(p as i128 * 1_000_003 - 77)).collect();
+    let weighted: E::A<R> = e.b2a_weighted(&b, &w)?;
+    Ok((e.open_b(&b)?, e.open(&back)?, e.open(&each)?, e.open(&weighted)?))
 }
 
 fn boolean_case<E: Engine, R: Ring>(e: &mut E, x: &Planes, y: &Planes) -> Result<Vec<Planes>> {

@@ -1,0 +1,18 @@
+//! Building blocks written once against [`mitsu_mpc_core::Engine`], so they run on the replicated
+//! protocol and on the plaintext twin alike.
+//!
+//! The design decision to know: values travel as [`Num`]: a share plus its public fixed-point
+//! format (fraction bits and a magnitude bound) and the expression that produced it. Every
+//! operation derives the bound of its result and refuses, with an error naming the expression,
+//! when the bound would not fit the ring. Comparison circuits are sized by the same bounds, so a
+//! tight range is both safer and faster.
+
+mod compare;
+mod func;
+mod num;
+mod sort;
+
+pub use compare::{eq, ge, gt, le, lt, max, maximum, min, minimum, select};
+pub use func::{div, exp, invsqrt, log, reciprocal, sigmoid, sqrt, working_frac};
+pub use num::{Num, check_bits};
+pub use sort::sort_by_key;
