@@ -9,7 +9,7 @@
 //! | function | domain | absolute error bound |
 //! |---|---|---|
 //! | `reciprocal(x)` | x != 0 | 2^-f + 1e-9 / abs(x) |
-//! | `div(a, b)` | b != 0 | 2^-f + abs(a) * err(1/b) |
+//! | `div(a, b)` | b != 0 | 2^-f + abs(a) * (2^-g + 1e-9 / abs(b)), g = extra bits the ring allows |
 //! | `invsqrt(x)` | x > 0 | 2^-f + 1e-9 / sqrt(x) |
 //! | `sqrt(x)` | x >= 0 | 2^-f + 1e-9 sqrt(x) |
 //! | `exp(x)` | abs(x) < 2^r, r = bits - frac, while the ring has room | 2^-f + 1e-9 e^x |
@@ -148,7 +148,8 @@ fn out<E: Engine, R: Ring>(share: E::A<R>, frac: u32, bits: u32, expr: String) -
 
 /// 1/x for x > 0 given its normalisation: Newton's iteration y <- y (2 - u y) on the mantissa
 /// from y0 = 2.9142 - 2u (relative error <= 0.0858, squared every step).
-fn reciprocal_pos<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, f: u32, expr: &str) -> Result<E::A<R>> {
+/// Returns 1/x with `fo` fraction bits for x encoded with `f` fraction bits.
+fn reciprocal_pos<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, f: u32, fo: u32, expr: &str) -> Result<E::A<R>> {
     let ff = working_frac::<R>();
     check_bits::<R>(m + ff, 0, expr)?;
     let nz = normalize(e, x, m, ff)?;
@@ -159,10 +160,10 @@ fn reciprocal_pos<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, f: u32, ex
         let two_minus = e.add_public(&e.neg(&t), &[enc(2.0, ff)]);
         y = e.mul_trunc(&y, &two_minus, ff, 2 * ff + 2)?;
     }
-    // 1/x * 2^f = c * y * 2^(2f - m - F)
+    // 1/x * 2^fo = c * y * 2^(f + fo - m - F)
     let p = e.mul(&nz.c, &y)?;
     let pb = nz.m + ff;
-    let sh = pb as i64 - 2 * f as i64;
+    let sh = pb as i64 - (f + fo) as i64;
     if sh > 0 {
         e.trunc(&p, sh as u32, pb)
     } else {
@@ -173,26 +174,38 @@ fn reciprocal_pos<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, f: u32, ex
 /// 1/x with the fraction bits of x. Domain: x != 0 (see the module table).
 pub fn reciprocal<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     let expr = format!("1 / {}", x.expr);
+    let r = reciprocal_signed(e, x, x.frac, &expr)?;
+    out(r, x.frac, 2 * x.frac + 2, expr)
+}
+
+/// 1/x at `fo` fraction bits (|1/x| <= 2^f, so the result is below 2^(f + fo + 1)).
+fn reciprocal_signed<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>, fo: u32, expr: &str) -> Result<E::A<R>> {
     let f = x.frac;
-    check_bits::<R>(2 * f + 2, 0, &expr)?;
+    check_bits::<R>(f + fo + 2, 0, expr)?;
     let sign = e.msb(&x.share, x.bits)?;
     let sa: E::A<R> = e.bits2a(&sign)?;
     let sx = e.mul(&sa, &x.share)?;
     let absx = e.sub(&x.share, &e.mul_public(&sx, &[R::from_u64(2)]));
     let absn = Num { share: absx, ..x.clone() };
     let nzx = nonzero(e, &absn)?;
-    let r = reciprocal_pos(e, &nzx, x.bits, f, &expr)?;
+    let r = reciprocal_pos(e, &nzx, x.bits, f, fo, expr)?;
     let sr = e.mul(&sa, &r)?;
-    let signed = e.sub(&r, &e.mul_public(&sr, &[R::from_u64(2)]));
-    out(signed, f, 2 * f + 2, expr)
+    Ok(e.sub(&r, &e.mul_public(&sr, &[R::from_u64(2)])))
 }
 
-/// a / b with the fraction bits of a. Domain: b != 0.
+/// a / b with the fraction bits of a. Domain: b != 0. The reciprocal of b is formed with as many
+/// extra fraction bits as the ring allows, so the error is not multiplied by |a| at 2^-f.
 pub fn div<E: Engine, R: Ring>(e: &mut E, a: &Num<E, R>, b: &Num<E, R>) -> Result<Num<E, R>> {
-    let r = reciprocal(e, b)?;
-    let mut q = a.mul(e, &r, a.frac)?;
-    q.expr = format!("({} / {})", a.expr, b.expr);
-    Ok(q)
+    let expr = format!("({} / {})", a.expr, b.expr);
+    // bits of a * (1/b at g fraction bits): a.bits + b.frac + g + 1 must stay cheap to truncate
+    let room = cheap_bits::<R>().saturating_sub(a.bits + b.frac + 2);
+    let g = room.min(working_frac::<R>()).max(b.frac);
+    let r = reciprocal_signed(e, b, g, &expr)?;
+    let rb = b.frac + g + 1;
+    let pbits = a.bits + rb;
+    check_bits::<R>(pbits, 0, &expr)?;
+    let q = e.mul_trunc(&a.share, &r, g, pbits)?;
+    out(q, a.frac, pbits - g + 1, expr)
 }
 
 /// Newton for 1/sqrt(u) on the mantissa: y <- y (3 - u y^2) / 2 from a shifted secant
@@ -316,6 +329,6 @@ pub fn sigmoid<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>
     let expr = format!("sigmoid({})", x.expr);
     let ex = exp(e, &x.neg(e))?;
     let den = ex.add_const(e, 1.0, "1")?;
-    let r = reciprocal_pos(e, &den.share, den.bits, den.frac, &expr)?;
+    let r = reciprocal_pos(e, &den.share, den.bits, den.frac, den.frac, &expr)?;
     out(r, x.frac, x.frac + 2, expr)
 }
