@@ -2,7 +2,7 @@
 //! (one per party) and reconstruct a result from the components the parties return.
 
 use crate::AShare;
-use mitsu_algebra::Ring;
+use mitsu_algebra::{Planes, Ring};
 use mitsu_crypto::Prg;
 use mitsu_mpc_core::{MpcError, Result};
 
@@ -26,4 +26,16 @@ pub fn reconstruct<R: Ring>(parts: [&[R]; 3]) -> Result<Vec<R>> {
         return Err(MpcError::invalid("result shares of different lengths"));
     }
     Ok((0..n).map(|i| parts[0][i].add(parts[1][i]).add(parts[2][i])).collect())
+}
+
+/// Reconstructs boolean results from the three parties' [`crate::BShare::for_client`] planes.
+pub fn reconstruct_b(parts: [&Planes; 3]) -> Result<Planes> {
+    let shape = (parts[0].nplanes(), parts[0].n());
+    if parts.iter().any(|p| (p.nplanes(), p.n()) != shape) {
+        return Err(MpcError::invalid("result shares of different shapes"));
+    }
+    let mut out = parts[0].clone();
+    out.xor_assign(parts[1]);
+    out.xor_assign(parts[2]);
+    Ok(out)
 }

@@ -67,6 +67,10 @@ impl BShare {
     pub fn shape(&self) -> (usize, usize) {
         (self.a.nplanes(), self.a.n())
     }
+    /// The component this party sends to a client that reconstructs a result (component i).
+    pub fn for_client(&self) -> &Planes {
+        &self.a
+    }
 }
 
 /// One party of the replicated protocol.

@@ -1,0 +1,69 @@
+//! `mitsu`: parse the command line, validate, dispatch. All logic lives in the library crates.
+
+mod demo;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "mitsu", version, about = "Secure computation on secret-shared tables among three parties")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole story on this machine: secret-share sample data, compute jointly, open results.
+    Demo {
+        /// Directory with clinic_patients.csv (defaults to the bundled examples/).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Measure the engine: each operation over share, compute and open, next to plain computation.
+    Bench {
+        /// Elements for the element-wise operations.
+        #[arg(long, default_value_t = 1_000_000)]
+        n: usize,
+        /// Elements to sort.
+        #[arg(long = "sort-n", default_value_t = 100_000)]
+        sort_n: usize,
+        /// Only these operations (comma separated): mul_int, mul_fixed, lt, eq, sum, mean_var, sort.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Runs per operation; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Elements per batch (bounds memory for large n).
+        #[arg(long, default_value_t = 1 << 20)]
+        batch: usize,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo { data } => demo::run(data),
+        Command::Bench { n, sort_n, only, repeat, batch, json } => {
+            let cfg = mitsu_bench::BenchConfig { n, sort_n, only, repeat, batch };
+            let report = mitsu_bench::run(&cfg)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", mitsu_bench::format_table(&report));
+            }
+            Ok(())
+        }
+    }
+}
