@@ -84,10 +84,36 @@ impl FixedPoint {
         Ok(R::from_i128(scaled))
     }
 
-    /// Encodes a slice.
+    /// Encodes a slice. One pass with the scale and limit computed once; on failure the first
+    /// offending value is reported.
     pub fn encode_all<R: Ring>(&self, xs: &[f64]) -> Result<Vec<R>, EncodeError> {
         self.check_ring::<R>()?;
-        xs.iter().map(|&x| self.encode(x)).collect()
+        let scale = (2f64).powi(self.frac as i32);
+        let limit = (2f64).powi(self.bits as i32);
+        let mut out = Vec::with_capacity(xs.len());
+        let mut ok = true;
+        if self.bits <= 51 {
+            // Round to nearest with the 1.5 * 2^52 trick: exact for |s| < 2^51 and plain SSE2
+            // arithmetic (f64::round and f64 -> i128 are library calls on baseline x86-64).
+            const MAGIC: f64 = 6_755_399_441_055_744.0;
+            for &x in xs {
+                let s = x * scale;
+                ok &= s.abs() < limit; // NaN fails the comparison too
+                let r = (s + MAGIC) - MAGIC;
+                out.push(R::from_i128((r as i64) as i128));
+            }
+        } else {
+            for &x in xs {
+                let s = (x * scale).round();
+                ok &= s.abs() < limit;
+                out.push(R::from_i128(s as i128));
+            }
+        }
+        if ok {
+            return Ok(out);
+        }
+        let bad = xs.iter().find(|&&x| self.encode::<R>(x).is_err()).copied().unwrap_or(f64::NAN);
+        Err(self.encode::<R>(bad).err().unwrap_or(EncodeError::NotFinite(bad)))
     }
 
     /// Decodes one element (signed interpretation divided by 2^frac).

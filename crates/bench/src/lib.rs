@@ -37,7 +37,7 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        BenchConfig { n: 1_000_000, sort_n: 100_000, only: vec![], repeat: 3, batch: 1 << 20 }
+        BenchConfig { n: 1_000_000, sort_n: 100_000, only: vec![], repeat: 3, batch: 1 << 16 }
     }
 }
 

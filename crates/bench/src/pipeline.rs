@@ -55,14 +55,13 @@ enum Part<R: Ring> {
     B(Planes),
 }
 
-type Deal<'a, I> = dyn FnMut(Range<usize>, &mut Prg) -> Result<[I; 3]> + 'a;
-
-/// Runs `compute` over `n` elements in batches of `batch`, dealing inputs with `deal`.
+/// Runs `compute` over `n` elements in batches of `batch`, dealing inputs with `deal`: the client
+/// deals on two threads (even and odd batches), as a provider's machine with two cores would.
 /// Returns the reconstructed output and each party's inter-party communication.
 pub fn pipeline<R: Ring, I: Send>(
     n: usize,
     batch: usize,
-    mut deal: impl FnMut(Range<usize>, &mut Prg) -> Result<[I; 3]>,
+    deal: impl Fn(Range<usize>, &mut Prg) -> Result<[I; 3]> + Sync,
     compute: impl Fn(&mut Rep3, I) -> Result<Batch<R>> + Sync,
 ) -> Result<(Output<R>, [CommStats; 3])> {
     let batch = batch.max(1);
@@ -80,8 +79,19 @@ pub fn pipeline<R: Ring, I: Send>(
     }
     let mut ends = ends.into_iter();
     let inputs = [ends.next().unwrap(), ends.next().unwrap(), ends.next().unwrap()];
-    let deal: &mut Deal<'_, I> = &mut deal;
+    let range = |k: usize| k * batch..((k + 1) * batch).min(n);
     std::thread::scope(|s| {
+        // the second dealer runs ahead on odd batches
+        let (odd_tx, odd_rx) = sync_channel::<Result<[I; 3]>>(2);
+        let deal = &deal;
+        s.spawn(move || {
+            let mut prg = Prg::new(Seed::random());
+            for k in (1..nb).step_by(2) {
+                if odd_tx.send(deal(range(k), &mut prg)).is_err() {
+                    break;
+                }
+            }
+        });
         let parties = s.spawn(|| {
             run3_with(inputs, |ch, (rx, otx): (Receiver<I>, SyncSender<Result<Part<R>>>)| -> Result<CommStats> {
                 let mut p = Rep3::setup(ch)?;
@@ -132,8 +142,12 @@ pub fn pipeline<R: Ring, I: Send>(
             }
         };
         for k in 0..nb {
-            let r = k * batch..((k + 1) * batch).min(n);
-            match deal(r, &mut prg) {
+            let dealt = if k % 2 == 0 {
+                deal(range(k), &mut prg)
+            } else {
+                odd_rx.recv().unwrap_or_else(|_| Err(MpcError::Internal("the second dealer stopped".into())))
+            };
+            match dealt {
                 Ok(bundles) => {
                     for (tx, b) in to_parties.iter().zip(bundles) {
                         let _ = tx.send(b);
@@ -156,6 +170,7 @@ pub fn pipeline<R: Ring, I: Send>(
         }
         drop(to_parties);
         drop(from_parties);
+        drop(odd_rx);
         let stats = parties.join().expect("party threads");
         if let Some(e) = err {
             return Err(e);

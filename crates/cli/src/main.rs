@@ -2,6 +2,12 @@
 
 mod demo;
 
+// Secret-shared vectors are allocated and freed batch after batch; glibc's allocator hands such
+// blocks back to the kernel and pays page faults on every reuse (about 1 GB/s here), mimalloc
+// keeps them. Measured: sharing a million Z_2^128 values 2-3x faster.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -36,7 +42,7 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
         /// Elements per batch (bounds memory for large n).
-        #[arg(long, default_value_t = 1 << 20)]
+        #[arg(long, default_value_t = 1 << 16)]
         batch: usize,
         /// Print one JSON object instead of a table.
         #[arg(long)]

@@ -1,13 +1,11 @@
 //! Cryptographic primitives, chosen once here so the rest of mitsu never names a cipher.
 //!
-//! * [`Prg`]: AES-128 in counter mode. Correlated randomness in the replicated protocol
+//! * [`Prg`]: AES-128 in counter mode (AES-NI, or VAES on AVX-512 machines, detected at run time). Correlated randomness in the replicated protocol
 //!   (zero sharings, common masks and permutations) is drawn from PRGs whose 128-bit seeds two or
 //!   three parties share (Araki et al., CCS'16, §2.2). AES-NI makes it run at several GB/s.
 //! * [`Seed`]: a 128-bit key, fresh from the operating system with [`Seed::random`].
 
-use aes::cipher::{KeyIvInit, StreamCipher};
-
-type Aes128Ctr = ctr::Ctr128LE<aes::Aes128>;
+use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 
 /// A 128-bit PRG seed.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,20 +43,22 @@ impl Seed {
 
     /// A child seed for an independent stream: AES_seed(label) (a PRF evaluation).
     pub fn derive(&self, label: u64) -> Seed {
-        let mut iv = [0u8; 16];
-        iv[8..].copy_from_slice(&label.to_le_bytes());
-        iv[7] = 0x80; // a counter range the main stream (IV 0) never reaches
-        let mut c = Aes128Ctr::new(&self.0.into(), &iv.into());
-        let mut s = [0u8; 16];
-        c.apply_keystream(&mut s);
-        Seed(s)
+        // AES_seed(2^127 + label): a counter value the main stream never reaches
+        let c = aes::Aes128::new(&Array::from(self.0));
+        let mut b = Array::from(((1u128 << 127) | label as u128).to_le_bytes());
+        c.encrypt_block(&mut b);
+        Seed(b.into())
     }
 }
 
-/// AES-128-CTR keystream generator. Two holders of the same seed draw identical streams as long as
-/// they request the same lengths in the same order.
+/// AES-128 in counter mode: block j of the stream is AES_seed(j). Two holders of the same seed
+/// draw identical streams as long as they request the same lengths in the same order (a request
+/// that is not a multiple of 16 bytes consumes a whole block).
 pub struct Prg {
-    cipher: Aes128Ctr,
+    cipher: aes::Aes128,
+    ctr: u128,
+    /// 4 KiB of scratch, 16-byte aligned, so blocks are written and encrypted while in cache.
+    scratch: Vec<u128>,
     buf: [u8; 64],
     pos: usize,
 }
@@ -69,22 +69,54 @@ impl std::fmt::Debug for Prg {
     }
 }
 
+const SCRATCH_BLOCKS: usize = 256;
+
 impl Prg {
     pub fn new(seed: Seed) -> Prg {
-        let iv = [0u8; 16];
-        Prg { cipher: Aes128Ctr::new(&seed.0.into(), &iv.into()), buf: [0; 64], pos: 64 }
+        Prg { cipher: aes::Aes128::new(&Array::from(seed.0)), ctr: 0, scratch: vec![0; SCRATCH_BLOCKS], buf: [0; 64], pos: 64 }
+    }
+
+    /// Encrypts the next `out.len()` counters in place (out is whole blocks).
+    fn blocks(&mut self, out: &mut [u8]) {
+        debug_assert_eq!(out.len() % 16, 0);
+        for chunk in out.chunks_exact_mut(16) {
+            chunk.copy_from_slice(&self.ctr.to_le_bytes());
+            self.ctr = self.ctr.wrapping_add(1);
+        }
+        let (blocks, _) = aes::Block::slice_as_chunks_mut(out);
+        self.cipher.encrypt_blocks(blocks);
     }
 
     /// Fills `buf` with keystream bytes.
     pub fn fill_bytes(&mut self, buf: &mut [u8]) {
-        buf.fill(0);
-        self.cipher.apply_keystream(buf);
+        let whole = buf.len() / 16 * 16;
+        let (head, tail) = buf.split_at_mut(whole);
+        for c in head.chunks_mut(16 * SCRATCH_BLOCKS) {
+            self.blocks(c);
+        }
+        if !tail.is_empty() {
+            let mut last = [0u8; 16];
+            self.blocks(&mut last);
+            tail.copy_from_slice(&last[..tail.len()]);
+        }
     }
 
     /// `n` uniformly random elements of a plain-old-data type (ring elements, words).
     pub fn gen_vec<T: bytemuck::Pod>(&mut self, n: usize) -> Vec<T> {
-        let mut v = vec![T::zeroed(); n];
-        self.cipher.apply_keystream(bytemuck::cast_slice_mut(&mut v));
+        let size = std::mem::size_of::<T>();
+        assert!(size > 0 && 16 % size == 0 || size % 16 == 0, "element size must divide or be a multiple of 16");
+        let mut v: Vec<T> = Vec::with_capacity(n);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let per = SCRATCH_BLOCKS * 16 / size;
+        while v.len() < n {
+            let take = per.min(n - v.len());
+            let bytes = (take * size).div_ceil(16) * 16;
+            let s: &mut [u8] = bytemuck::cast_slice_mut(&mut scratch[..bytes / 16]);
+            self.blocks(s);
+            let items: &[T] = bytemuck::cast_slice(&scratch[..bytes / 16]);
+            v.extend_from_slice(&items[..take]);
+        }
+        self.scratch = scratch;
         v
     }
 
@@ -95,8 +127,9 @@ impl Prg {
 
     pub fn next_u64(&mut self) -> u64 {
         if self.pos + 8 > 64 {
-            self.buf = [0; 64];
-            self.cipher.apply_keystream(&mut self.buf);
+            let mut b = [0u8; 64];
+            self.blocks(&mut b);
+            self.buf = b;
             self.pos = 0;
         }
         let v = u64::from_le_bytes(self.buf[self.pos..self.pos + 8].try_into().unwrap());
@@ -150,9 +183,17 @@ mod tests {
         let mut a = Prg::new(s);
         let mut b = Prg::new(s);
         let whole: Vec<u64> = a.gen_vec(100);
-        let mut parts: Vec<u64> = b.gen_vec(37);
-        parts.extend(b.gen_vec::<u64>(63));
+        let mut parts: Vec<u64> = b.gen_vec(36);
+        parts.extend(b.gen_vec::<u64>(64));
         assert_eq!(whole, parts);
+        // the stream is AES of the counter: block 0 is AES_k(0)
+        let c = aes::Aes128::new(&Array::from(s.0));
+        let mut blk = Array::from([0u8; 16]);
+        c.encrypt_block(&mut blk);
+        assert_eq!(whole[0].to_le_bytes(), blk[..8]);
+        let mut bytes = [0u8; 40];
+        Prg::new(s).fill_bytes(&mut bytes);
+        assert_eq!(bytemuck::cast_slice::<u64, u8>(&whole[..5]), &bytes[..]);
         assert_ne!(Prg::new(Seed::from_u64(8)).gen_vec::<u64>(4), whole[..4].to_vec());
     }
 

@@ -306,28 +306,36 @@ impl Rep3 {
             let p = self.mul(x, y)?;
             return self.trunc_exact(&p, d, bits);
         }
-        // 3-out-of-3 product shares z0 + z1 + z2 = xy; z2 is uniform (masked by alpha_2), so the
-        // 2-out-of-2 split (z0 + z1, z2) satisfies the truncation bound of `trunc_prob`.
+        // 3-out-of-3 product shares z0 + z1 + z2 = xy with the zero sharing
+        // alpha0 = -F(k0), alpha1 = F(k2), alpha2 = F(k0) - F(k2): four PRG draws instead of six.
+        // Party 1's z1 goes to party 0, which lacks k2; party 2's truncated z2 goes to party 1,
+        // which lacks k0. z2 is uniform, so the split (z0 + z1, z2) meets the bound of `trunc_prob`.
         let n = x.len();
-        let z = self.mul_local(x, y);
+        let cross = |i: usize| x.a[i].mul(y.a[i].add(y.b[i])).add(x.b[i].mul(y.a[i]));
         let bias = R::pow2(bb);
         let unbias = R::pow2(bb - d);
         match self.id.index() {
             0 => {
+                let f0: Vec<R> = self.prev.gen_vec(n);
+                let z0: Vec<R> = (0..n).map(|i| cross(i).sub(f0[i])).collect();
                 let z1 = self.ch.exchange::<R>(None, Some((PartyId::P1, n)))?.unwrap();
                 let r: Vec<R> = self.prev.gen_vec(n);
                 let c1: Vec<R> =
-                    (0..n).map(|i| z[i].add(z1[i]).add(bias).shr(d).sub(r[i]).sub(unbias)).collect();
+                    (0..n).map(|i| z0[i].add(z1[i]).add(bias).shr(d).sub(r[i]).sub(unbias)).collect();
                 self.ch.exchange(Some((PartyId::P1, c1.clone())), None)?;
                 Ok(AShare { a: r, b: c1 })
             }
             1 => {
-                let c2 = self.ch.exchange(Some((PartyId::P0, z)), Some((PartyId::P2, n)))?.unwrap();
+                let f2: Vec<R> = self.next.gen_vec(n);
+                let z1: Vec<R> = (0..n).map(|i| cross(i).add(f2[i])).collect();
+                let c2 = self.ch.exchange(Some((PartyId::P0, z1)), Some((PartyId::P2, n)))?.unwrap();
                 let c1 = self.ch.exchange::<R>(None, Some((PartyId::P0, n)))?.unwrap();
                 Ok(AShare { a: c1, b: c2 })
             }
             _ => {
-                let c2: Vec<R> = z.iter().map(|v| v.neg().shr(d).neg()).collect();
+                let f0: Vec<R> = self.next.gen_vec(n);
+                let f2: Vec<R> = self.prev.gen_vec(n);
+                let c2: Vec<R> = (0..n).map(|i| cross(i).add(f0[i]).sub(f2[i]).neg().shr(d).neg()).collect();
                 self.ch.exchange(Some((PartyId::P1, c2.clone())), None)?;
                 let r: Vec<R> = self.next.gen_vec(n);
                 Ok(AShare { a: c2, b: r })
