@@ -99,8 +99,8 @@ pub fn pipeline<R: Ring, I: Send>(
                 for _ in 0..nb {
                     let Ok(inp) = rx.recv() else { break };
                     let r = compute(&mut p, inp).map(|b| match b {
-                        Batch::A(a) => Part::A(a.for_client().to_vec()),
-                        Batch::B(b) => Part::B(b.for_client().clone()),
+                        Batch::A(a) => Part::A(a.into_client()),
+                        Batch::B(b) => Part::B(b.into_client()),
                     });
                     let failed = r.is_err();
                     if otx.send(r).is_err() || failed {

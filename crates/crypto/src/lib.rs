@@ -76,47 +76,53 @@ impl Prg {
         Prg { cipher: aes::Aes128::new(&Array::from(seed.0)), ctr: 0, scratch: vec![0; SCRATCH_BLOCKS], buf: [0; 64], pos: 64 }
     }
 
-    /// Encrypts the next `out.len()` counters in place (out is whole blocks).
-    fn blocks(&mut self, out: &mut [u8]) {
-        debug_assert_eq!(out.len() % 16, 0);
-        for chunk in out.chunks_exact_mut(16) {
-            chunk.copy_from_slice(&self.ctr.to_le_bytes());
-            self.ctr = self.ctr.wrapping_add(1);
+    /// Encrypts `blocks` in place after writing the next counters into them.
+    fn encrypt_counters(&mut self, blocks: &mut [[u64; 2]]) {
+        let c0 = self.ctr;
+        for (i, b) in blocks.iter_mut().enumerate() {
+            let c = c0.wrapping_add(i as u128);
+            *b = [c as u64, (c >> 64) as u64];
         }
-        let (blocks, _) = aes::Block::slice_as_chunks_mut(out);
-        self.cipher.encrypt_blocks(blocks);
+        self.ctr = c0.wrapping_add(blocks.len() as u128);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(blocks);
+        let (aes_blocks, _) = aes::Block::slice_as_chunks_mut(bytes);
+        self.cipher.encrypt_blocks(aes_blocks);
     }
 
     /// Fills `buf` with keystream bytes.
     pub fn fill_bytes(&mut self, buf: &mut [u8]) {
-        let whole = buf.len() / 16 * 16;
-        let (head, tail) = buf.split_at_mut(whole);
-        for c in head.chunks_mut(16 * SCRATCH_BLOCKS) {
-            self.blocks(c);
-        }
-        if !tail.is_empty() {
-            let mut last = [0u8; 16];
-            self.blocks(&mut last);
-            tail.copy_from_slice(&last[..tail.len()]);
-        }
-    }
-
-    /// `n` uniformly random elements of a plain-old-data type (ring elements, words).
-    pub fn gen_vec<T: bytemuck::Pod>(&mut self, n: usize) -> Vec<T> {
-        let size = std::mem::size_of::<T>();
-        assert!(size > 0 && 16 % size == 0 || size % 16 == 0, "element size must divide or be a multiple of 16");
-        let mut v: Vec<T> = Vec::with_capacity(n);
         let mut scratch = std::mem::take(&mut self.scratch);
-        let per = SCRATCH_BLOCKS * 16 / size;
-        while v.len() < n {
-            let take = per.min(n - v.len());
-            let bytes = (take * size).div_ceil(16) * 16;
-            let s: &mut [u8] = bytemuck::cast_slice_mut(&mut scratch[..bytes / 16]);
-            self.blocks(s);
-            let items: &[T] = bytemuck::cast_slice(&scratch[..bytes / 16]);
-            v.extend_from_slice(&items[..take]);
+        for c in buf.chunks_mut(16 * SCRATCH_BLOCKS) {
+            let nb = c.len().div_ceil(16);
+            let blocks: &mut [[u64; 2]] = bytemuck::cast_slice_mut(&mut scratch[..nb]);
+            self.encrypt_counters(blocks);
+            c.copy_from_slice(&bytemuck::cast_slice::<u128, u8>(&scratch[..nb])[..c.len()]);
         }
         self.scratch = scratch;
+    }
+
+    /// `n` uniformly random elements of a plain-old-data type (ring elements, words). The counters
+    /// are written straight into the result and encrypted in place.
+    pub fn gen_vec<T: bytemuck::Pod>(&mut self, n: usize) -> Vec<T> {
+        let size = std::mem::size_of::<T>();
+        let bytes = n * size;
+        let nb = bytes.div_ceil(16);
+        if std::mem::align_of::<T>() == 16 && size == 16 {
+            let mut v: Vec<u128> = vec![0; nb];
+            self.encrypt_counters(bytemuck::cast_slice_mut(&mut v));
+            if let Ok(v) = bytemuck::allocation::try_cast_vec::<u128, T>(v) {
+                return v;
+            }
+        } else if std::mem::align_of::<T>() == 8 && 16 % size == 0 {
+            let mut v: Vec<[u64; 2]> = vec![[0; 2]; nb];
+            self.encrypt_counters(&mut v);
+            if let Ok(mut v) = bytemuck::allocation::try_cast_vec::<[u64; 2], T>(v) {
+                v.truncate(n);
+                return v;
+            }
+        }
+        let mut v = vec![T::zeroed(); n];
+        self.fill_bytes(bytemuck::cast_slice_mut(&mut v));
         v
     }
 
@@ -128,7 +134,7 @@ impl Prg {
     pub fn next_u64(&mut self) -> u64 {
         if self.pos + 8 > 64 {
             let mut b = [0u8; 64];
-            self.blocks(&mut b);
+            self.fill_bytes(&mut b);
             self.buf = b;
             self.pos = 0;
         }
@@ -184,7 +190,8 @@ mod tests {
         let mut b = Prg::new(s);
         let whole: Vec<u64> = a.gen_vec(100);
         let mut parts: Vec<u64> = b.gen_vec(36);
-        parts.extend(b.gen_vec::<u64>(64));
+        parts.extend(b.gen_vec::<u64>(30));
+        parts.extend(b.gen_vec::<u128>(17).iter().flat_map(|v| [*v as u64, (*v >> 64) as u64]));
         assert_eq!(whole, parts);
         // the stream is AES of the counter: block 0 is AES_k(0)
         let c = aes::Aes128::new(&Array::from(s.0));

@@ -114,9 +114,8 @@ impl Rep3 {
         let n = x.len();
         let mut z: Vec<R> = self.prev.gen_vec(n);
         let r2: Vec<R> = self.next.gen_vec(n);
-        let (xa, xb, ya, yb) = (&x.a[..n], &x.b[..n], &y.a[..n], &y.b[..n]);
-        for j in 0..n {
-            z[j] = z[j].sub(r2[j]).add(xa[j].mul(ya[j].add(yb[j]))).add(xb[j].mul(ya[j]));
+        for (z, (r, ((xa, xb), (ya, yb)))) in z.iter_mut().zip(r2.iter().zip(x.a.iter().zip(&x.b).zip(y.a.iter().zip(&y.b)))) {
+            *z = z.sub(*r).add(xa.mul(ya.add(*yb))).add(xb.mul(*ya));
         }
         z
     }
@@ -311,23 +310,30 @@ impl Rep3 {
         // Party 1's z1 goes to party 0, which lacks k2; party 2's truncated z2 goes to party 1,
         // which lacks k0. z2 is uniform, so the split (z0 + z1, z2) meets the bound of `trunc_prob`.
         let n = x.len();
-        let cross = |i: usize| x.a[i].mul(y.a[i].add(y.b[i])).add(x.b[i].mul(y.a[i]));
+        let cross_all = || -> Vec<R> {
+            x.a.iter().zip(&x.b).zip(y.a.iter().zip(&y.b)).map(|((xa, xb), (ya, yb))| xa.mul(ya.add(*yb)).add(xb.mul(*ya))).collect()
+        };
         let bias = R::pow2(bb);
         let unbias = R::pow2(bb - d);
         match self.id.index() {
             0 => {
                 let f0: Vec<R> = self.prev.gen_vec(n);
-                let z0: Vec<R> = (0..n).map(|i| cross(i).sub(f0[i])).collect();
+                let mut z0 = cross_all();
+                z0.iter_mut().zip(&f0).for_each(|(z, f)| *z = z.sub(*f));
                 let z1 = self.ch.exchange::<R>(None, Some((PartyId::P1, n)))?.unwrap();
                 let r: Vec<R> = self.prev.gen_vec(n);
-                let c1: Vec<R> =
-                    (0..n).map(|i| z0[i].add(z1[i]).add(bias).shr(d).sub(r[i]).sub(unbias)).collect();
+                let c1: Vec<R> = z0
+                    .iter()
+                    .zip(z1.iter().zip(&r))
+                    .map(|(z0, (z1, r))| z0.add(*z1).add(bias).shr(d).sub(*r).sub(unbias))
+                    .collect();
                 self.ch.exchange(Some((PartyId::P1, c1.clone())), None)?;
                 Ok(AShare { a: r, b: c1 })
             }
             1 => {
                 let f2: Vec<R> = self.next.gen_vec(n);
-                let z1: Vec<R> = (0..n).map(|i| cross(i).add(f2[i])).collect();
+                let mut z1 = cross_all();
+                z1.iter_mut().zip(&f2).for_each(|(z, f)| *z = z.add(*f));
                 let c2 = self.ch.exchange(Some((PartyId::P0, z1)), Some((PartyId::P2, n)))?.unwrap();
                 let c1 = self.ch.exchange::<R>(None, Some((PartyId::P0, n)))?.unwrap();
                 Ok(AShare { a: c1, b: c2 })
@@ -335,7 +341,8 @@ impl Rep3 {
             _ => {
                 let f0: Vec<R> = self.next.gen_vec(n);
                 let f2: Vec<R> = self.prev.gen_vec(n);
-                let c2: Vec<R> = (0..n).map(|i| cross(i).add(f0[i]).sub(f2[i]).neg().shr(d).neg()).collect();
+                let mut c2 = cross_all();
+                c2.iter_mut().zip(f0.iter().zip(&f2)).for_each(|(z, (a, b))| *z = z.add(*a).sub(*b).neg().shr(d).neg());
                 self.ch.exchange(Some((PartyId::P1, c2.clone())), None)?;
                 let r: Vec<R> = self.next.gen_vec(n);
                 Ok(AShare { a: c2, b: r })

@@ -50,6 +50,10 @@ impl<R: Ring> AShare<R> {
     pub fn for_client(&self) -> &[R] {
         &self.a
     }
+    /// Consumes the share, keeping only the client's component (no copy).
+    pub fn into_client(self) -> Vec<R> {
+        self.a
+    }
     /// Both components (for storage).
     pub fn components(&self) -> (&[R], &[R]) {
         (&self.a, &self.b)
@@ -70,6 +74,10 @@ impl BShare {
     /// The component this party sends to a client that reconstructs a result (component i).
     pub fn for_client(&self) -> &Planes {
         &self.a
+    }
+    /// Consumes the share, keeping only the client's component.
+    pub fn into_client(self) -> Planes {
+        self.a
     }
 }
 
