@@ -10,14 +10,22 @@ use crate::Ring;
 /// Why a value could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EncodeError {
-    #[error("value {value} is outside the declared range (|x| < 2^{range_bits} after scaling by 2^{frac})")]
-    OutOfRange { value: f64, range_bits: u32, frac: u32 },
+    #[error(
+        "value {value} is outside the declared range (|x| < 2^{range_bits} after scaling by 2^{frac})"
+    )]
+    OutOfRange {
+        value: f64,
+        range_bits: u32,
+        frac: u32,
+    },
     #[error("value {0} is not a finite number")]
     NotFinite(f64),
-    #[error(
-        "a bound of 2^{bits} does not fit the ring {ring} (at most 2^{max} for signed values)"
-    )]
-    RingTooSmall { bits: u32, ring: &'static str, max: u32 },
+    #[error("a bound of 2^{bits} does not fit the ring {ring} (at most 2^{max} for signed values)")]
+    RingTooSmall {
+        bits: u32,
+        ring: &'static str,
+        max: u32,
+    },
 }
 
 /// A fixed-point format: `frac` fraction bits and a magnitude bound on the *encoded* integer,
@@ -36,7 +44,10 @@ impl FixedPoint {
 
     /// Reals with |x| < 2^range_bits, encoded with `frac` fraction bits.
     pub fn real(range_bits: u32, frac: u32) -> Self {
-        FixedPoint { frac, bits: range_bits + frac }
+        FixedPoint {
+            frac,
+            bits: range_bits + frac,
+        }
     }
 
     /// Smallest power-of-two bound covering every value (plus one bit for rounding), as an
@@ -53,7 +64,11 @@ impl FixedPoint {
     /// Checks that the bound fits a signed element of `R`.
     pub fn check_ring<R: Ring>(&self) -> Result<(), EncodeError> {
         if self.bits > R::BITS - 1 {
-            return Err(EncodeError::RingTooSmall { bits: self.bits, ring: R::NAME, max: R::BITS - 1 });
+            return Err(EncodeError::RingTooSmall {
+                bits: self.bits,
+                ring: R::NAME,
+                max: R::BITS - 1,
+            });
         }
         Ok(())
     }
@@ -69,7 +84,11 @@ impl FixedPoint {
             if self.bits > R::BITS - 1 {
                 self.check_ring::<R>()?;
             }
-            return Err(EncodeError::OutOfRange { value: x, range_bits: self.bits - self.frac.min(self.bits), frac: self.frac });
+            return Err(EncodeError::OutOfRange {
+                value: x,
+                range_bits: self.bits - self.frac.min(self.bits),
+                frac: self.frac,
+            });
         }
         Ok(R::from_i128(scaled as i128))
     }
@@ -79,7 +98,11 @@ impl FixedPoint {
         self.check_ring::<R>()?;
         let scaled = (v as i128) << self.frac;
         if self.bits >= 127 || scaled.unsigned_abs() >= (1u128 << self.bits) {
-            return Err(EncodeError::OutOfRange { value: v as f64, range_bits: self.bits - self.frac.min(self.bits), frac: self.frac });
+            return Err(EncodeError::OutOfRange {
+                value: v as f64,
+                range_bits: self.bits - self.frac.min(self.bits),
+                frac: self.frac,
+            });
         }
         Ok(R::from_i128(scaled))
     }
@@ -112,8 +135,15 @@ impl FixedPoint {
         if ok {
             return Ok(out);
         }
-        let bad = xs.iter().find(|&&x| self.encode::<R>(x).is_err()).copied().unwrap_or(f64::NAN);
-        Err(self.encode::<R>(bad).err().unwrap_or(EncodeError::NotFinite(bad)))
+        let bad = xs
+            .iter()
+            .find(|&&x| self.encode::<R>(x).is_err())
+            .copied()
+            .unwrap_or(f64::NAN);
+        Err(self
+            .encode::<R>(bad)
+            .err()
+            .unwrap_or(EncodeError::NotFinite(bad)))
     }
 
     /// Decodes one element (signed interpretation divided by 2^frac).
@@ -125,8 +155,15 @@ impl FixedPoint {
     /// element is not what the format says it is).
     pub fn decode_i64<R: Ring>(&self, v: R) -> Result<i64, EncodeError> {
         let s = v.to_i128() >> self.frac;
-        if self.bits < 127 && v.to_i128().unsigned_abs() >= (1u128 << self.bits) || s < i64::MIN as i128 || s > i64::MAX as i128 {
-            return Err(EncodeError::OutOfRange { value: s as f64, range_bits: self.bits - self.frac.min(self.bits), frac: self.frac });
+        if self.bits < 127 && v.to_i128().unsigned_abs() >= (1u128 << self.bits)
+            || s < i64::MIN as i128
+            || s > i64::MAX as i128
+        {
+            return Err(EncodeError::OutOfRange {
+                value: s as f64,
+                range_bits: self.bits - self.frac.min(self.bits),
+                frac: self.frac,
+            });
         }
         Ok(s as i64)
     }
@@ -140,11 +177,23 @@ mod tests {
     fn encode_rejects_out_of_range_values_instead_of_wrapping() {
         let f = FixedPoint::real(7, 16);
         assert!(f.encode::<u64>(127.9).is_ok());
-        assert!(matches!(f.encode::<u64>(128.0), Err(EncodeError::OutOfRange { .. })));
-        assert!(matches!(f.encode::<u64>(-128.0), Err(EncodeError::OutOfRange { .. })));
-        assert!(matches!(f.encode::<u64>(f64::NAN), Err(EncodeError::NotFinite(_))));
+        assert!(matches!(
+            f.encode::<u64>(128.0),
+            Err(EncodeError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            f.encode::<u64>(-128.0),
+            Err(EncodeError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            f.encode::<u64>(f64::NAN),
+            Err(EncodeError::NotFinite(_))
+        ));
         let big = FixedPoint::real(60, 16);
-        assert!(matches!(big.encode::<u64>(1.0), Err(EncodeError::RingTooSmall { .. })));
+        assert!(matches!(
+            big.encode::<u64>(1.0),
+            Err(EncodeError::RingTooSmall { .. })
+        ));
         assert!(big.encode::<u128>(1.0).is_ok());
     }
 
@@ -162,8 +211,16 @@ mod tests {
     #[test]
     fn integers_at_the_ends_of_the_range() {
         let f = FixedPoint::int(31);
-        assert_eq!(f.decode_i64(f.encode_i64::<u64>((1 << 31) - 1).unwrap()).unwrap(), (1 << 31) - 1);
-        assert_eq!(f.decode_i64(f.encode_i64::<u64>(-(1 << 31) + 1).unwrap()).unwrap(), -(1 << 31) + 1);
+        assert_eq!(
+            f.decode_i64(f.encode_i64::<u64>((1 << 31) - 1).unwrap())
+                .unwrap(),
+            (1 << 31) - 1
+        );
+        assert_eq!(
+            f.decode_i64(f.encode_i64::<u64>(-(1 << 31) + 1).unwrap())
+                .unwrap(),
+            -(1 << 31) + 1
+        );
         assert!(f.encode_i64::<u64>(1 << 31).is_err());
         assert!(f.encode_i64::<u64>(-(1 << 31)).is_err());
         assert_eq!(FixedPoint::infer_range_bits(&[99.0, -3.0]), 7);

@@ -51,7 +51,11 @@ pub trait Ring:
     }
     /// The low `bits` bits (`bits <= BITS`).
     fn low_bits(self, bits: u32) -> Self {
-        if bits >= Self::BITS { self } else { self.and(Self::pow2(bits).sub(Self::ONE)) }
+        if bits >= Self::BITS {
+            self
+        } else {
+            self.and(Self::pow2(bits).sub(Self::ONE))
+        }
     }
 }
 
@@ -113,7 +117,11 @@ macro_rules! impl_ring {
             }
             #[inline(always)]
             fn chunk(self, c: usize) -> u64 {
-                if c >= $chunks { 0 } else { (self >> (64 * c as u32)) as u64 }
+                if c >= $chunks {
+                    0
+                } else {
+                    (self >> (64 * c as u32)) as u64
+                }
             }
             #[inline(always)]
             fn from_chunks(chunks: &[u64]) -> Self {

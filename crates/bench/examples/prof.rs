@@ -12,18 +12,26 @@ fn main() {
     let f = FixedPoint::real(7, 18);
     for _ in 0..2 {
         let t = Instant::now();
-        for c in x.chunks(b) { std::hint::black_box(f.encode_all::<u64>(c).unwrap()); }
+        for c in x.chunks(b) {
+            std::hint::black_box(f.encode_all::<u64>(c).unwrap());
+        }
         println!("encode u64: {:?}", t.elapsed());
         let t = Instant::now();
-        for c in x.chunks(b) { std::hint::black_box(f.encode_all::<u128>(c).unwrap()); }
+        for c in x.chunks(b) {
+            std::hint::black_box(f.encode_all::<u128>(c).unwrap());
+        }
         println!("encode u128: {:?}", t.elapsed());
         let e: Vec<u64> = f.encode_all(&x).unwrap();
         let t = Instant::now();
-        for c in e.chunks(b) { std::hint::black_box(client::deal(c, &mut p)); }
+        for c in e.chunks(b) {
+            std::hint::black_box(client::deal(c, &mut p));
+        }
         println!("deal u64: {:?}", t.elapsed());
         let e: Vec<u128> = f.encode_all(&x).unwrap();
         let t = Instant::now();
-        for c in e.chunks(b) { std::hint::black_box(client::deal(c, &mut p)); }
+        for c in e.chunks(b) {
+            std::hint::black_box(client::deal(c, &mut p));
+        }
         println!("deal u128: {:?}", t.elapsed());
     }
 }

@@ -23,7 +23,15 @@ use std::time::Instant;
 /// Fraction bits of the real-valued inputs (SPU's setting, for a like-for-like comparison).
 pub const FRAC: u32 = 18;
 
-pub const ALL_OPS: [&str; 7] = ["mul_int", "mul_fixed", "lt", "eq", "sum", "mean_var", "sort"];
+pub const ALL_OPS: [&str; 7] = [
+    "mul_int",
+    "mul_fixed",
+    "lt",
+    "eq",
+    "sum",
+    "mean_var",
+    "sort",
+];
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -37,7 +45,13 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        BenchConfig { n: 1_000_000, sort_n: 100_000, only: vec![], repeat: 3, batch: 1 << 16 }
+        BenchConfig {
+            n: 1_000_000,
+            sort_n: 100_000,
+            only: vec![],
+            repeat: 3,
+            batch: 1 << 15,
+        }
     }
 }
 
@@ -98,9 +112,20 @@ fn data(n: usize) -> Data {
     let mut p = Prg::new(Seed::from_u64(0));
     let x = (0..n).map(|_| 50.0 + 10.0 * p.normal()).collect();
     let y = (0..n).map(|_| 50.0 + 10.0 * p.normal()).collect();
-    let xi: Vec<i64> = (0..n).map(|_| p.below(1 << 31) as i64 - (1 << 30)).collect();
+    let xi: Vec<i64> = (0..n)
+        .map(|_| p.below(1 << 31) as i64 - (1 << 30))
+        .collect();
     // one pair in ten equal, so equality is not trivially all-false
-    let yi = xi.iter().map(|&v| if p.below(10) == 0 { v } else { p.below(1 << 31) as i64 - (1 << 30) }).collect();
+    let yi = xi
+        .iter()
+        .map(|&v| {
+            if p.below(10) == 0 {
+                v
+            } else {
+                p.below(1 << 31) as i64 - (1 << 30)
+            }
+        })
+        .collect();
     Data { x, y, xi, yi }
 }
 
@@ -120,13 +145,27 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
     let want = |op: &str| cfg.only.is_empty() || cfg.only.iter().any(|o| o == op);
     for o in &cfg.only {
         if !ALL_OPS.contains(&o.as_str()) {
-            return Err(MpcError::invalid(format!("unknown benchmark operation {o:?}; choose from {}", ALL_OPS.join(", "))));
+            return Err(MpcError::invalid(format!(
+                "unknown benchmark operation {o:?}; choose from {}",
+                ALL_OPS.join(", ")
+            )));
         }
     }
     let needs_data = ALL_OPS[..6].iter().any(|o| want(o));
     let d = if needs_data { data(cfg.n) } else { data(0) };
-    let mut rep = Report { n: cfg.n, sort_n: cfg.sort_n, seconds: BTreeMap::new(), comm: BTreeMap::new(), plain: BTreeMap::new() };
-    let record = |rep: &mut Report, op: &str, secs: f64, stats: [CommStats; 3], ring: &'static str, plain: f64| {
+    let mut rep = Report {
+        n: cfg.n,
+        sort_n: cfg.sort_n,
+        seconds: BTreeMap::new(),
+        comm: BTreeMap::new(),
+        plain: BTreeMap::new(),
+    };
+    let record = |rep: &mut Report,
+                  op: &str,
+                  secs: f64,
+                  stats: [CommStats; 3],
+                  ring: &'static str,
+                  plain: f64| {
         rep.seconds.insert(op.into(), secs);
         rep.comm.insert(
             op.into(),
@@ -138,7 +177,10 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
         );
         rep.plain.insert(op.into(), plain);
     };
-    let fx = FixedPoint::real(FixedPoint::infer_range_bits(&d.x).max(FixedPoint::infer_range_bits(&d.y)), FRAC);
+    let fx = FixedPoint::real(
+        FixedPoint::infer_range_bits(&d.x).max(FixedPoint::infer_range_bits(&d.y)),
+        FRAC,
+    );
     let n = cfg.n;
 
     if want("mul_int") {
@@ -150,8 +192,14 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
                 n,
                 cfg.batch,
                 |r, prg| {
-                    let a: Vec<u64> = d.xi[r.clone()].iter().map(|&v| fmt.encode_i64(v)).collect::<std::result::Result<_, _>>()?;
-                    let b: Vec<u64> = d.yi[r].iter().map(|&v| fmt.encode_i64(v)).collect::<std::result::Result<_, _>>()?;
+                    let a: Vec<u64> = d.xi[r.clone()]
+                        .iter()
+                        .map(|&v| fmt.encode_i64(v))
+                        .collect::<std::result::Result<_, _>>()?;
+                    let b: Vec<u64> = d.yi[r]
+                        .iter()
+                        .map(|&v| fmt.encode_i64(v))
+                        .collect::<std::result::Result<_, _>>()?;
                     Ok(deal2(&a, &b, prg))
                 },
                 |p: &mut Rep3, (a, b): (AShare<u64>, AShare<u64>)| Ok(Batch::A(p.mul(&a, &b)?)),
@@ -184,14 +232,20 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
                     let b: Vec<u128> = fx.encode_all(&d.y[r])?;
                     Ok(deal2(&a, &b, prg))
                 },
-                |p: &mut Rep3, (a, b): (AShare<u128>, AShare<u128>)| Ok(Batch::A(p.mul_trunc(&a, &b, FRAC, pbits)?)),
+                |p: &mut Rep3, (a, b): (AShare<u128>, AShare<u128>)| {
+                    Ok(Batch::A(p.mul_trunc(&a, &b, FRAC, pbits)?))
+                },
             )
         })?;
         let got = out.ring();
         for i in 0..n {
-            let want = fx.decode::<u128>(fx.encode(d.x[i])?) * fx.decode::<u128>(fx.encode(d.y[i])?);
+            let want =
+                fx.decode::<u128>(fx.encode(d.x[i])?) * fx.decode::<u128>(fx.encode(d.y[i])?);
             if (fx.decode(got[i]) - want).abs() > 2.0 / (1u64 << FRAC) as f64 {
-                return Err(mismatch("mul_fixed", format!("element {i}: {} vs {want}", fx.decode(got[i]))));
+                return Err(mismatch(
+                    "mul_fixed",
+                    format!("element {i}: {} vs {want}", fx.decode(got[i])),
+                ));
             }
         }
         let plain = plain_best(cfg.repeat, || {
@@ -241,8 +295,14 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
                 n,
                 cfg.batch,
                 |r, prg| {
-                    let a: Vec<u64> = d.xi[r.clone()].iter().map(|&v| fmt.encode_i64(v)).collect::<std::result::Result<_, _>>()?;
-                    let b: Vec<u64> = d.yi[r].iter().map(|&v| fmt.encode_i64(v)).collect::<std::result::Result<_, _>>()?;
+                    let a: Vec<u64> = d.xi[r.clone()]
+                        .iter()
+                        .map(|&v| fmt.encode_i64(v))
+                        .collect::<std::result::Result<_, _>>()?;
+                    let b: Vec<u64> = d.yi[r]
+                        .iter()
+                        .map(|&v| fmt.encode_i64(v))
+                        .collect::<std::result::Result<_, _>>()?;
                     Ok(deal2(&a, &b, prg))
                 },
                 |p: &mut Rep3, (a, b): (AShare<u64>, AShare<u64>)| {
@@ -277,7 +337,10 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
         })?;
         let total: i128 = out.ring().iter().map(|v| v.to_i128()).sum();
         let got = total as f64 / (1u64 << FRAC) as f64;
-        let want: f64 = d.x.iter().map(|v| fx.decode::<u64>(fx.encode(*v).unwrap())).sum();
+        let want: f64 =
+            d.x.iter()
+                .map(|v| fx.decode::<u64>(fx.encode(*v).unwrap()))
+                .sum();
         if (got - want).abs() > 1e-6 * want.abs().max(1.0) {
             return Err(mismatch("sum", format!("{got} vs {want}")));
         }
@@ -303,12 +366,17 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
             )
         })?;
         let v = out.ring();
-        let (s1, s2): (i128, i128) = v.chunks(2).fold((0, 0), |(a, b), c| (a + c[0].to_i128(), b + c[1].to_i128()));
+        let (s1, s2): (i128, i128) = v
+            .chunks(2)
+            .fold((0, 0), |(a, b), c| (a + c[0].to_i128(), b + c[1].to_i128()));
         let (mean, var) = mean_var_exact(n as i128, s1, s2, FRAC);
         let m: f64 = d.x.iter().sum::<f64>() / n as f64;
         let pv: f64 = d.x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n as f64 - 1.0);
         if (mean - m).abs() > 1e-5 || (var - pv).abs() > 1e-4 * pv {
-            return Err(mismatch("mean_var", format!("({mean}, {var}) vs ({m}, {pv})")));
+            return Err(mismatch(
+                "mean_var",
+                format!("({mean}, {var}) vs ({m}, {pv})"),
+            ));
         }
         let plain = plain_best(cfg.repeat, || {
             let m: f64 = d.x.iter().sum::<f64>() / n as f64;
@@ -337,7 +405,10 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
                 |p: &mut Rep3, (k, v): (AShare<u128>, AShare<u128>)| {
                     let key = Num::<Rep3, u128>::from_share(k, kfmt, "key")?;
                     let (sk, sv) = sort_by_key(p, &key, &[&v])?;
-                    Ok(Batch::A(mitsu_mpc_core::Engine::concat(p, &[&sk.share, &sv[0]])))
+                    Ok(Batch::A(mitsu_mpc_core::Engine::concat(
+                        p,
+                        &[&sk.share, &sv[0]],
+                    )))
                 },
             )
         })?;
@@ -375,7 +446,10 @@ pub fn format_table(r: &Report) -> String {
         "mitsu bench: n = {}, sort_n = {} (3 parties in one process; whole path: share, compute, open)\n",
         r.n, r.sort_n
     );
-    s += &format!("{:<10} {:>10} {:>11} {:>9} {:>14} {:>7} {:>5}\n", "op", "mpc (s)", "plain (s)", "mpc/plain", "bytes/party", "rounds", "ring");
+    s += &format!(
+        "{:<10} {:>10} {:>11} {:>9} {:>14} {:>7} {:>5}\n",
+        "op", "mpc (s)", "plain (s)", "mpc/plain", "bytes/party", "rounds", "ring"
+    );
     for (op, secs) in &r.seconds {
         let c = &r.comm[op];
         let p = r.plain[op];

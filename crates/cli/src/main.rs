@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "mitsu", version, about = "Secure computation on secret-shared tables among three parties")]
+#[command(
+    name = "mitsu",
+    version,
+    about = "Secure computation on secret-shared tables among three parties"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,7 +46,7 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
         /// Elements per batch (bounds memory for large n).
-        #[arg(long, default_value_t = 1 << 16)]
+        #[arg(long, default_value_t = 1 << 15)]
         batch: usize,
         /// Print one JSON object instead of a table.
         #[arg(long)]
@@ -61,8 +65,21 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { data } => demo::run(data),
-        Command::Bench { n, sort_n, only, repeat, batch, json } => {
-            let cfg = mitsu_bench::BenchConfig { n, sort_n, only, repeat, batch };
+        Command::Bench {
+            n,
+            sort_n,
+            only,
+            repeat,
+            batch,
+            json,
+        } => {
+            let cfg = mitsu_bench::BenchConfig {
+                n,
+                sort_n,
+                only,
+                repeat,
+                batch,
+            };
             let report = mitsu_bench::run(&cfg)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);

@@ -11,7 +11,9 @@ fn main() {
     }
     let mut small = vec![1u64; 8192];
     let t = Instant::now();
-    for _ in 0..122 { p.fill(&mut small); }
+    for _ in 0..122 {
+        p.fill(&mut small);
+    }
     println!("prg 122 x 64KB (in cache): {:?}", t.elapsed());
     let t = Instant::now();
     let v: Vec<u64> = vec![0; n];

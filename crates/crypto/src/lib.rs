@@ -73,7 +73,13 @@ const SCRATCH_BLOCKS: usize = 256;
 
 impl Prg {
     pub fn new(seed: Seed) -> Prg {
-        Prg { cipher: aes::Aes128::new(&Array::from(seed.0)), ctr: 0, scratch: vec![0; SCRATCH_BLOCKS], buf: [0; 64], pos: 64 }
+        Prg {
+            cipher: aes::Aes128::new(&Array::from(seed.0)),
+            ctr: 0,
+            scratch: vec![0; SCRATCH_BLOCKS],
+            buf: [0; 64],
+            pos: 64,
+        }
     }
 
     /// Encrypts `blocks` in place after writing the next counters into them.
@@ -83,10 +89,20 @@ impl Prg {
             let c = c0.wrapping_add(i as u128);
             *b = [c as u64, (c >> 64) as u64];
         }
-        self.ctr = c0.wrapping_add(blocks.len() as u128);
-        let bytes: &mut [u8] = bytemuck::cast_slice_mut(blocks);
+        self.encrypt_in_place(bytemuck::cast_slice_mut(blocks));
+    }
+
+    /// Encrypts blocks that already hold the next counters, and advances the counter.
+    fn encrypt_in_place(&mut self, bytes: &mut [u8]) {
+        self.ctr = self.ctr.wrapping_add((bytes.len() / 16) as u128);
         let (aes_blocks, _) = aes::Block::slice_as_chunks_mut(bytes);
         self.cipher.encrypt_blocks(aes_blocks);
+    }
+
+    /// The next `nb` counters as a fresh vector (one write pass, no zeroing).
+    fn counters(&self, nb: usize) -> impl Iterator<Item = u128> + use<> {
+        let c0 = self.ctr;
+        (0..nb).map(move |i| c0.wrapping_add(i as u128))
     }
 
     /// Fills `buf` with keystream bytes.
@@ -108,14 +124,17 @@ impl Prg {
         let bytes = n * size;
         let nb = bytes.div_ceil(16);
         if std::mem::align_of::<T>() == 16 && size == 16 {
-            let mut v: Vec<u128> = vec![0; nb];
-            self.encrypt_counters(bytemuck::cast_slice_mut(&mut v));
+            let mut v: Vec<u128> = self.counters(nb).collect();
+            self.encrypt_in_place(bytemuck::cast_slice_mut(&mut v));
             if let Ok(v) = bytemuck::allocation::try_cast_vec::<u128, T>(v) {
                 return v;
             }
         } else if std::mem::align_of::<T>() == 8 && 16 % size == 0 {
-            let mut v: Vec<[u64; 2]> = vec![[0; 2]; nb];
-            self.encrypt_counters(&mut v);
+            let mut v: Vec<[u64; 2]> = self
+                .counters(nb)
+                .map(|c| [c as u64, (c >> 64) as u64])
+                .collect();
+            self.encrypt_in_place(bytemuck::cast_slice_mut(&mut v));
             if let Ok(mut v) = bytemuck::allocation::try_cast_vec::<[u64; 2], T>(v) {
                 v.truncate(n);
                 return v;
@@ -191,7 +210,11 @@ mod tests {
         let whole: Vec<u64> = a.gen_vec(100);
         let mut parts: Vec<u64> = b.gen_vec(36);
         parts.extend(b.gen_vec::<u64>(30));
-        parts.extend(b.gen_vec::<u128>(17).iter().flat_map(|v| [*v as u64, (*v >> 64) as u64]));
+        parts.extend(
+            b.gen_vec::<u128>(17)
+                .iter()
+                .flat_map(|v| [*v as u64, (*v >> 64) as u64]),
+        );
         assert_eq!(whole, parts);
         // the stream is AES of the counter: block 0 is AES_k(0)
         let c = aes::Aes128::new(&Array::from(s.0));
@@ -201,7 +224,10 @@ mod tests {
         let mut bytes = [0u8; 40];
         Prg::new(s).fill_bytes(&mut bytes);
         assert_eq!(bytemuck::cast_slice::<u64, u8>(&whole[..5]), &bytes[..]);
-        assert_ne!(Prg::new(Seed::from_u64(8)).gen_vec::<u64>(4), whole[..4].to_vec());
+        assert_ne!(
+            Prg::new(Seed::from_u64(8)).gen_vec::<u64>(4),
+            whole[..4].to_vec()
+        );
     }
 
     #[test]
