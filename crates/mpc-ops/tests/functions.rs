@@ -142,3 +142,23 @@ fn a_range_too_wide_for_exp_is_refused() {
     let err = common::on_twin(|e| Ok(run::<_, u128>(e, "exp", &[1.0], &[], 8))).unwrap_err();
     assert!(err.to_string().contains("exp(x)"), "{err}");
 }
+
+#[test]
+fn functions_in_z64_use_exact_truncation_and_stay_within_looser_bounds() {
+    // Z_2^64 leaves room for a 20-bit working precision with exact truncation.
+    let x = spread(0.05, 100.0, 13, true);
+    let (rep, twin) = both!(run::<u64>("reciprocal", &x, &[], 7));
+    for (i, (&r, &t)) in rep.iter().zip(&twin).enumerate() {
+        let want = 1.0 / q(x[i]);
+        assert!(
+            (r - want).abs() <= 2e-4 * want.abs().max(1.0),
+            "1/{} = {r}",
+            x[i]
+        );
+        assert!(
+            (t - want).abs() <= 2e-4 * want.abs().max(1.0),
+            "1/{} = {t}",
+            x[i]
+        );
+    }
+}
