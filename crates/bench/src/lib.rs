@@ -135,6 +135,35 @@ fn deal2<R: Ring>(a: &[R], b: &[R], prg: &mut Prg) -> [(AShare<R>, AShare<R>); 3
     [(a0, b0), (a1, b1), (a2, b2)]
 }
 
+/// Encodes two integer slices in `fmt` and deals both.
+fn deal_ints<R: Ring>(
+    x: &[i64],
+    y: &[i64],
+    fmt: FixedPoint,
+    prg: &mut Prg,
+) -> Result<[(AShare<R>, AShare<R>); 3]> {
+    let enc = |v: &[i64]| {
+        v.iter()
+            .map(|&v| fmt.encode_i64::<R>(v))
+            .collect::<std::result::Result<Vec<R>, _>>()
+    };
+    Ok(deal2(&enc(x)?, &enc(y)?, prg))
+}
+
+/// Encodes two real slices in `fmt` and deals both.
+fn deal_reals<R: Ring>(
+    x: &[f64],
+    y: &[f64],
+    fmt: FixedPoint,
+    prg: &mut Prg,
+) -> Result<[(AShare<R>, AShare<R>); 3]> {
+    Ok(deal2(
+        &fmt.encode_all::<R>(x)?,
+        &fmt.encode_all::<R>(y)?,
+        prg,
+    ))
+}
+
 fn int_bits(v: &[i64]) -> u32 {
     let m = v.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
     64 - m.leading_zeros()
@@ -191,17 +220,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
             pipeline::<u64, _>(
                 n,
                 cfg.batch,
-                |r, prg| {
-                    let a: Vec<u64> = d.xi[r.clone()]
-                        .iter()
-                        .map(|&v| fmt.encode_i64(v))
-                        .collect::<std::result::Result<_, _>>()?;
-                    let b: Vec<u64> = d.yi[r]
-                        .iter()
-                        .map(|&v| fmt.encode_i64(v))
-                        .collect::<std::result::Result<_, _>>()?;
-                    Ok(deal2(&a, &b, prg))
-                },
+                |r, prg| deal_ints(&d.xi[r.clone()], &d.yi[r], fmt, prg),
                 |p: &mut Rep3, (a, b): (AShare<u64>, AShare<u64>)| Ok(Batch::A(p.mul(&a, &b)?)),
             )
         })?;
@@ -227,11 +246,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
             pipeline::<u128, _>(
                 n,
                 cfg.batch,
-                |r, prg| {
-                    let a: Vec<u128> = fx.encode_all(&d.x[r.clone()])?;
-                    let b: Vec<u128> = fx.encode_all(&d.y[r])?;
-                    Ok(deal2(&a, &b, prg))
-                },
+                |r, prg| deal_reals::<u128>(&d.x[r.clone()], &d.y[r], fx, prg),
                 |p: &mut Rep3, (a, b): (AShare<u128>, AShare<u128>)| {
                     Ok(Batch::A(p.mul_trunc(&a, &b, FRAC, pbits)?))
                 },
@@ -261,11 +276,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
             pipeline::<u64, _>(
                 n,
                 cfg.batch,
-                |r, prg| {
-                    let a: Vec<u64> = fx.encode_all(&d.x[r.clone()])?;
-                    let b: Vec<u64> = fx.encode_all(&d.y[r])?;
-                    Ok(deal2(&a, &b, prg))
-                },
+                |r, prg| deal_reals::<u64>(&d.x[r.clone()], &d.y[r], fx, prg),
                 |p: &mut Rep3, (a, b): (AShare<u64>, AShare<u64>)| {
                     let a = Num::<Rep3, u64>::from_share(a, fx, "x")?;
                     let b = Num::<Rep3, u64>::from_share(b, fx, "y")?;
@@ -294,17 +305,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
             pipeline::<u64, _>(
                 n,
                 cfg.batch,
-                |r, prg| {
-                    let a: Vec<u64> = d.xi[r.clone()]
-                        .iter()
-                        .map(|&v| fmt.encode_i64(v))
-                        .collect::<std::result::Result<_, _>>()?;
-                    let b: Vec<u64> = d.yi[r]
-                        .iter()
-                        .map(|&v| fmt.encode_i64(v))
-                        .collect::<std::result::Result<_, _>>()?;
-                    Ok(deal2(&a, &b, prg))
-                },
+                |r, prg| deal_ints(&d.xi[r.clone()], &d.yi[r], fmt, prg),
                 |p: &mut Rep3, (a, b): (AShare<u64>, AShare<u64>)| {
                     let a = Num::<Rep3, u64>::from_share(a, fmt, "x")?;
                     let b = Num::<Rep3, u64>::from_share(b, fmt, "y")?;
