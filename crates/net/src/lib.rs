@@ -1,0 +1,19 @@
+//! Mutually authenticated TLS between the three parties: the only crate that opens peer sockets.
+//!
+//! * [`pki`]: a deployment's certificate authority and one certificate per party, naming the party
+//!   (`party-<i>.mitsu`), so that a certificate proves which party a process is.
+//! * [`Mesh`]: the links of one party to the two others, and [`MeshTransport`], the
+//!   `mitsu_mpc_core::Transport` that protocol jobs run over.
+//!
+//! The design decision to know: each ordered pair of parties has its own TCP+TLS connection, dialed
+//! by the sender. A stream is therefore only ever written by one side and read by the other, which
+//! keeps blocking IO simple (no reactor) and lets either direction reconnect on its own. Both ends
+//! authenticate: the dialer checks that the server's certificate names the party it dialed; the
+//! acceptor checks that the client's certificate, signed by the deployment CA, names the party the
+//! dialer claims to be. Anything else is refused before a byte of protocol data is read.
+
+mod mesh;
+pub mod pki;
+
+pub use mesh::{Mesh, MeshConfig, MeshTransport, NetError};
+pub use pki::{Identity, party_name};

@@ -1,0 +1,420 @@
+//! The links of one party to the two others.
+//!
+//! Wire format on every link, after the TLS handshake: the dialer sends a hello
+//! (`MITSU/1\0` + its party id); then frames `[job u64][last u8][len u32][bytes]`, little-endian.
+//! A message is the concatenation of its frames' bytes (at most 1 MiB each), so there is no size
+//! cliff; frames of different jobs are delivered to separate queues.
+
+use crate::pki::{Identity, party_name};
+use mitsu_mpc_core::{MpcError, PartyId, Payload, Transport};
+use rustls::pki_types::ServerName;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned,
+};
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const HELLO: &[u8; 8] = b"MITSU/1\0";
+const CHUNK: usize = 1 << 20;
+/// Largest frame accepted from a peer: a bound on what a misbehaving peer can make us allocate.
+const MAX_FRAME: usize = CHUNK;
+
+/// Network and configuration errors.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NetError {
+    #[error("TLS configuration: {0}")]
+    Config(String),
+    #[error("cannot listen: {0}")]
+    Listen(String),
+}
+
+/// Where one party finds the others.
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    pub identity: Identity,
+    /// Address (host:port) of every other party.
+    pub peers: Vec<(PartyId, String)>,
+    /// How long to wait for a peer before reporting it unreachable.
+    pub timeout: Duration,
+}
+
+type Out = StreamOwned<ClientConnection, TcpStream>;
+
+#[derive(Default)]
+struct Inbox {
+    queues: HashMap<(PartyId, u64), VecDeque<Payload>>,
+    /// incoming connections currently open, per peer
+    open: [u32; 3],
+    /// how many incoming connections from each peer have closed so far
+    closed: [u64; 3],
+    why: [Option<String>; 3],
+}
+
+struct Inner {
+    me: PartyId,
+    client_cfg: Arc<ClientConfig>,
+    server_cfg: Arc<ServerConfig>,
+    peers: HashMap<PartyId, String>,
+    out: [Mutex<Option<Out>>; 3],
+    inbox: Mutex<Inbox>,
+    cv: Condvar,
+    timeout: Duration,
+    stop: AtomicBool,
+    local: SocketAddr,
+}
+
+/// One party's view of the mesh. Cheap to clone; all clones share the links.
+#[derive(Clone)]
+pub struct Mesh {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Mesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mesh({}, {})", self.inner.me, self.inner.local)
+    }
+}
+
+fn configs(id: &Identity) -> Result<(Arc<ClientConfig>, Arc<ServerConfig>), NetError> {
+    let cfg = |e: &dyn std::fmt::Display| NetError::Config(e.to_string());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.add(id.ca.clone()).map_err(|e| cfg(&e))?;
+    let roots = Arc::new(roots);
+    let client = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| cfg(&e))?
+        .with_root_certificates(roots.clone())
+        .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+        .map_err(|e| cfg(&e))?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| cfg(&e))?;
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| cfg(&e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(id.chain.clone(), id.key.clone_key())
+        .map_err(|e| cfg(&e))?;
+    Ok((Arc::new(client), Arc::new(server)))
+}
+
+impl Mesh {
+    /// Starts accepting peer connections on `listener`; outgoing links are dialed on first use.
+    pub fn start(cfg: MeshConfig, listener: TcpListener) -> Result<Mesh, NetError> {
+        let (client_cfg, server_cfg) = configs(&cfg.identity)?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| NetError::Listen(e.to_string()))?;
+        let inner = Arc::new(Inner {
+            me: cfg.identity.me,
+            client_cfg,
+            server_cfg,
+            peers: cfg.peers.into_iter().collect(),
+            out: [Mutex::new(None), Mutex::new(None), Mutex::new(None)],
+            inbox: Mutex::new(Inbox::default()),
+            cv: Condvar::new(),
+            timeout: cfg.timeout,
+            stop: AtomicBool::new(false),
+            local,
+        });
+        let acc = inner.clone();
+        std::thread::Builder::new()
+            .name(format!("mesh-accept-{}", inner.me.index()))
+            .spawn(move || accept_loop(acc, listener))
+            .map_err(|e| NetError::Listen(e.to_string()))?;
+        Ok(Mesh { inner })
+    }
+
+    pub fn me(&self) -> PartyId {
+        self.inner.me
+    }
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// A transport for one job: messages of other jobs never mix with it.
+    pub fn transport(&self, job: u64) -> MeshTransport {
+        MeshTransport {
+            inner: self.inner.clone(),
+            job,
+        }
+    }
+
+    /// Forgets the queued messages of a finished job.
+    pub fn finish_job(&self, job: u64) {
+        let mut ib = self.inner.inbox.lock().unwrap();
+        ib.queues.retain(|(_, j), _| *j != job);
+    }
+
+    /// Closes all links and stops accepting (the accept loop ends at its next connection).
+    pub fn shutdown(&self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        for o in &self.inner.out {
+            if let Some(mut s) = o.lock().unwrap().take() {
+                s.conn.send_close_notify();
+                let _ = s.flush();
+                let _ = s.sock.shutdown(std::net::Shutdown::Both);
+            }
+        }
+        // wake the accept loop so it sees the flag
+        let _ = TcpStream::connect_timeout(&self.inner.local, Duration::from_millis(200));
+    }
+}
+
+fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
+    for conn in listener.incoming() {
+        if inner.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(tcp) = conn else { continue };
+        let inner = inner.clone();
+        // each connection on its own thread: a slow or hostile client cannot block the others
+        let _ = std::thread::Builder::new()
+            .name("mesh-link".into())
+            .spawn(move || {
+                if let Err(e) = serve_link(&inner, tcp) {
+                    if !inner.stop.load(Ordering::SeqCst) {
+                        eprintln!("{}: refused or lost an incoming peer link: {e}", inner.me);
+                    }
+                }
+            });
+    }
+}
+
+fn serve_link(inner: &Arc<Inner>, tcp: TcpStream) -> Result<(), String> {
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let conn = ServerConnection::new(inner.server_cfg.clone()).map_err(|e| e.to_string())?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn
+            .complete_io(&mut tls.sock)
+            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    }
+    let mut hello = [0u8; 9];
+    tls.read_exact(&mut hello)
+        .map_err(|e| format!("no hello: {e}"))?;
+    if &hello[..8] != HELLO {
+        return Err("not a mitsu peer (bad hello)".into());
+    }
+    let from = PartyId::new(hello[8] as usize).ok_or("hello names no party")?;
+    if from == inner.me || !inner.peers.contains_key(&from) {
+        return Err(format!("{from} is not a peer of {}", inner.me));
+    }
+    let cert = tls
+        .conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or("no client certificate")?
+        .clone();
+    let ee = webpki::EndEntityCert::try_from(&cert)
+        .map_err(|e| format!("unreadable client certificate: {e:?}"))?;
+    let name = ServerName::try_from(party_name(from)).map_err(|e| e.to_string())?;
+    ee.verify_is_valid_for_subject_name(&name).map_err(|_| {
+        format!(
+            "a client claiming to be {from} presented a certificate that does not name {}",
+            party_name(from)
+        )
+    })?;
+    tls.sock.set_read_timeout(None).map_err(|e| e.to_string())?;
+    {
+        let mut ib = inner.inbox.lock().unwrap();
+        ib.open[from.index()] += 1;
+    }
+    let res = read_frames(inner, &mut tls, from);
+    let mut ib = inner.inbox.lock().unwrap();
+    ib.open[from.index()] -= 1;
+    ib.closed[from.index()] += 1;
+    ib.why[from.index()] = Some(match &res {
+        Ok(()) => "it closed the connection".into(),
+        Err(e) => format!("the connection failed: {e}"),
+    });
+    inner.cv.notify_all();
+    res
+}
+
+fn read_frames(
+    inner: &Arc<Inner>,
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    from: PartyId,
+) -> Result<(), String> {
+    let mut partial: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut head = [0u8; 13];
+    loop {
+        match tls.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        }
+        let job = u64::from_le_bytes(head[..8].try_into().unwrap());
+        let last = head[8] == 1;
+        let len = u32::from_le_bytes(head[9..13].try_into().unwrap()) as usize;
+        if len > MAX_FRAME {
+            return Err(format!(
+                "{from} sent a frame of {len} bytes (limit {MAX_FRAME})"
+            ));
+        }
+        let buf = partial.entry(job).or_default();
+        let start = buf.len();
+        buf.resize(start + len, 0);
+        tls.read_exact(&mut buf[start..])
+            .map_err(|e| e.to_string())?;
+        if last {
+            let bytes = partial.remove(&job).unwrap_or_default();
+            let msg = match Payload::from_bytes(&bytes, from) {
+                Ok(m) => m,
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut ib = inner.inbox.lock().unwrap();
+            ib.queues.entry((from, job)).or_default().push_back(msg);
+            inner.cv.notify_all();
+        }
+    }
+}
+
+impl Inner {
+    fn dial(&self, to: PartyId) -> Result<Out, String> {
+        let addr = self
+            .peers
+            .get(&to)
+            .ok_or_else(|| format!("{to} is not configured"))?;
+        let deadline = Instant::now() + self.timeout;
+        let mut last_err = String::new();
+        let mut wait = Duration::from_millis(20);
+        while Instant::now() < deadline {
+            match self.try_dial(to, addr) {
+                Ok(s) => return Ok(s),
+                Err(e) => last_err = e,
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_millis(500));
+        }
+        Err(format!(
+            "cannot connect to {addr} within {:?}: {last_err}",
+            self.timeout
+        ))
+    }
+
+    fn try_dial(&self, to: PartyId, addr: &str) -> Result<Out, String> {
+        let sa: Vec<SocketAddr> = addr.to_socket_addrs().map_err(|e| e.to_string())?.collect();
+        let sa = sa.first().ok_or("address resolves to nothing")?;
+        let tcp =
+            TcpStream::connect_timeout(sa, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        tcp.set_write_timeout(Some(self.timeout))
+            .map_err(|e| e.to_string())?;
+        let name = ServerName::try_from(party_name(to)).map_err(|e| e.to_string())?;
+        let conn =
+            ClientConnection::new(self.client_cfg.clone(), name).map_err(|e| e.to_string())?;
+        let mut tls = StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        }
+        let mut hello = HELLO.to_vec();
+        hello.push(self.me.index() as u8);
+        tls.write_all(&hello).map_err(|e| e.to_string())?;
+        Ok(tls)
+    }
+
+    fn send(&self, to: PartyId, job: u64, bytes: &[u8]) -> Result<(), String> {
+        let mut slot = self.out[to.index()].lock().unwrap();
+        // one retry on a fresh connection: the receiver drops partial messages of a lost link
+        for attempt in 0..2 {
+            if slot.is_none() {
+                *slot = Some(self.dial(to)?);
+            }
+            let s = slot.as_mut().unwrap();
+            match write_message(s, job, bytes) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    *slot = None;
+                    if attempt == 1 {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        unreachable!()
+    }
+}
+
+fn write_message(s: &mut Out, job: u64, bytes: &[u8]) -> Result<(), String> {
+    let mut chunks = bytes.chunks(CHUNK).peekable();
+    if bytes.is_empty() {
+        return write_frame(s, job, true, &[]);
+    }
+    while let Some(c) = chunks.next() {
+        write_frame(s, job, chunks.peek().is_none(), c)?;
+    }
+    s.flush().map_err(|e| e.to_string())
+}
+
+fn write_frame(s: &mut Out, job: u64, last: bool, c: &[u8]) -> Result<(), String> {
+    let mut head = [0u8; 13];
+    head[..8].copy_from_slice(&job.to_le_bytes());
+    head[8] = last as u8;
+    head[9..13].copy_from_slice(&(c.len() as u32).to_le_bytes());
+    s.write_all(&head).map_err(|e| e.to_string())?;
+    s.write_all(c).map_err(|e| e.to_string())
+}
+
+/// The transport of one job over the mesh.
+pub struct MeshTransport {
+    inner: Arc<Inner>,
+    job: u64,
+}
+
+impl std::fmt::Debug for MeshTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MeshTransport({}, job {})", self.inner.me, self.job)
+    }
+}
+
+impl Transport for MeshTransport {
+    fn send(&mut self, to: PartyId, msg: Payload) -> mitsu_mpc_core::Result<()> {
+        let bytes = msg.to_bytes();
+        self.inner
+            .send(to, self.job, &bytes)
+            .map_err(|what| MpcError::PeerUnreachable { party: to, what })
+    }
+
+    fn recv(&mut self, from: PartyId) -> mitsu_mpc_core::Result<Payload> {
+        let deadline = Instant::now() + self.inner.timeout;
+        let mut ib = self.inner.inbox.lock().unwrap();
+        let closed_at_start = ib.closed[from.index()];
+        loop {
+            if let Some(m) = ib
+                .queues
+                .get_mut(&(from, self.job))
+                .and_then(|q| q.pop_front())
+            {
+                return Ok(m);
+            }
+            // the peer's link went down while we were waiting for it: it will not answer this job
+            if ib.closed[from.index()] > closed_at_start && ib.open[from.index()] == 0 {
+                let why = ib.why[from.index()].clone().unwrap_or_default();
+                return Err(MpcError::PeerUnreachable {
+                    party: from,
+                    what: why,
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(MpcError::PeerUnreachable {
+                    party: from,
+                    what: format!("no message within {:?}", self.inner.timeout),
+                });
+            }
+            ib = self.inner.cv.wait_timeout(ib, deadline - now).unwrap().0;
+        }
+    }
+}

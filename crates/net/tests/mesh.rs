@@ -1,0 +1,234 @@
+//! Three meshes over real TLS on loopback, in one test process.
+
+use mitsu_algebra::FixedPoint;
+use mitsu_mpc_core::{Channel, MpcError, PartyId, Payload, Transport};
+use mitsu_mpc_ops::{Num, sort_by_key};
+use mitsu_mpc_rep3::Rep3;
+use mitsu_net::pki::{self, Identity};
+use mitsu_net::{Mesh, MeshConfig};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+struct Net {
+    meshes: Vec<Mesh>,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for m in &self.meshes {
+            m.shutdown();
+        }
+    }
+}
+
+fn listeners() -> (Vec<TcpListener>, Vec<String>) {
+    let ls: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let addrs = ls
+        .iter()
+        .map(|l| l.local_addr().unwrap().to_string())
+        .collect();
+    (ls, addrs)
+}
+
+fn peers_of(me: usize, addrs: &[String]) -> Vec<(PartyId, String)> {
+    (0..3)
+        .filter(|&j| j != me)
+        .map(|j| (PartyId::new(j).unwrap(), addrs[j].clone()))
+        .collect()
+}
+
+fn start(ids: Vec<Identity>, timeout: Duration) -> (Net, Vec<String>) {
+    let (ls, addrs) = listeners();
+    let meshes = ids
+        .into_iter()
+        .zip(ls)
+        .enumerate()
+        .map(|(i, (id, l))| {
+            Mesh::start(
+                MeshConfig {
+                    identity: id,
+                    peers: peers_of(i, &addrs),
+                    timeout,
+                },
+                l,
+            )
+            .unwrap()
+        })
+        .collect();
+    (Net { meshes }, addrs)
+}
+
+fn localhost() -> Vec<String> {
+    vec!["127.0.0.1".into()]
+}
+
+/// Runs `f` on the three parties over the meshes, one thread each.
+fn on_mesh<T: Send>(
+    net: &Net,
+    job: u64,
+    f: impl Fn(&mut Rep3) -> mitsu_mpc_core::Result<T> + Sync,
+) -> Vec<mitsu_mpc_core::Result<T>> {
+    std::thread::scope(|s| {
+        let hs: Vec<_> = net
+            .meshes
+            .iter()
+            .map(|m| {
+                let f = &f;
+                s.spawn(move || {
+                    let ch = Channel::new(m.me(), Box::new(m.transport(job)));
+                    let mut p = Rep3::setup(ch)?;
+                    f(&mut p)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+#[test]
+fn parties_compute_over_mutual_tls() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let (net, _) = start(dep.identities, Duration::from_secs(20));
+    // a multiplication large enough to need many 1 MiB frames, and a sort, in two concurrent jobs
+    let n = 300_000;
+    let x: Vec<u64> = (0..n as u64).map(|i| i * 7 + 3).collect();
+    let y: Vec<u64> = (0..n as u64).map(|i| i ^ 0x55).collect();
+    let keys: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 503).collect();
+    let (mul, sort) = std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            on_mesh(&net, 1, |p| {
+                let a = p.input(PartyId::P0, Some(&x), n)?;
+                let b = p.input(PartyId::P1, Some(&y), n)?;
+                let c = p.mul(&a, &b)?;
+                p.open(&c)
+            })
+        });
+        let b = s.spawn(|| {
+            on_mesh(&net, 2, |p| {
+                let k = p.input(PartyId::P2, Some(&keys), keys.len())?;
+                let key = Num::<Rep3, u64>::from_share(k, FixedPoint::int(10), "k")?;
+                let (sk, _) = sort_by_key(p, &key, &[])?;
+                p.open(&sk.share)
+            })
+        });
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for r in mul {
+        let v = r.unwrap();
+        assert!(
+            v.iter()
+                .enumerate()
+                .all(|(i, v)| *v == x[i].wrapping_mul(y[i]))
+        );
+    }
+    let mut want = keys.clone();
+    want.sort();
+    for r in sort {
+        assert_eq!(r.unwrap(), want);
+    }
+}
+
+fn impostor_send(id: Identity, claim_peers: Vec<(PartyId, String)>) -> MpcError {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let m = Mesh::start(
+        MeshConfig {
+            identity: id,
+            peers: claim_peers,
+            timeout: Duration::from_secs(2),
+        },
+        l,
+    )
+    .unwrap();
+    let mut t = m.transport(9);
+    let r = t.send(PartyId::P0, Payload::U64(vec![1, 2, 3]));
+    m.shutdown();
+    r.expect_err("the impostor's message must not be accepted")
+}
+
+#[test]
+fn a_certificate_from_another_deployment_is_refused() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let other = pki::generate(3, &localhost()).unwrap();
+    let (net, addrs) = start(dep.identities, Duration::from_secs(5));
+    // party 1 of another deployment dials party 0: its certificate chains to the wrong CA, and it
+    // does not trust party 0's certificate either
+    let mut stranger = other.identities.into_iter().nth(1).unwrap();
+    stranger.me = PartyId::P1;
+    let err = impostor_send(stranger, peers_of(1, &addrs));
+    assert!(
+        matches!(err, MpcError::PeerUnreachable { party, .. } if party == PartyId::P0),
+        "{err}"
+    );
+    assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+    // and party 0 still serves its real peers
+    let r = on_mesh(&net, 3, |p| {
+        let a = p.input(PartyId::P0, Some(&[5u64]), 1)?;
+        p.open(&a)
+    });
+    assert!(r.into_iter().all(|v| v.unwrap() == vec![5]));
+}
+
+#[test]
+fn a_party_claiming_another_partys_identity_is_refused() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let mut liar = dep.identities[2].clone();
+    let (net, addrs) = start(dep.identities, Duration::from_secs(2));
+    // a process holding party 2's genuine certificate claims to be party 1
+    liar.me = PartyId::P1;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let m = Mesh::start(
+        MeshConfig {
+            identity: liar,
+            peers: peers_of(1, &addrs),
+            timeout: Duration::from_secs(2),
+        },
+        l,
+    )
+    .unwrap();
+    let _ = m.transport(77).send(PartyId::P0, Payload::U64(vec![42]));
+    // party 0 drops the link after the hello: the message is never delivered
+    let err = net.meshes[0].transport(77).recv(PartyId::P1).unwrap_err();
+    m.shutdown();
+    assert!(err.to_string().contains("no message within"), "{err}");
+}
+
+#[test]
+fn random_bytes_do_not_disturb_a_party() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let (net, addrs) = start(dep.identities, Duration::from_secs(5));
+    for k in 0..5u8 {
+        let mut s = TcpStream::connect(&addrs[0]).unwrap();
+        let junk: Vec<u8> = (0..4096u32)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(k))
+            .collect();
+        let _ = s.write_all(&junk);
+    }
+    let r = on_mesh(&net, 4, |p| {
+        let a = p.input(PartyId::P1, Some(&[1u64, 2, 3]), 3)?;
+        let b = p.mul(&a, &a)?;
+        p.open(&b)
+    });
+    assert!(r.into_iter().all(|v| v.unwrap() == vec![1, 4, 9]));
+}
+
+#[test]
+fn a_party_that_stops_is_named() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let (net, _) = start(dep.identities, Duration::from_secs(3));
+    // establish links, then party 2 goes away
+    let r = on_mesh(&net, 5, |p| {
+        let a = p.input(PartyId::P0, Some(&[3u64]), 1)?;
+        p.open(&a)
+    });
+    assert!(r.into_iter().all(|v| v.is_ok()));
+    net.meshes[2].shutdown();
+    let mut t = net.meshes[0].transport(6);
+    let err = t.recv(PartyId::P2).unwrap_err();
+    assert!(
+        matches!(err, MpcError::PeerUnreachable { party, .. } if party == PartyId::P2),
+        "{err}"
+    );
+}
