@@ -178,10 +178,10 @@ fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         let _ = std::thread::Builder::new()
             .name("mesh-link".into())
             .spawn(move || {
-                if let Err(e) = serve_link(&inner, tcp) {
-                    if !inner.stop.load(Ordering::SeqCst) {
-                        eprintln!("{}: refused or lost an incoming peer link: {e}", inner.me);
-                    }
+                if let Err(e) = serve_link(&inner, tcp)
+                    && !inner.stop.load(Ordering::SeqCst)
+                {
+                    eprintln!("{}: refused or lost an incoming peer link: {e}", inner.me);
                 }
             });
     }
