@@ -31,6 +31,20 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Write a local three-party deployment: CA, party certificates, party and admin configs.
+    Init {
+        /// Directory to create (must be new or empty).
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        parties: usize,
+        /// Host the parties listen on and are reached at.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// First port: peers listen on base..base+2, client APIs on base+3..base+5.
+        #[arg(long = "base-port", default_value_t = 7300)]
+        base_port: u16,
+    },
     /// Measure the engine: each operation over share, compute and open, next to plain computation.
     Bench {
         /// Elements for the element-wise operations.
@@ -65,6 +79,29 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { data } => demo::run(data),
+        Command::Init {
+            dir,
+            parties,
+            host,
+            base_port,
+        } => {
+            let w = mitsu_server::init::init(&mitsu_server::init::InitOptions {
+                dir: dir.clone(),
+                parties,
+                host,
+                base_port,
+            })?;
+            println!("wrote a {parties}-party deployment in {}", dir.display());
+            for p in &w.party_configs {
+                println!("  party config: {}", p.display());
+            }
+            println!(
+                "  admin client: {} (holds the bootstrap token: keep it private)",
+                w.admin.display()
+            );
+            println!("  ca.key signs replacement certificates: move it offline");
+            Ok(())
+        }
         Command::Bench {
             n,
             sort_n,

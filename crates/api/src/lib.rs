@@ -1,0 +1,165 @@
+//! Types that cross a boundary: configuration files today; requests and responses of the client
+//! API next. Nothing here knows about shares or protocols.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {what}")]
+    Invalid { path: String, what: String },
+}
+
+/// `party-<i>/party.toml`: one party server. Relative paths are relative to the file's directory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PartyConfig {
+    /// This party's id (0, 1 or 2).
+    pub party: usize,
+    /// Address the peer links listen on.
+    pub peer_listen: String,
+    /// Address the client API listens on.
+    pub api_listen: String,
+    /// Directory of the embedded database.
+    pub data_dir: PathBuf,
+    /// The deployment CA (PEM).
+    pub ca: PathBuf,
+    /// This party's certificate chain and key (PEM).
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Seconds to wait for a peer before reporting it unreachable.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// SHA-256 (hex) of the bootstrap admin token.
+    pub admin_token_sha256: String,
+    pub peers: Vec<PeerAddr>,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerAddr {
+    pub party: usize,
+    pub address: String,
+}
+
+/// `admin.toml` and other client files: where the parties are and how to authenticate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Account name.
+    pub user: String,
+    /// Bearer token for the client API.
+    pub token: String,
+    /// The deployment CA (PEM) that the parties' API certificates chain to.
+    pub ca: PathBuf,
+    pub parties: Vec<PartyEndpoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PartyEndpoint {
+    pub party: usize,
+    /// host:port of the party's client API.
+    pub api: String,
+}
+
+fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError> {
+    let bad = |what: String| ConfigError::Invalid {
+        path: path.display().to_string(),
+        what,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| bad(e.to_string()))
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+impl PartyConfig {
+    /// Reads and validates a party file; relative paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<PartyConfig, ConfigError> {
+        let mut c: PartyConfig = read(path)?;
+        let bad = |what: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            what,
+        };
+        if c.party > 2 {
+            return Err(bad(format!("party must be 0, 1 or 2, not {}", c.party)));
+        }
+        let mut ids: Vec<usize> = c.peers.iter().map(|p| p.party).collect();
+        ids.sort();
+        let want: Vec<usize> = (0..3).filter(|&i| i != c.party).collect();
+        if ids != want {
+            return Err(bad(format!(
+                "peers must be exactly parties {want:?}, found {ids:?}"
+            )));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut c.data_dir, &mut c.ca, &mut c.cert, &mut c.key] {
+            *p = resolve(base, p);
+        }
+        Ok(c)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serializes")
+    }
+}
+
+impl ClientConfig {
+    /// Reads a client file; the CA path becomes relative to its directory.
+    pub fn load(path: &Path) -> Result<ClientConfig, ConfigError> {
+        let mut c: ClientConfig = read(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        c.ca = resolve(base, &c.ca);
+        Ok(c)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("mitsu-api-{name}-{}.toml", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn malformed_party_files_are_explained() {
+        let base = "party = 0\npeer_listen = \"a:1\"\napi_listen = \"a:2\"\ndata_dir = \"d\"\nca = \"c\"\ncert = \"c\"\nkey = \"k\"\nadmin_token_sha256 = \"x\"\n";
+        let ok = format!(
+            "{base}[[peers]]\nparty = 1\naddress = \"b:1\"\n[[peers]]\nparty = 2\naddress = \"c:1\"\n"
+        );
+        let p = write("ok", &ok);
+        let c = PartyConfig::load(&p).unwrap();
+        assert_eq!(c.data_dir, p.parent().unwrap().join("d"));
+        let p = write(
+            "peers",
+            &format!("{base}[[peers]]\nparty = 1\naddress = \"b:1\"\n"),
+        );
+        let e = PartyConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("peers must be exactly parties [1, 2]"), "{e}");
+        let p = write("typo", &format!("{ok}colour = 3\n"));
+        let e = PartyConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown field `colour`"), "{e}");
+        let e = PartyConfig::load(Path::new("/nonexistent/party.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/nonexistent/party.toml:"), "{e}");
+    }
+}
