@@ -45,6 +45,21 @@ enum Command {
         #[arg(long = "base-port", default_value_t = 7300)]
         base_port: u16,
     },
+    /// Run one party server.
+    Party {
+        /// The party's configuration file (written by `mitsu init`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Health and version of each party.
+    Status {
+        /// Client file (for example admin.toml); or set MITSU_CLIENT.
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure the engine: each operation over share, compute and open, next to plain computation.
     Bench {
         /// Elements for the element-wise operations.
@@ -102,6 +117,13 @@ fn run(cli: Cli) -> Result<()> {
             println!("  ca.key signs replacement certificates: move it offline");
             Ok(())
         }
+        Command::Party { config } => {
+            let cfg = mitsu_api::PartyConfig::load(&config)?;
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            mitsu_server::party::run(cfg, stop)?;
+            Ok(())
+        }
+        Command::Status { client, json } => status(&client, json),
         Command::Bench {
             n,
             sort_n,
@@ -126,4 +148,63 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn status(client: &std::path::Path, json: bool) -> Result<()> {
+    let c = mitsu_client::Client::load(client)?;
+    let res = c.status();
+    let mut down = Vec::new();
+    if json {
+        let arr: Vec<serde_json::Value> = res
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                Ok(v) => v.clone(),
+                Err(e) => serde_json::json!({"party": i, "error": e.to_string()}),
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(arr));
+    }
+    for (i, r) in res.iter().enumerate() {
+        match r {
+            Ok(v) => {
+                if !json {
+                    let linked: Vec<String> = v["peers"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|p| {
+                                    format!(
+                                        "{}:{}",
+                                        p["party"],
+                                        if p["linked"] == true {
+                                            "linked"
+                                        } else {
+                                            "not linked"
+                                        }
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    println!(
+                        "party {i}: up, version {}, uptime {:.0} s, peers {}",
+                        v["version"].as_str().unwrap_or("?"),
+                        v["uptime_s"].as_f64().unwrap_or(0.0),
+                        linked.join(", ")
+                    );
+                }
+            }
+            Err(e) => {
+                if !json {
+                    println!("party {i}: NOT OK: {e}");
+                }
+                down.push(i);
+            }
+        }
+    }
+    if !down.is_empty() {
+        anyhow::bail!("parties {down:?} did not answer the status request");
+    }
+    Ok(())
 }

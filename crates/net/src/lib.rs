@@ -2,6 +2,7 @@
 //!
 //! * [`pki`]: a deployment's certificate authority and one certificate per party, naming the party
 //!   (`party-<i>.mitsu`), so that a certificate proves which party a process is.
+//! * [`http`]: the client API's transport: HTTP/1.1 over TLS, one request per connection.
 //! * [`Mesh`]: the links of one party to the two others, and [`MeshTransport`], the
 //!   `mitsu_mpc_core::Transport` that protocol jobs run over.
 //!
@@ -12,8 +13,9 @@
 //! acceptor checks that the client's certificate, signed by the deployment CA, names the party the
 //! dialer claims to be. Anything else is refused before a byte of protocol data is read.
 
+pub mod http;
 mod mesh;
 pub mod pki;
 
-pub use mesh::{Mesh, MeshConfig, MeshTransport, NetError};
+pub use mesh::{Mesh, MeshConfig, MeshTransport, NetError, PeerHealth};
 pub use pki::{Identity, party_name};

@@ -20,6 +20,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const HELLO: &[u8; 8] = b"MITSU/1\0";
+/// Job id of heartbeats; protocol jobs use ids from 1.
+const HEARTBEAT_JOB: u64 = 0;
 const CHUNK: usize = 1 << 20;
 /// Largest frame accepted from a peer: a bound on what a misbehaving peer can make us allocate.
 const MAX_FRAME: usize = CHUNK;
@@ -45,8 +47,21 @@ pub struct MeshConfig {
 
 type Out = StreamOwned<ClientConnection, TcpStream>;
 
+/// What a party knows about the link from one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerHealth {
+    pub party: PartyId,
+    /// An authenticated link from the peer is open.
+    pub linked: bool,
+    /// Milliseconds since the peer's last frame (heartbeat or data), if any.
+    pub last_seen_ms: Option<u64>,
+    /// Why the last link from the peer ended, if one did.
+    pub last_error: Option<String>,
+}
+
 #[derive(Default)]
 struct Inbox {
+    last_seen: [Option<Instant>; 3],
     queues: HashMap<(PartyId, u64), VecDeque<Payload>>,
     /// incoming connections currently open, per peer
     open: [u32; 3],
@@ -139,11 +154,44 @@ impl Mesh {
     }
 
     /// A transport for one job: messages of other jobs never mix with it.
+    /// A transport for one job (ids from 1): messages of other jobs never mix with it.
     pub fn transport(&self, job: u64) -> MeshTransport {
+        assert_ne!(job, HEARTBEAT_JOB, "job 0 is reserved for heartbeats");
         MeshTransport {
             inner: self.inner.clone(),
             job,
         }
+    }
+
+    /// Sends a heartbeat to every peer (dialing if needed); returns the peers that could not be
+    /// reached, with the reason. Keeps links warm and lets peers see this party is alive.
+    pub fn heartbeat(&self) -> Vec<(PartyId, String)> {
+        let mut failed = Vec::new();
+        let mut peers: Vec<PartyId> = self.inner.peers.keys().copied().collect();
+        peers.sort();
+        for p in peers {
+            let bytes = Payload::U64(vec![]).to_bytes();
+            if let Err(e) = self.inner.send(p, HEARTBEAT_JOB, &bytes) {
+                failed.push((p, e));
+            }
+        }
+        failed
+    }
+
+    /// Health of the links from each peer.
+    pub fn health(&self) -> Vec<PeerHealth> {
+        let ib = self.inner.inbox.lock().unwrap();
+        let mut peers: Vec<PartyId> = self.inner.peers.keys().copied().collect();
+        peers.sort();
+        peers
+            .into_iter()
+            .map(|p| PeerHealth {
+                party: p,
+                linked: ib.open[p.index()] > 0,
+                last_seen_ms: ib.last_seen[p.index()].map(|t| t.elapsed().as_millis() as u64),
+                last_error: ib.why[p.index()].clone(),
+            })
+            .collect()
     }
 
     /// Forgets the queued messages of a finished job.
@@ -255,6 +303,7 @@ fn read_frames(
         }
         let job = u64::from_le_bytes(head[..8].try_into().unwrap());
         let last = head[8] == 1;
+        inner.inbox.lock().unwrap().last_seen[from.index()] = Some(Instant::now());
         let len = u32::from_le_bytes(head[9..13].try_into().unwrap()) as usize;
         if len > MAX_FRAME {
             return Err(format!(
@@ -266,7 +315,9 @@ fn read_frames(
         buf.resize(start + len, 0);
         tls.read_exact(&mut buf[start..])
             .map_err(|e| e.to_string())?;
-        if last {
+        if last && job == HEARTBEAT_JOB {
+            partial.remove(&job);
+        } else if last {
             let bytes = partial.remove(&job).unwrap_or_default();
             let msg = match Payload::from_bytes(&bytes, from) {
                 Ok(m) => m,

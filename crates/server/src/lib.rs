@@ -1,4 +1,4 @@
-//! The party side of mitsu: deployment tooling today ([`init`]); the party daemon (peer mesh, client
-//! API, storage, jobs) builds on it.
+//! The party side of mitsu: deployment tooling ([`init`]) and the party daemon ([`party`]).
 
 pub mod init;
+pub mod party;
