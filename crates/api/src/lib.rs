@@ -1,6 +1,9 @@
-//! Types that cross a boundary: configuration files today; requests and responses of the client
-//! API next. Nothing here knows about shares or protocols.
+//! Types that cross a boundary: configuration files, table schemas, and the client API's requests
+//! and responses. Nothing here knows about shares or protocols.
 
+mod schema;
+
+pub use schema::{ColumnSchema, Kind, Schema};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! Plaintext exists only here: values are secret-shared before they leave, results reconstructed
 //! after they arrive.
 
+pub mod table;
+
 use mitsu_api::ClientConfig;
 use mitsu_mpc_core::PartyId;
 use mitsu_net::http::ApiClient;

@@ -1,0 +1,487 @@
+//! Reading a provider's CSV on its own machine: parse, infer or check the schema, validate every
+//! row, encode every value exactly as an integer. Nothing is sent until the whole file is valid.
+//!
+//! Handles what real extracts contain: quoted fields with commas and newlines, UTF-8 with or without
+//! a byte-order mark, Japanese text, empty cells as NULL, column names with spaces.
+
+use mitsu_api::{ColumnSchema, Kind, Schema};
+use std::path::Path;
+
+/// A value that could not be read, located for the user.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TableError {
+    #[error("{file}: {what}")]
+    File { file: String, what: String },
+    #[error("{file}, line {line}, column {column:?}: {value:?} {why}")]
+    Value {
+        file: String,
+        line: u64,
+        column: String,
+        value: String,
+        why: String,
+    },
+}
+
+/// One encoded column: integers (NULL encoded as 0) and, for nullable columns, validity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub values: Vec<i128>,
+    pub valid: Option<Vec<bool>>,
+}
+
+/// A validated, encoded table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub schema: Schema,
+    pub rows: usize,
+    pub columns: Vec<Column>,
+}
+
+/// Exact decimal parsing: (mantissa, scale) with trailing fractional zeros removed.
+pub fn parse_decimal(s: &str) -> Option<(i128, u32)> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let frac = frac.trim_end_matches('0');
+    if int.len() + frac.len() > 36 {
+        return None;
+    }
+    let mut m: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        m = m * 10 + (b - b'0') as i128;
+    }
+    Some((if neg { -m } else { m }, frac.len() as u32))
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Days since 1970-01-01 of a YYYY-MM-DD date (proleptic Gregorian).
+pub fn parse_date(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let y: i64 = s[..4].parse().ok()?;
+    let m: i64 = s[5..7].parse().ok()?;
+    let d: i64 = s[8..].parse().ok()?;
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let dim = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > dim[(m - 1) as usize] {
+        return None;
+    }
+    // days from civil (H. Hinnant)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) as i128)
+}
+
+/// Packs short text (<= 15 UTF-8 bytes) reversibly into an integer below 2^120.
+pub fn pack_label(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    if b.len() > 15 || b.contains(&0) {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, &x) in b.iter().enumerate() {
+        v |= (x as u128) << (8 * i);
+    }
+    Some(v as i128)
+}
+
+/// The inverse of [`pack_label`].
+pub fn unpack_label(v: i128) -> String {
+    let bytes: Vec<u8> = (0..15)
+        .map(|i| ((v as u128) >> (8 * i)) as u8)
+        .take_while(|&b| b != 0)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Deterministic 120-bit key of a text value (equal text, equal key, at every provider).
+pub fn key_of(s: &str) -> i128 {
+    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    let mut v: u128 = 0;
+    for (i, &x) in d.as_ref()[..15].iter().enumerate() {
+        v |= (x as u128) << (8 * i);
+    }
+    v as i128
+}
+
+fn bits_of(m: u128) -> u32 {
+    128 - m.leading_zeros()
+}
+
+fn pow10(s: u32) -> i128 {
+    10i128.pow(s)
+}
+
+/// Encodes one cell according to `c`; `Err(why)` for the user.
+fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
+    let v = match &c.kind {
+        Kind::Integer => match parse_decimal(s) {
+            Some((m, 0)) => m,
+            Some(_) => return Err("is not a whole number".into()),
+            None => return Err("is not a number".into()),
+        },
+        Kind::Decimal { scale } => match parse_decimal(s) {
+            Some((m, sc)) if sc <= *scale => {
+                m.checked_mul(pow10(scale - sc)).ok_or("is too large")?
+            }
+            Some((_, sc)) => {
+                return Err(format!(
+                    "has {sc} decimal places; the schema allows {scale}"
+                ));
+            }
+            None => return Err("is not a number".into()),
+        },
+        Kind::Boolean => parse_bool(s).ok_or("is not true or false")? as i128,
+        Kind::Date => parse_date(s).ok_or("is not a date (YYYY-MM-DD)")?,
+        Kind::Category => {
+            pack_label(s).ok_or("is longer than 15 bytes (declare the column as a key)")?
+        }
+        Kind::Key => key_of(s),
+    };
+    if bits_of(v.unsigned_abs()) > c.bits {
+        return Err(format!(
+            "is outside the declared range (|encoded value| < 2^{})",
+            c.bits
+        ));
+    }
+    Ok(v)
+}
+
+/// Infers a column's schema from its non-empty cells.
+fn infer_column(name: &str, cells: &[&str], nullable: bool, is_key: bool) -> ColumnSchema {
+    let kind = if is_key {
+        Kind::Key
+    } else if !cells.is_empty() && cells.iter().all(|s| parse_decimal(s).is_some()) {
+        let scale = cells
+            .iter()
+            .map(|s| parse_decimal(s).unwrap().1)
+            .max()
+            .unwrap_or(0);
+        if scale == 0 {
+            Kind::Integer
+        } else {
+            Kind::Decimal { scale }
+        }
+    } else if !cells.is_empty() && cells.iter().all(|s| parse_bool(s).is_some()) {
+        Kind::Boolean
+    } else if !cells.is_empty() && cells.iter().all(|s| parse_date(s).is_some()) {
+        Kind::Date
+    } else if cells.iter().all(|s| pack_label(s).is_some()) {
+        Kind::Category
+    } else {
+        Kind::Key
+    };
+    let mut c = ColumnSchema {
+        name: name.to_string(),
+        kind,
+        nullable,
+        bits: 127,
+    };
+    let m = cells
+        .iter()
+        .filter_map(|s| encode(&c, s).ok())
+        .map(|v| v.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    c.bits = match c.kind {
+        Kind::Category | Kind::Key => 120,
+        Kind::Boolean => 1,
+        _ => bits_of(m),
+    };
+    c
+}
+
+/// Reads `path`. With `schema`, every value is checked against it; without, a schema is inferred.
+/// `key` names a column to treat as a join key. The first error aborts with its location.
+pub fn read_csv(
+    path: &Path,
+    schema: Option<&Schema>,
+    key: Option<&str>,
+) -> Result<Table, TableError> {
+    let file = path.display().to_string();
+    let ferr = |what: String| TableError::File {
+        file: file.clone(),
+        what,
+    };
+    let mut rd = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| ferr(e.to_string()))?;
+    let mut headers: Vec<String> = rd
+        .headers()
+        .map_err(|e| ferr(e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if let Some(h) = headers.first_mut() {
+        *h = h.trim_start_matches('\u{feff}').to_string();
+    }
+    if headers.is_empty() || headers.iter().any(|h| h.is_empty()) {
+        return Err(ferr("every column needs a name in the header row".into()));
+    }
+    for (i, h) in headers.iter().enumerate() {
+        if headers[..i].contains(h) {
+            return Err(ferr(format!("column {h:?} appears twice in the header")));
+        }
+    }
+    if let Some(k) = key
+        && !headers.iter().any(|h| h == k)
+    {
+        return Err(ferr(format!(
+            "--key names column {k:?}, which the file does not have (columns: {})",
+            headers.join(", ")
+        )));
+    }
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
+    let mut lines: Vec<u64> = Vec::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| match e.position() {
+            Some(p) => ferr(format!("line {}: {}", p.line(), e)),
+            None => ferr(e.to_string()),
+        })?;
+        lines.push(rec.position().map_or(0, |p| p.line()));
+        for (i, v) in rec.iter().enumerate() {
+            cells[i].push(v.trim().to_string());
+        }
+    }
+    let rows = lines.len();
+    let schema = match schema {
+        Some(s) => {
+            let names: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
+            if names != headers.iter().map(String::as_str).collect::<Vec<_>>() {
+                return Err(ferr(format!(
+                    "the schema's columns ({}) differ from the file's ({})",
+                    names.join(", "),
+                    headers.join(", ")
+                )));
+            }
+            s.clone()
+        }
+        None => Schema {
+            columns: headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let non_empty: Vec<&str> = cells[i]
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|s| !s.is_empty())
+                        .collect();
+                    infer_column(
+                        h,
+                        &non_empty,
+                        non_empty.len() < rows,
+                        key == Some(h.as_str()),
+                    )
+                })
+                .collect(),
+        },
+    };
+    let mut columns = Vec::with_capacity(headers.len());
+    for (i, c) in schema.columns.iter().enumerate() {
+        let mut values = Vec::with_capacity(rows);
+        let mut valid = Vec::with_capacity(rows);
+        for (r, s) in cells[i].iter().enumerate() {
+            let verr = |why: String| TableError::Value {
+                file: file.clone(),
+                line: lines[r],
+                column: c.name.clone(),
+                value: s.clone(),
+                why,
+            };
+            if s.is_empty() {
+                if !c.nullable {
+                    return Err(verr("is empty, but the column does not allow NULL".into()));
+                }
+                values.push(0);
+                valid.push(false);
+            } else {
+                values.push(encode(c, s).map_err(verr)?);
+                valid.push(true);
+            }
+        }
+        columns.push(Column {
+            values,
+            valid: c.nullable.then_some(valid),
+        });
+    }
+    Ok(Table {
+        schema,
+        rows,
+        columns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("mitsu-table-{name}-{}.csv", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn decimals_dates_labels_and_keys_encode_exactly() {
+        assert_eq!(parse_decimal("-12.340"), Some((-1234, 2)));
+        assert_eq!(parse_decimal("59.0"), Some((59, 0)));
+        assert_eq!(parse_decimal(".5"), Some((5, 1)));
+        assert_eq!(parse_decimal("1e3"), None);
+        assert_eq!(parse_decimal("-"), None);
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-03-01"), Some(11017));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(unpack_label(pack_label("東京").unwrap()), "東京");
+        assert_eq!(pack_label("a string longer than 15"), None);
+        assert_eq!(key_of("P100"), key_of("P100"));
+        assert_ne!(key_of("P100"), key_of("P101"));
+        assert!(key_of("x").unsigned_abs() < 1 << 120);
+    }
+
+    #[test]
+    fn real_extracts_are_read() {
+        let p = write(
+            "real",
+            "\u{feff}patient id,age,bmi,note,visited,ok\n\
+             P1,59,32.1,\"東京, 本院\",2024-01-31,true\n\
+             P2,,21.60,\"line one\nline two\",2024-02-01,false\n\
+             P3,72,-3,plain,,TRUE\n",
+        );
+        let t = read_csv(&p, None, Some("patient id")).unwrap();
+        assert_eq!(t.rows, 3);
+        let kinds: Vec<&Kind> = t.schema.columns.iter().map(|c| &c.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                &Kind::Key,
+                &Kind::Integer,
+                &Kind::Decimal { scale: 1 },
+                &Kind::Key,
+                &Kind::Date,
+                &Kind::Boolean
+            ]
+        );
+        assert_eq!(
+            t.schema.columns[0].name, "patient id",
+            "BOM stripped, spaces kept"
+        );
+        assert!(t.schema.columns[1].nullable && !t.schema.columns[2].nullable);
+        assert_eq!(t.columns[1].values, vec![59, 0, 72]);
+        assert_eq!(t.columns[1].valid, Some(vec![true, false, true]));
+        assert_eq!(t.columns[2].values, vec![321, 216, -30]);
+        assert_eq!(t.schema.columns[2].bits, 9, "|v| <= 321 < 2^9");
+        assert_eq!(t.columns[5].values, vec![1, 0, 1]);
+    }
+
+    #[test]
+    fn a_bad_value_is_located_and_nothing_is_returned() {
+        let p = write("bad", "id,x\na,1.5\nb,\"2\n\"\nc,abc\n");
+        let e = read_csv(&p, None, None).unwrap();
+        assert_eq!(
+            e.schema.columns[1].kind,
+            Kind::Category,
+            "short mixed text infers as a category"
+        );
+        let schema = Schema {
+            columns: vec![
+                ColumnSchema {
+                    name: "id".into(),
+                    kind: Kind::Category,
+                    nullable: false,
+                    bits: 120,
+                },
+                ColumnSchema {
+                    name: "x".into(),
+                    kind: Kind::Decimal { scale: 1 },
+                    nullable: false,
+                    bits: 8,
+                },
+            ],
+        };
+        let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
+        assert!(
+            err.ends_with("line 5, column \"x\": \"abc\" is not a number"),
+            "{err}"
+        );
+        let p = write("range", "id,x\na,1.5\nb,300\n");
+        let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
+        assert!(
+            err.contains("line 3, column \"x\": \"300\" is outside the declared range"),
+            "{err}"
+        );
+        let p = write("scale", "id,x\na,1.55\n");
+        let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
+        assert!(
+            err.contains("has 2 decimal places; the schema allows 1"),
+            "{err}"
+        );
+        let p = write("null", "id,x\na,\n");
+        let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
+        assert!(
+            err.contains("is empty, but the column does not allow NULL"),
+            "{err}"
+        );
+        let p = write("ragged", "id,x\na,1,2\n");
+        let err = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let p = write("dup", "id,id\na,1\n");
+        assert!(
+            read_csv(&p, None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("appears twice")
+        );
+        assert!(
+            read_csv(&p, None, Some("nope"))
+                .unwrap_err()
+                .to_string()
+                .contains("--key names column \"nope\"")
+        );
+    }
+
+    #[test]
+    fn the_sample_data_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let t = read_csv(&dir.join("clinic_patients.csv"), None, Some("patient_id")).unwrap();
+        assert_eq!(t.rows, 442);
+        assert_eq!(t.schema.columns[2].kind, Kind::Category, "sex");
+        assert_eq!(t.schema.columns[3].kind, Kind::Decimal { scale: 1 }, "bmi");
+        let t = read_csv(&dir.join("lab_results.csv"), None, Some("patient_id")).unwrap();
+        assert_eq!(t.schema.columns[5].kind, Kind::Decimal { scale: 4 }, "s5");
+    }
+}
