@@ -22,9 +22,8 @@ pub enum Kind {
     Date,
 }
 
-/// One column.
+/// One column. (`deny_unknown_fields` does not combine with the flattened `kind`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ColumnSchema {
     pub name: String,
     #[serde(flatten)]

@@ -60,6 +60,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accounts (admin only).
+    Account {
+        #[command(subcommand)]
+        cmd: AccountCmd,
+    },
+    /// Infer a table schema from a CSV file (edit it, then pass it to `upload --schema`).
+    Schema {
+        #[command(subcommand)]
+        cmd: SchemaCmd,
+    },
+    /// Secret-share a CSV file on this machine and upload the shares to the three parties.
+    Upload {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// Table name.
+        #[arg(long)]
+        table: String,
+        #[arg(long)]
+        csv: PathBuf,
+        /// Schema file (JSON, as written by `mitsu schema infer`); inferred when absent.
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Column holding a join key (hashed on this machine, never printable).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// List the tables the parties hold.
+    Tables {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+    },
+    /// Details of one table: schema, owner, rows, version, which parties hold it.
+    Table {
+        #[command(subcommand)]
+        cmd: TableCmd,
+    },
     /// Measure the engine: each operation over share, compute and open, next to plain computation.
     Bench {
         /// Elements for the element-wise operations.
@@ -80,6 +116,46 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Create an account at every party and write its client file.
+    Create {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// provider (uploads its own tables), analyst (runs analyses) or admin.
+        #[arg(long)]
+        role: String,
+        /// Where to write the new account's client file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaCmd {
+    /// Print (or write) the schema inferred from a CSV file.
+    Infer {
+        #[arg(long)]
+        csv: PathBuf,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TableCmd {
+    /// Show one table.
+    Show {
+        name: String,
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
     },
 }
 
@@ -124,6 +200,46 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status { client, json } => status(&client, json),
+        Command::Account {
+            cmd:
+                AccountCmd::Create {
+                    client,
+                    name,
+                    role,
+                    out,
+                },
+        } => {
+            let c = mitsu_client::Client::load(&client)?;
+            let cfg = c.create_account(&name, &role)?;
+            std::fs::write(&out, cfg.to_toml())?;
+            println!(
+                "created {role} account {name:?} at all three parties; its client file is {} (keep it private)",
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Schema {
+            cmd: SchemaCmd::Infer { csv, key, out },
+        } => {
+            let t = mitsu_client::table::read_csv(&csv, None, key.as_deref())?;
+            let text = serde_json::to_string_pretty(&t.schema)?;
+            match out {
+                Some(p) => std::fs::write(&p, text + "\n")?,
+                None => println!("{text}"),
+            }
+            Ok(())
+        }
+        Command::Upload {
+            client,
+            table,
+            csv,
+            schema,
+            key,
+        } => upload(&client, &table, &csv, schema.as_deref(), key.as_deref()),
+        Command::Tables { client } => tables(&client),
+        Command::Table {
+            cmd: TableCmd::Show { name, client },
+        } => table_show(&client, &name),
         Command::Bench {
             n,
             sort_n,
@@ -206,5 +322,154 @@ fn status(client: &std::path::Path, json: bool) -> Result<()> {
     if !down.is_empty() {
         anyhow::bail!("parties {down:?} did not answer the status request");
     }
+    Ok(())
+}
+
+fn print_schema(s: &mitsu_api::Schema) {
+    println!("  {:<24} {:<14} {:<9} range", "column", "type", "nullable");
+    for c in &s.columns {
+        let ty = match &c.kind {
+            mitsu_api::Kind::Decimal { scale } => format!("decimal({scale})"),
+            k => format!("{k:?}").to_lowercase(),
+        };
+        let range = match c.kind {
+            mitsu_api::Kind::Key | mitsu_api::Kind::Category => "-".to_string(),
+            _ => format!("|encoded| < 2^{}", c.bits),
+        };
+        println!(
+            "  {:<24} {:<14} {:<9} {range}",
+            c.name,
+            ty,
+            if c.nullable { "yes" } else { "no" }
+        );
+    }
+}
+
+fn upload(
+    client: &std::path::Path,
+    table: &str,
+    csv: &std::path::Path,
+    schema: Option<&std::path::Path>,
+    key: Option<&str>,
+) -> Result<()> {
+    let c = mitsu_client::Client::load(client)?;
+    let schema: Option<mitsu_api::Schema> = match schema {
+        Some(p) => Some(
+            serde_json::from_str(&std::fs::read_to_string(p)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let t = mitsu_client::table::read_csv(csv, schema.as_ref(), key)?;
+    println!(
+        "{}: {} rows, schema{}:",
+        csv.display(),
+        t.rows,
+        if schema.is_some() { "" } else { " (inferred)" }
+    );
+    print_schema(&t.schema);
+    let big = t.rows >= 100_000;
+    let progress = |done: usize, total: usize| {
+        if big && total > 0 {
+            let w = 30 * done / total;
+            eprint!(
+                "\r  uploading [{}{}] {done}/{total} chunks",
+                "#".repeat(w),
+                " ".repeat(30 - w)
+            );
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let r = c.upload(table, &t, &progress)?;
+    println!(
+        "uploaded {:?} version {}: {} rows secret-shared on this machine; each party received {:.1} MiB of shares",
+        r.table,
+        r.version,
+        r.rows,
+        r.bytes_per_party as f64 / (1 << 20) as f64
+    );
+    Ok(())
+}
+
+fn tables(client: &std::path::Path) -> Result<()> {
+    let c = mitsu_client::Client::load(client)?;
+    let per = c.call_all("GET", "/v1/tables", &[]);
+    let mut all: std::collections::BTreeMap<String, Vec<(usize, i64, i64, String)>> =
+        Default::default();
+    for (i, r) in per.into_iter().enumerate() {
+        let (st, v) = r?;
+        if st != 200 {
+            anyhow::bail!(
+                "party {i}: {}",
+                v["error"].as_str().unwrap_or("request failed")
+            );
+        }
+        for t in v.as_array().cloned().unwrap_or_default() {
+            all.entry(t["name"].as_str().unwrap_or("?").to_string())
+                .or_default()
+                .push((
+                    i,
+                    t["version"].as_i64().unwrap_or(0),
+                    t["rows"].as_i64().unwrap_or(0),
+                    t["owner"].as_str().unwrap_or("?").to_string(),
+                ));
+        }
+    }
+    if all.is_empty() {
+        println!("no tables yet (upload one with `mitsu upload`)");
+    }
+    println!(
+        "{:<24} {:>8} {:>9} {:<12} held by parties",
+        "table", "version", "rows", "owner"
+    );
+    for (name, v) in all {
+        let parties: Vec<String> = v.iter().map(|x| x.0.to_string()).collect();
+        println!(
+            "{:<24} {:>8} {:>9} {:<12} {}",
+            name,
+            v[0].1,
+            v[0].2,
+            v[0].3,
+            parties.join(",")
+        );
+    }
+    Ok(())
+}
+
+fn table_show(client: &std::path::Path, name: &str) -> Result<()> {
+    let c = mitsu_client::Client::load(client)?;
+    let mut first: Option<serde_json::Value> = None;
+    let mut held = Vec::new();
+    for (i, r) in c
+        .call_all("GET", &format!("/v1/tables/{name}"), &[])
+        .into_iter()
+        .enumerate()
+    {
+        match r {
+            Ok((200, v)) => {
+                held.push(format!("{i} (version {})", v["version"]));
+                first.get_or_insert(v);
+            }
+            Ok((_, v)) => held.push(format!(
+                "{i}: {}",
+                v["error"].as_str().unwrap_or("not held")
+            )),
+            Err(e) => held.push(format!("{i}: {e}")),
+        }
+    }
+    let Some(v) = first else {
+        anyhow::bail!("no party holds a table named {name:?}")
+    };
+    println!(
+        "table {name}: version {}, {} rows, owner {}",
+        v["version"],
+        v["rows"],
+        v["owner"].as_str().unwrap_or("?")
+    );
+    println!("held by parties: {}", held.join("; "));
+    let s: mitsu_api::Schema = serde_json::from_value(v["schema"].clone())?;
+    print_schema(&s);
     Ok(())
 }

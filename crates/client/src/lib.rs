@@ -3,6 +3,9 @@
 //! after they arrive.
 
 pub mod table;
+mod upload;
+
+pub use upload::{CHUNK_ROWS, UploadReport};
 
 use mitsu_api::ClientConfig;
 use mitsu_mpc_core::PartyId;
@@ -36,6 +39,121 @@ impl Client {
         let api = ApiClient::new(ca, Duration::from_secs(10))
             .map_err(|e| ClientError::Config(e.to_string()))?;
         Ok(Client { cfg, api })
+    }
+
+    fn party_id(&self, i: usize) -> Result<(PartyId, String), ClientError> {
+        let p = self
+            .cfg
+            .parties
+            .iter()
+            .find(|p| p.party == i)
+            .ok_or(ClientError::Config(format!(
+                "the client file lists no party {i}"
+            )))?;
+        Ok((
+            PartyId::new(i).ok_or(ClientError::Config(format!("party {i} out of range")))?,
+            p.api.clone(),
+        ))
+    }
+
+    /// One request to party `i`; the body parsed as JSON when it is JSON.
+    pub fn call(
+        &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(u16, serde_json::Value), ClientError> {
+        let (party, addr) = self.party_id(i)?;
+        let (status, resp) = self
+            .api
+            .request(party, &addr, method, path, Some(&self.cfg.token), body)
+            .map_err(|what| ClientError::Party { party: i, what })?;
+        let v = serde_json::from_slice(&resp).unwrap_or(serde_json::Value::Null);
+        Ok((status, v))
+    }
+
+    /// The same request to all three parties, concurrently.
+    pub fn call_all(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Vec<Result<(u16, serde_json::Value), ClientError>> {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..3)
+                .map(|i| s.spawn(move || self.call(i, method, path, body)))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().expect("request thread"))
+                .collect()
+        })
+    }
+
+    /// A request that must succeed (200) at party `i`.
+    pub fn expect(
+        &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<serde_json::Value, ClientError> {
+        match self.call(i, method, path, body)? {
+            (200, v) => Ok(v),
+            (_, v) => Err(ClientError::Party {
+                party: i,
+                what: v["error"].as_str().unwrap_or("request failed").to_string(),
+            }),
+        }
+    }
+
+    /// A request that must succeed at all three parties (sent concurrently); the first failure is
+    /// returned.
+    pub fn expect_all(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Vec<serde_json::Value>, ClientError> {
+        self.call_all(method, path, body)
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| match r? {
+                (200, v) => Ok(v),
+                (_, v) => Err(ClientError::Party {
+                    party: i,
+                    what: v["error"].as_str().unwrap_or("request failed").to_string(),
+                }),
+            })
+            .collect()
+    }
+
+    /// Creates an account at every party and returns its client file text (with a fresh token).
+    pub fn create_account(
+        &self,
+        name: &str,
+        role: &str,
+    ) -> Result<mitsu_api::ClientConfig, ClientError> {
+        let mut tok = [0u8; 32];
+        mitsu_crypto::Seed::random()
+            .0
+            .iter()
+            .chain(mitsu_crypto::Seed::random().0.iter())
+            .enumerate()
+            .for_each(|(i, b)| tok[i] = *b);
+        let token: String = tok.iter().map(|b| format!("{b:02x}")).collect();
+        let hash: String = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let body =
+            serde_json::json!({"name": name, "role": role, "token_sha256": hash}).to_string();
+        self.expect_all("POST", "/v1/accounts", body.as_bytes())?;
+        let mut cfg = self.cfg.clone();
+        cfg.user = name.to_string();
+        cfg.token = token;
+        Ok(cfg)
     }
 
     /// GET `path` from every party; one result per party, in party order.

@@ -1,11 +1,14 @@
 //! `mitsu party`: one party server. It holds a mesh to the other two parties (mutual TLS, see
-//! `mitsu-net`), keeps its links warm with heartbeats, and serves the client API over TLS.
-//! Every request is authenticated here, independently of the other parties.
+//! `mitsu-net`), keeps its links warm with heartbeats, stores shares durably (`mitsu-store`), and
+//! serves the client API over TLS. Every request is authenticated and checked here, independently
+//! of the other parties.
 
+use crate::routes;
 use mitsu_api::PartyConfig;
 use mitsu_mpc_core::PartyId;
 use mitsu_net::http::{self, Request, Response};
 use mitsu_net::{Identity, Mesh, MeshConfig};
+use mitsu_store::{Account, Store};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,13 +25,16 @@ pub enum ServerError {
     Listen { addr: String, err: std::io::Error },
     #[error(transparent)]
     Net(#[from] mitsu_net::NetError),
+    #[error(transparent)]
+    Store(#[from] mitsu_store::StoreError),
 }
 
-struct State {
-    cfg: PartyConfig,
-    me: PartyId,
-    mesh: Mesh,
-    started: Instant,
+pub(crate) struct State {
+    pub cfg: PartyConfig,
+    pub me: PartyId,
+    pub mesh: Mesh,
+    pub store: Store,
+    pub started: Instant,
 }
 
 fn bind(addr: &str) -> Result<TcpListener, ServerError> {
@@ -43,8 +49,7 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
     let me = PartyId::new(cfg.party)
         .ok_or_else(|| ServerError::Config(format!("party {} out of range", cfg.party)))?;
     let id = Identity::load(me, &cfg.ca, &cfg.cert, &cfg.key)?;
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| ServerError::Config(format!("{}: {e}", cfg.data_dir.display())))?;
+    let store = Store::open(&cfg.data_dir)?;
     let peer_l = bind(&cfg.peer_listen)?;
     let api_l = bind(&cfg.api_listen)?;
     let peers = cfg
@@ -65,6 +70,7 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
         cfg,
         me,
         mesh: mesh.clone(),
+        store,
         started: Instant::now(),
     });
     {
@@ -95,57 +101,34 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
     Ok(())
 }
 
-fn authorized(state: &State, req: &Request) -> bool {
-    let Some(tok) = req.bearer() else {
-        return false;
-    };
+/// The caller's account: the bootstrap admin (token hash in the config) or a stored account.
+pub(crate) fn caller(state: &State, req: &Request) -> Option<Account> {
+    let tok = req.bearer()?;
     // compare hashes, not tokens, so the comparison's timing says nothing about the token
     let got = crate::init::token_hash(tok);
     let want = &state.cfg.admin_token_sha256;
-    got.len() == want.len()
+    if got.len() == want.len()
         && got
             .bytes()
             .zip(want.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
+    {
+        return Some(Account {
+            name: "admin".into(),
+            role: "admin".into(),
+        });
+    }
+    state.store.account_by_token(&got).ok().flatten()
 }
 
 fn handle(state: &State, req: Request) -> Response {
-    let path = req.path.split('?').next().unwrap_or("");
+    let path = req.path.split('?').next().unwrap_or("").to_string();
     if req.method == "GET" && path == "/openapi.json" {
         return Response::json(200, include_str!("openapi.json"));
     }
-    if !authorized(state, &req) {
+    let Some(who) = caller(state, &req) else {
         return Response::error(401, "missing or wrong token");
-    }
-    match (req.method.as_str(), path) {
-        ("GET", "/v1/status") => status(state),
-        _ => Response::error(
-            404,
-            &format!(
-                "{} {path} is not part of the API (see /openapi.json)",
-                req.method
-            ),
-        ),
-    }
-}
-
-fn status(state: &State) -> Response {
-    let peers: Vec<serde_json::Value> = state
-        .mesh
-        .health()
-        .into_iter()
-        .map(|h| {
-            serde_json::json!({
-                "party": h.party.index(), "linked": h.linked, "last_seen_ms": h.last_seen_ms, "last_error": h.last_error,
-            })
-        })
-        .collect();
-    let body = serde_json::json!({
-        "party": state.me.index(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": state.started.elapsed().as_secs_f64(),
-        "peers": peers,
-    });
-    Response::json(200, body.to_string())
+    };
+    routes::route(state, &who, &req, &path)
 }

@@ -1,0 +1,167 @@
+//! Upload: secret-share a validated table on the caller's machine and send each party only its
+//! shares, then commit at all three parties together.
+//!
+//! Stored columns: the schema's columns in order, then one 0/1 validity column per nullable column
+//! (in schema order). Each column is dealt in its ring (see `ColumnSchema::ring_bits`) in chunks
+//! of [`CHUNK_ROWS`] rows; a chunk's bytes at a party are its two share components, little-endian.
+
+use crate::table::Table;
+use crate::{Client, ClientError};
+use mitsu_algebra::Ring;
+use mitsu_crypto::{Prg, Seed};
+use mitsu_mpc_rep3::client::deal;
+use std::sync::mpsc::sync_channel;
+
+/// Rows per stored chunk.
+pub const CHUNK_ROWS: usize = 1 << 16;
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadReport {
+    pub table: String,
+    pub version: i64,
+    pub rows: usize,
+    pub bytes_per_party: u64,
+}
+
+fn share_bytes<R: Ring>(values: &[i128], prg: &mut Prg) -> [Vec<u8>; 3] {
+    let v: Vec<R> = values.iter().map(|&x| R::from_i128(x)).collect();
+    deal(&v, prg).map(|s| {
+        let (a, b) = s.components();
+        let mut out = Vec::with_capacity(2 * a.len() * std::mem::size_of::<R>());
+        out.extend_from_slice(bytemuck::cast_slice(a));
+        out.extend_from_slice(bytemuck::cast_slice(b));
+        out
+    })
+}
+
+impl Client {
+    /// Uploads `t` as table `name` (a new version if it exists). `progress(done, total)` is called
+    /// as chunks are sent. Nothing becomes visible unless all three parties commit.
+    pub fn upload(
+        &self,
+        name: &str,
+        t: &Table,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<UploadReport, ClientError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ClientError::Config(format!(
+                "table name {name:?}: use letters, digits, '_' or '-'"
+            )));
+        }
+        // next version: one above the newest any party has committed
+        let mut version = 0;
+        for (i, r) in self
+            .call_all("GET", &format!("/v1/tables/{name}"), &[])
+            .into_iter()
+            .enumerate()
+        {
+            match r {
+                Ok((200, v)) => version = version.max(v["version"].as_i64().unwrap_or(0)),
+                Ok((404, _)) => {}
+                Ok((_, v)) => {
+                    return Err(ClientError::Party {
+                        party: i,
+                        what: v["error"].as_str().unwrap_or("error").into(),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        version += 1;
+        let mut cols: Vec<(&[i128], u32)> = t
+            .columns
+            .iter()
+            .zip(&t.schema.columns)
+            .map(|(c, s)| (&c.values[..], s.ring_bits()))
+            .collect();
+        let valid: Vec<Vec<i128>> = t
+            .columns
+            .iter()
+            .filter_map(|c| c.valid.as_ref())
+            .map(|v| v.iter().map(|&b| b as i128).collect())
+            .collect();
+        for v in &valid {
+            cols.push((&v[..], 64));
+        }
+        let chunks = t.rows.div_ceil(CHUNK_ROWS);
+        let begin = serde_json::json!({
+            "version": version, "schema": t.schema, "rows": t.rows, "columns": cols.len(), "chunks_per_column": chunks,
+        })
+        .to_string();
+        self.expect_all(
+            "POST",
+            &format!("/v1/tables/{name}/versions"),
+            begin.as_bytes(),
+        )?;
+        // one sender thread per party; the dealer runs ahead by a few chunks
+        let total = cols.len() * chunks;
+        let mut sent = 0usize;
+        let mut bytes = 0u64;
+        let res: Result<(), ClientError> = std::thread::scope(|s| {
+            let mut txs = Vec::new();
+            let mut handles = Vec::new();
+            for p in 0..3 {
+                let (tx, rx) = sync_channel::<(usize, usize, Vec<u8>)>(4);
+                txs.push(tx);
+                handles.push(s.spawn(move || -> Result<(), ClientError> {
+                    for (c, k, body) in rx {
+                        let path =
+                            format!("/v1/tables/{name}/versions/{version}/columns/{c}/chunks/{k}");
+                        self.expect(p, "PUT", &path, &body)?;
+                    }
+                    Ok(())
+                }));
+            }
+            let mut prg = Prg::new(Seed::random());
+            'outer: for (c, (values, ring)) in cols.iter().enumerate() {
+                for k in 0..chunks {
+                    let part = &values[k * CHUNK_ROWS..((k + 1) * CHUNK_ROWS).min(t.rows)];
+                    let shares = if *ring == 64 {
+                        share_bytes::<u64>(part, &mut prg)
+                    } else {
+                        share_bytes::<u128>(part, &mut prg)
+                    };
+                    bytes += shares[0].len() as u64;
+                    for (tx, body) in txs.iter().zip(shares) {
+                        if tx.send((c, k, body)).is_err() {
+                            break 'outer; // a sender failed; its error is reported below
+                        }
+                    }
+                    sent += 1;
+                    progress(sent, total);
+                }
+            }
+            drop(txs);
+            for h in handles {
+                h.join().expect("sender thread")?;
+            }
+            Ok(())
+        });
+        res?;
+        let job = loop {
+            let mut p = Prg::new(Seed::random());
+            let j = p.next_u64();
+            if j != 0 {
+                break j;
+            }
+        };
+        let body = serde_json::json!({ "job": job }).to_string();
+        // concurrently: each party waits for the other two to confirm
+        self.expect_all(
+            "POST",
+            &format!("/v1/tables/{name}/versions/{version}/commit"),
+            body.as_bytes(),
+        )?;
+        Ok(UploadReport {
+            table: name.to_string(),
+            version,
+            rows: t.rows,
+            bytes_per_party: bytes,
+        })
+    }
+}
