@@ -96,6 +96,11 @@ enum Command {
         #[command(subcommand)]
         cmd: TableCmd,
     },
+    /// Statistics computed jointly by the three parties; only the results are opened, to you.
+    Stats {
+        #[command(subcommand)]
+        cmd: StatsCmd,
+    },
     /// Measure the engine: each operation over share, compute and open, next to plain computation.
     Bench {
         /// Elements for the element-wise operations.
@@ -146,6 +151,26 @@ enum SchemaCmd {
         key: Option<String>,
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatsCmd {
+    /// count, mean, variance, std, min, max per column (NULLs skipped).
+    /// Opens per column: the count, sum and sum of squares (the information in mean and variance),
+    /// the minimum and the maximum.
+    Describe {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// Table to analyse.
+        #[arg(long = "from")]
+        from: String,
+        /// Columns (comma separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        columns: Vec<String>,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
     },
 }
 
@@ -237,6 +262,15 @@ fn run(cli: Cli) -> Result<()> {
             key,
         } => upload(&client, &table, &csv, schema.as_deref(), key.as_deref()),
         Command::Tables { client } => tables(&client),
+        Command::Stats {
+            cmd:
+                StatsCmd::Describe {
+                    client,
+                    from,
+                    columns,
+                    format,
+                },
+        } => describe(&client, &from, &columns, &format),
         Command::Table {
             cmd: TableCmd::Show { name, client },
         } => table_show(&client, &name),
@@ -471,5 +505,45 @@ fn table_show(client: &std::path::Path, name: &str) -> Result<()> {
     println!("held by parties: {}", held.join("; "));
     let s: mitsu_api::Schema = serde_json::from_value(v["schema"].clone())?;
     print_schema(&s);
+    Ok(())
+}
+
+fn describe(client: &std::path::Path, from: &str, columns: &[String], format: &str) -> Result<()> {
+    if format != "table" && format != "json" {
+        anyhow::bail!("--format must be table or json, not {format:?}");
+    }
+    let c = mitsu_client::Client::load(client)?;
+    let t = std::time::Instant::now();
+    let r = c.describe(from, columns)?;
+    if format == "json" {
+        println!("{}", serde_json::json!({ "columns": r }));
+        return Ok(());
+    }
+    let f = |v: Option<f64>| {
+        v.map(|x| format!("{x:.6}"))
+            .unwrap_or_else(|| "null".into())
+    };
+    println!(
+        "{:<20} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}",
+        "column", "count", "mean", "variance", "std", "min", "max"
+    );
+    for col in columns {
+        let d = &r[col];
+        println!(
+            "{:<20} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}",
+            col,
+            d.count,
+            f(d.mean),
+            f(d.variance),
+            f(d.std),
+            f(d.min),
+            f(d.max)
+        );
+    }
+    println!(
+        "\nopened to you: {}. ({:.2} s)",
+        mitsu_client::stats::DESCRIBE_LEAKAGE,
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! Plaintext exists only here: values are secret-shared before they leave, results reconstructed
 //! after they arrive.
 
+pub mod stats;
 pub mod table;
 mod upload;
 
@@ -54,6 +55,20 @@ impl Client {
             PartyId::new(i).ok_or(ClientError::Config(format!("party {i} out of range")))?,
             p.api.clone(),
         ))
+    }
+
+    /// One request to party `i`, raw body.
+    pub fn call_bytes(
+        &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let (party, addr) = self.party_id(i)?;
+        self.api
+            .request(party, &addr, method, path, Some(&self.cfg.token), body)
+            .map_err(|what| ClientError::Party { party: i, what })
     }
 
     /// One request to party `i`; the body parsed as JSON when it is JSON.

@@ -1,5 +1,6 @@
 //! The party side of mitsu: deployment tooling ([`init`]) and the party daemon ([`party`]).
 
 pub mod init;
+mod jobs;
 pub mod party;
 mod routes;

@@ -81,6 +81,7 @@ pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> 
         ("POST", ["v1", "tables", name, "versions", v, "commit"]) => {
             commit(state, who, req, name, v)
         }
+        ("POST", ["v1", "jobs"]) => crate::jobs::run(state, who, req),
         _ => Response::error(
             404,
             &format!(
