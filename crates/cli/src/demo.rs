@@ -1,6 +1,9 @@
-//! `mitsu demo` (in-process until the party servers exist): a clinic secret-shares its patients'
-//! BMI and blood pressure; three parties compute count, mean and variance and sort the patients by
-//! BMI carrying their age; only those results are opened to the analyst.
+//! `mitsu demo`: the whole story on one machine. A local deployment in a temporary directory,
+//! three party processes, a clinic and a lab uploading their tables under their own accounts, an
+//! analyst computing statistics jointly, the parties stopped.
+//!
+//! `mitsu demo --in-process` shows the engine alone: three parties as threads, mean, variance and a
+//! sort of the clinic's data.
 
 use anyhow::{Context, Result, bail};
 use mitsu_algebra::{FixedPoint, Ring};
@@ -13,6 +16,105 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 const FRAC: u32 = 16;
+
+/// The story across real processes.
+pub fn run(data: Option<PathBuf>) -> Result<()> {
+    let data = data.unwrap_or_else(default_dir);
+    let dir = std::env::temp_dir().join(format!("mitsu-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t0 = Instant::now();
+    let base = crate::free_ports(6)?;
+    mitsu_server::init::init(&mitsu_server::init::InitOptions {
+        dir: dir.clone(),
+        parties: 3,
+        host: "127.0.0.1".into(),
+        base_port: base,
+    })?;
+    println!(
+        "mitsu demo: a three-party deployment in {} (ports {base}-{})",
+        dir.display(),
+        base + 5
+    );
+    let _guard = Stopper(dir.clone());
+    let exe = std::env::current_exe()?;
+    mitsu_server::local::up(&dir, &exe)?;
+    crate::wait_ready(&dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
+    println!("  three party processes are up and linked by mutually authenticated TLS\n");
+    let admin = mitsu_client::Client::load(&dir.join("admin.toml"))?;
+    for (name, role) in [
+        ("clinic", "provider"),
+        ("lab", "provider"),
+        ("analyst", "analyst"),
+    ] {
+        let cfg = admin.create_account(name, role)?;
+        std::fs::write(dir.join(format!("{name}.toml")), cfg.to_toml())?;
+    }
+    println!("  accounts: clinic and lab (data providers), analyst");
+    for (who, table, file) in [
+        ("clinic", "clinic", "clinic_patients.csv"),
+        ("lab", "lab", "lab_results.csv"),
+    ] {
+        let c = mitsu_client::Client::load(&dir.join(format!("{who}.toml")))?;
+        let t = mitsu_client::table::read_csv(&data.join(file), None, Some("patient_id"))?;
+        let r = c.upload(table, &t, &|_, _| {})?;
+        println!(
+            "  {who} secret-shared {} rows of {file} on its own machine and uploaded them as {table:?} v{}",
+            r.rows, r.version
+        );
+    }
+    let analyst = mitsu_client::Client::load(&dir.join("analyst.toml"))?;
+    println!(
+        "\n  the analyst asks all three parties for statistics; each party checks the request itself"
+    );
+    println!(
+        "  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}",
+        "column", "count", "mean", "variance", "min", "max"
+    );
+    for (table, cols) in [
+        ("clinic", vec!["age", "bmi", "bp"]),
+        ("lab", vec!["s1", "s5", "progression"]),
+    ] {
+        let cols: Vec<String> = cols.into_iter().map(String::from).collect();
+        let r = analyst.describe(table, &cols)?;
+        for c in &cols {
+            let d = &r[c];
+            let f = |v: Option<f64>| {
+                v.map(|x| format!("{x:.4}"))
+                    .unwrap_or_else(|| "null".into())
+            };
+            println!(
+                "  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}",
+                format!("{table}.{c}"),
+                d.count,
+                f(d.mean),
+                f(d.variance),
+                f(d.min),
+                f(d.max)
+            );
+        }
+    }
+    println!(
+        "\n  opened to the analyst: {}",
+        mitsu_client::stats::DESCRIBE_LEAKAGE
+    );
+    println!("  no party saw a value: each holds two of three random-looking share components");
+    let stopped = mitsu_server::local::down(&dir)?;
+    println!(
+        "  stopped {stopped} parties; total {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Stops the demo's parties and removes its directory, also when the demo fails.
+struct Stopper(PathBuf);
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        let _ = mitsu_server::local::down(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 fn default_dir() -> PathBuf {
     // the bundled sample data, whether run from the checkout or via cargo
@@ -55,7 +157,8 @@ fn read_columns(path: &PathBuf, cols: &[&str]) -> Result<Vec<Vec<f64>>> {
     Ok(out)
 }
 
-pub fn run(data: Option<PathBuf>) -> Result<()> {
+/// The engine alone, three parties as threads of this process.
+pub fn run_in_process(data: Option<PathBuf>) -> Result<()> {
     let dir = data.unwrap_or_else(default_dir);
     let path = dir.join("clinic_patients.csv");
     let cols = read_columns(&path, &["bmi", "bp", "age"])?;

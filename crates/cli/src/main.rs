@@ -27,9 +27,22 @@ struct Cli {
 enum Command {
     /// Run the whole story on this machine: secret-share sample data, compute jointly, open results.
     Demo {
-        /// Directory with clinic_patients.csv (defaults to the bundled examples/).
+        /// Directory with clinic_patients.csv and lab_results.csv (defaults to the bundled examples/).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Show the engine alone: three parties as threads of this process.
+        #[arg(long = "in-process")]
+        in_process: bool,
+    },
+    /// Start a local deployment's parties in the background (pid files and logs under DIR).
+    Up {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Stop a local deployment's parties.
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
     },
     /// Write a local three-party deployment: CA, party certificates, party and admin configs.
     Init {
@@ -194,7 +207,27 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { data } => demo::run(data),
+        Command::Demo { data, in_process } => {
+            if in_process {
+                demo::run_in_process(data)
+            } else {
+                demo::run(data)
+            }
+        }
+        Command::Up { dir } => {
+            let pids = mitsu_server::local::up(&dir, &std::env::current_exe()?)?;
+            wait_ready(&dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
+            println!(
+                "parties running (pids {pids:?}); logs in {}/party-<i>/party.log",
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Down { dir } => {
+            let n = mitsu_server::local::down(&dir)?;
+            println!("stopped {n} parties");
+            Ok(())
+        }
         Command::Init {
             dir,
             parties,
@@ -546,4 +579,50 @@ fn describe(client: &std::path::Path, from: &str, columns: &[String], format: &s
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Waits until every party answers and is linked to both peers.
+pub(crate) fn wait_ready(admin: &std::path::Path, timeout: std::time::Duration) -> Result<()> {
+    let c = mitsu_client::Client::load(admin)?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let st = c.status();
+        let ready = st.iter().all(|r| {
+            r.as_ref().is_ok_and(|v| {
+                v["peers"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(|p| p["linked"] == true))
+            })
+        });
+        if ready {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            let why: Vec<String> = st
+                .iter()
+                .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+                .collect();
+            anyhow::bail!(
+                "the parties did not come up within {timeout:?}: {}",
+                why.join("; ")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A base port with `n` consecutive free ports on 127.0.0.1.
+pub(crate) fn free_ports(n: u16) -> Result<u16> {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .subsec_nanos() as u64;
+    for k in 0..200u64 {
+        let base = 20000 + ((seed.wrapping_mul(2654435761).wrapping_add(k * 7919)) % 40000) as u16;
+        let ok = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return Ok(base);
+        }
+    }
+    anyhow::bail!("no {n} consecutive free ports found on 127.0.0.1")
 }

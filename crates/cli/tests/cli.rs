@@ -10,8 +10,28 @@ fn mitsu(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn demo_runs_the_whole_story() {
+fn demo_runs_the_whole_story_across_processes() {
     let out = mitsu(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("clinic.bmi          442     26.3758     19.5198"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lab.s5              428      4.6310      0.2634"),
+        "{text}"
+    );
+    assert!(text.contains("stopped 3 parties"), "{text}");
+}
+
+#[test]
+fn the_engine_demo_runs_in_process() {
+    let out = mitsu(&["demo", "--in-process"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -92,7 +112,7 @@ fn a_malformed_csv_is_reported_with_file_line_and_column() {
         "patient_id,age,sex,bmi,bp\nP1,50,M,30.1,90\nP2,40,F,abc,80\n",
     )
     .unwrap();
-    let out = mitsu(&["demo", "--data", dir.to_str().unwrap()]);
+    let out = mitsu(&["demo", "--in-process", "--data", dir.to_str().unwrap()]);
     std::fs::remove_dir_all(&dir).ok();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
