@@ -28,11 +28,7 @@ pub fn words_for(n: usize) -> usize {
 
 impl Planes {
     pub fn zeros(nplanes: usize, n: usize) -> Self {
-        Planes {
-            n,
-            nplanes,
-            words: vec![0; nplanes * words_for(n)],
-        }
+        Planes { n, nplanes, words: vec![0; nplanes * words_for(n)] }
     }
 
     /// Wraps raw words; fails if the length does not match or padding bits are set.
@@ -113,11 +109,7 @@ impl Planes {
     /// The planes `range` as a new value.
     pub fn select(&self, range: std::ops::Range<usize>) -> Planes {
         let w = self.words_per_plane();
-        Planes {
-            n: self.n,
-            nplanes: range.len(),
-            words: self.words[range.start * w..range.end * w].to_vec(),
-        }
+        Planes { n: self.n, nplanes: range.len(), words: self.words[range.start * w..range.end * w].to_vec() }
     }
 
     /// The planes at `idx` (in that order) as a new value.
@@ -127,38 +119,23 @@ impl Planes {
         for &p in idx {
             words.extend_from_slice(self.plane(p));
         }
-        Planes {
-            n: self.n,
-            nplanes: idx.len(),
-            words,
-        }
+        Planes { n: self.n, nplanes: idx.len(), words }
     }
 
     /// Planes stacked on top of each other (all with the same `n`).
     pub fn stack(parts: &[&Planes]) -> Planes {
         let n = parts.first().map_or(0, |p| p.n);
-        assert!(
-            parts.iter().all(|p| p.n == n),
-            "stacking planes of different lengths"
-        );
+        assert!(parts.iter().all(|p| p.n == n), "stacking planes of different lengths");
         let mut words = Vec::with_capacity(parts.iter().map(|p| p.words.len()).sum());
         for p in parts {
             words.extend_from_slice(&p.words);
         }
-        Planes {
-            n,
-            nplanes: parts.iter().map(|p| p.nplanes).sum(),
-            words,
-        }
+        Planes { n, nplanes: parts.iter().map(|p| p.nplanes).sum(), words }
     }
 
     /// XOR in place.
     pub fn xor_assign(&mut self, o: &Planes) {
-        assert_eq!(
-            (self.n, self.nplanes),
-            (o.n, o.nplanes),
-            "XOR of planes of different shapes"
-        );
+        assert_eq!((self.n, self.nplanes), (o.n, o.nplanes), "XOR of planes of different shapes");
         for (a, b) in self.words.iter_mut().zip(&o.words) {
             *a ^= b;
         }
@@ -166,11 +143,7 @@ impl Planes {
 
     /// AND in place (plaintext; shares use the protocol).
     pub fn and_assign(&mut self, o: &Planes) {
-        assert_eq!(
-            (self.n, self.nplanes),
-            (o.n, o.nplanes),
-            "AND of planes of different shapes"
-        );
+        assert_eq!((self.n, self.nplanes), (o.n, o.nplanes), "AND of planes of different shapes");
         for (a, b) in self.words.iter_mut().zip(&o.words) {
             *a &= b;
         }
@@ -295,15 +268,10 @@ mod tests {
     #[test]
     fn values_round_trip_through_planes() {
         for n in [0usize, 1, 63, 64, 65, 200] {
-            let v64: Vec<u64> = (0..n as u64)
-                .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-                .collect();
+            let v64: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
             let p = Planes::from_values(&v64, 64);
             assert_eq!(p.to_values::<u64>(), v64);
-            let v128: Vec<u128> = v64
-                .iter()
-                .map(|&x| (x as u128) << 64 | (x ^ 0xFFFF) as u128)
-                .collect();
+            let v128: Vec<u128> = v64.iter().map(|&x| (x as u128) << 64 | (x ^ 0xFFFF) as u128).collect();
             let p = Planes::from_values(&v128, 128);
             assert_eq!(p.to_values::<u128>(), v128);
             let p = Planes::from_values(&v128, 70);

@@ -10,22 +10,12 @@ use crate::Ring;
 /// Why a value could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EncodeError {
-    #[error(
-        "value {value} is outside the declared range (|x| < 2^{range_bits} after scaling by 2^{frac})"
-    )]
-    OutOfRange {
-        value: f64,
-        range_bits: u32,
-        frac: u32,
-    },
+    #[error("value {value} is outside the declared range (|x| < 2^{range_bits} after scaling by 2^{frac})")]
+    OutOfRange { value: f64, range_bits: u32, frac: u32 },
     #[error("value {0} is not a finite number")]
     NotFinite(f64),
     #[error("a bound of 2^{bits} does not fit the ring {ring} (at most 2^{max} for signed values)")]
-    RingTooSmall {
-        bits: u32,
-        ring: &'static str,
-        max: u32,
-    },
+    RingTooSmall { bits: u32, ring: &'static str, max: u32 },
 }
 
 /// A fixed-point format: `frac` fraction bits and a magnitude bound on the *encoded* integer,
@@ -44,10 +34,7 @@ impl FixedPoint {
 
     /// Reals with |x| < 2^range_bits, encoded with `frac` fraction bits.
     pub fn real(range_bits: u32, frac: u32) -> Self {
-        FixedPoint {
-            frac,
-            bits: range_bits + frac,
-        }
+        FixedPoint { frac, bits: range_bits + frac }
     }
 
     /// Smallest power-of-two bound covering every value (plus one bit for rounding), as an
@@ -64,11 +51,7 @@ impl FixedPoint {
     /// Checks that the bound fits a signed element of `R`.
     pub fn check_ring<R: Ring>(&self) -> Result<(), EncodeError> {
         if self.bits > R::BITS - 1 {
-            return Err(EncodeError::RingTooSmall {
-                bits: self.bits,
-                ring: R::NAME,
-                max: R::BITS - 1,
-            });
+            return Err(EncodeError::RingTooSmall { bits: self.bits, ring: R::NAME, max: R::BITS - 1 });
         }
         Ok(())
     }
@@ -135,15 +118,8 @@ impl FixedPoint {
         if ok {
             return Ok(out);
         }
-        let bad = xs
-            .iter()
-            .find(|&&x| self.encode::<R>(x).is_err())
-            .copied()
-            .unwrap_or(f64::NAN);
-        Err(self
-            .encode::<R>(bad)
-            .err()
-            .unwrap_or(EncodeError::NotFinite(bad)))
+        let bad = xs.iter().find(|&&x| self.encode::<R>(x).is_err()).copied().unwrap_or(f64::NAN);
+        Err(self.encode::<R>(bad).err().unwrap_or(EncodeError::NotFinite(bad)))
     }
 
     /// Decodes one element (signed interpretation divided by 2^frac).
@@ -177,23 +153,11 @@ mod tests {
     fn encode_rejects_out_of_range_values_instead_of_wrapping() {
         let f = FixedPoint::real(7, 16);
         assert!(f.encode::<u64>(127.9).is_ok());
-        assert!(matches!(
-            f.encode::<u64>(128.0),
-            Err(EncodeError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            f.encode::<u64>(-128.0),
-            Err(EncodeError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            f.encode::<u64>(f64::NAN),
-            Err(EncodeError::NotFinite(_))
-        ));
+        assert!(matches!(f.encode::<u64>(128.0), Err(EncodeError::OutOfRange { .. })));
+        assert!(matches!(f.encode::<u64>(-128.0), Err(EncodeError::OutOfRange { .. })));
+        assert!(matches!(f.encode::<u64>(f64::NAN), Err(EncodeError::NotFinite(_))));
         let big = FixedPoint::real(60, 16);
-        assert!(matches!(
-            big.encode::<u64>(1.0),
-            Err(EncodeError::RingTooSmall { .. })
-        ));
+        assert!(matches!(big.encode::<u64>(1.0), Err(EncodeError::RingTooSmall { .. })));
         assert!(big.encode::<u128>(1.0).is_ok());
     }
 
@@ -211,16 +175,8 @@ mod tests {
     #[test]
     fn integers_at_the_ends_of_the_range() {
         let f = FixedPoint::int(31);
-        assert_eq!(
-            f.decode_i64(f.encode_i64::<u64>((1 << 31) - 1).unwrap())
-                .unwrap(),
-            (1 << 31) - 1
-        );
-        assert_eq!(
-            f.decode_i64(f.encode_i64::<u64>(-(1 << 31) + 1).unwrap())
-                .unwrap(),
-            -(1 << 31) + 1
-        );
+        assert_eq!(f.decode_i64(f.encode_i64::<u64>((1 << 31) - 1).unwrap()).unwrap(), (1 << 31) - 1);
+        assert_eq!(f.decode_i64(f.encode_i64::<u64>(-(1 << 31) + 1).unwrap()).unwrap(), -(1 << 31) + 1);
         assert!(f.encode_i64::<u64>(1 << 31).is_err());
         assert!(f.encode_i64::<u64>(-(1 << 31)).is_err());
         assert_eq!(FixedPoint::infer_range_bits(&[99.0, -3.0]), 7);

@@ -4,9 +4,7 @@
 use std::fmt::Debug;
 
 /// An element of Z_2^k stored in an unsigned machine word. Arithmetic wraps modulo 2^k.
-pub trait Ring:
-    Copy + Clone + Default + Debug + Eq + Ord + Send + Sync + 'static + bytemuck::Pod
-{
+pub trait Ring: Copy + Clone + Default + Debug + Eq + Ord + Send + Sync + 'static + bytemuck::Pod {
     /// k, the number of bits.
     const BITS: u32;
     const ZERO: Self;
@@ -51,11 +49,7 @@ pub trait Ring:
     }
     /// The low `bits` bits (`bits <= BITS`).
     fn low_bits(self, bits: u32) -> Self {
-        if bits >= Self::BITS {
-            self
-        } else {
-            self.and(Self::pow2(bits).sub(Self::ONE))
-        }
+        if bits >= Self::BITS { self } else { self.and(Self::pow2(bits).sub(Self::ONE)) }
     }
 }
 
@@ -117,11 +111,7 @@ macro_rules! impl_ring {
             }
             #[inline(always)]
             fn chunk(self, c: usize) -> u64 {
-                if c >= $chunks {
-                    0
-                } else {
-                    (self >> (64 * c as u32)) as u64
-                }
+                if c >= $chunks { 0 } else { (self >> (64 * c as u32)) as u64 }
             }
             #[inline(always)]
             fn from_chunks(chunks: &[u64]) -> Self {

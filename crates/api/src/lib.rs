@@ -71,30 +71,20 @@ pub struct PartyEndpoint {
 }
 
 fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError> {
-    let bad = |what: String| ConfigError::Invalid {
-        path: path.display().to_string(),
-        what,
-    };
+    let bad = |what: String| ConfigError::Invalid { path: path.display().to_string(), what };
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     toml::from_str(&text).map_err(|e| bad(e.to_string()))
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
 }
 
 impl PartyConfig {
     /// Reads and validates a party file; relative paths become relative to its directory.
     pub fn load(path: &Path) -> Result<PartyConfig, ConfigError> {
         let mut c: PartyConfig = read(path)?;
-        let bad = |what: String| ConfigError::Invalid {
-            path: path.display().to_string(),
-            what,
-        };
+        let bad = |what: String| ConfigError::Invalid { path: path.display().to_string(), what };
         if c.party > 2 {
             return Err(bad(format!("party must be 0, 1 or 2, not {}", c.party)));
         }
@@ -102,9 +92,7 @@ impl PartyConfig {
         ids.sort();
         let want: Vec<usize> = (0..3).filter(|&i| i != c.party).collect();
         if ids != want {
-            return Err(bad(format!(
-                "peers must be exactly parties {want:?}, found {ids:?}"
-            )));
+            return Err(bad(format!("peers must be exactly parties {want:?}, found {ids:?}")));
         }
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [&mut c.data_dir, &mut c.ca, &mut c.cert, &mut c.key] {
@@ -145,24 +133,17 @@ mod tests {
     #[test]
     fn malformed_party_files_are_explained() {
         let base = "party = 0\npeer_listen = \"a:1\"\napi_listen = \"a:2\"\ndata_dir = \"d\"\nca = \"c\"\ncert = \"c\"\nkey = \"k\"\nadmin_token_sha256 = \"x\"\n";
-        let ok = format!(
-            "{base}[[peers]]\nparty = 1\naddress = \"b:1\"\n[[peers]]\nparty = 2\naddress = \"c:1\"\n"
-        );
+        let ok = format!("{base}[[peers]]\nparty = 1\naddress = \"b:1\"\n[[peers]]\nparty = 2\naddress = \"c:1\"\n");
         let p = write("ok", &ok);
         let c = PartyConfig::load(&p).unwrap();
         assert_eq!(c.data_dir, p.parent().unwrap().join("d"));
-        let p = write(
-            "peers",
-            &format!("{base}[[peers]]\nparty = 1\naddress = \"b:1\"\n"),
-        );
+        let p = write("peers", &format!("{base}[[peers]]\nparty = 1\naddress = \"b:1\"\n"));
         let e = PartyConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("peers must be exactly parties [1, 2]"), "{e}");
         let p = write("typo", &format!("{ok}colour = 3\n"));
         let e = PartyConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("unknown field `colour`"), "{e}");
-        let e = PartyConfig::load(Path::new("/nonexistent/party.toml"))
-            .unwrap_err()
-            .to_string();
+        let e = PartyConfig::load(Path::new("/nonexistent/party.toml")).unwrap_err().to_string();
         assert!(e.starts_with("/nonexistent/party.toml:"), "{e}");
     }
 }

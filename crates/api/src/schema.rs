@@ -51,9 +51,6 @@ pub struct Schema {
 
 impl Schema {
     pub fn column(&self, name: &str) -> Option<(usize, &ColumnSchema)> {
-        self.columns
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.name == name)
+        self.columns.iter().enumerate().find(|(_, c)| c.name == name)
     }
 }

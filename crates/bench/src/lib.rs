@@ -23,15 +23,7 @@ use std::time::Instant;
 /// Fraction bits of the real-valued inputs (SPU's setting, for a like-for-like comparison).
 pub const FRAC: u32 = 18;
 
-pub const ALL_OPS: [&str; 7] = [
-    "mul_int",
-    "mul_fixed",
-    "lt",
-    "eq",
-    "sum",
-    "mean_var",
-    "sort",
-];
+pub const ALL_OPS: [&str; 7] = ["mul_int", "mul_fixed", "lt", "eq", "sum", "mean_var", "sort"];
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -45,13 +37,7 @@ pub struct BenchConfig {
 
 impl Default for BenchConfig {
     fn default() -> Self {
-        BenchConfig {
-            n: 1_000_000,
-            sort_n: 100_000,
-            only: vec![],
-            repeat: 3,
-            batch: 1 << 15,
-        }
+        BenchConfig { n: 1_000_000, sort_n: 100_000, only: vec![], repeat: 3, batch: 1 << 15 }
     }
 }
 
@@ -112,20 +98,9 @@ fn data(n: usize) -> Data {
     let mut p = Prg::new(Seed::from_u64(0));
     let x = (0..n).map(|_| 50.0 + 10.0 * p.normal()).collect();
     let y = (0..n).map(|_| 50.0 + 10.0 * p.normal()).collect();
-    let xi: Vec<i64> = (0..n)
-        .map(|_| p.below(1 << 31) as i64 - (1 << 30))
-        .collect();
+    let xi: Vec<i64> = (0..n).map(|_| p.below(1 << 31) as i64 - (1 << 30)).collect();
     // one pair in ten equal, so equality is not trivially all-false
-    let yi = xi
-        .iter()
-        .map(|&v| {
-            if p.below(10) == 0 {
-                v
-            } else {
-                p.below(1 << 31) as i64 - (1 << 30)
-            }
-        })
-        .collect();
+    let yi = xi.iter().map(|&v| if p.below(10) == 0 { v } else { p.below(1 << 31) as i64 - (1 << 30) }).collect();
     Data { x, y, xi, yi }
 }
 
@@ -136,32 +111,14 @@ fn deal2<R: Ring>(a: &[R], b: &[R], prg: &mut Prg) -> [(AShare<R>, AShare<R>); 3
 }
 
 /// Encodes two integer slices in `fmt` and deals both.
-fn deal_ints<R: Ring>(
-    x: &[i64],
-    y: &[i64],
-    fmt: FixedPoint,
-    prg: &mut Prg,
-) -> Result<[(AShare<R>, AShare<R>); 3]> {
-    let enc = |v: &[i64]| {
-        v.iter()
-            .map(|&v| fmt.encode_i64::<R>(v))
-            .collect::<std::result::Result<Vec<R>, _>>()
-    };
+fn deal_ints<R: Ring>(x: &[i64], y: &[i64], fmt: FixedPoint, prg: &mut Prg) -> Result<[(AShare<R>, AShare<R>); 3]> {
+    let enc = |v: &[i64]| v.iter().map(|&v| fmt.encode_i64::<R>(v)).collect::<std::result::Result<Vec<R>, _>>();
     Ok(deal2(&enc(x)?, &enc(y)?, prg))
 }
 
 /// Encodes two real slices in `fmt` and deals both.
-fn deal_reals<R: Ring>(
-    x: &[f64],
-    y: &[f64],
-    fmt: FixedPoint,
-    prg: &mut Prg,
-) -> Result<[(AShare<R>, AShare<R>); 3]> {
-    Ok(deal2(
-        &fmt.encode_all::<R>(x)?,
-        &fmt.encode_all::<R>(y)?,
-        prg,
-    ))
+fn deal_reals<R: Ring>(x: &[f64], y: &[f64], fmt: FixedPoint, prg: &mut Prg) -> Result<[(AShare<R>, AShare<R>); 3]> {
+    Ok(deal2(&fmt.encode_all::<R>(x)?, &fmt.encode_all::<R>(y)?, prg))
 }
 
 fn int_bits(v: &[i64]) -> u32 {
@@ -189,12 +146,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
         comm: BTreeMap::new(),
         plain: BTreeMap::new(),
     };
-    let record = |rep: &mut Report,
-                  op: &str,
-                  secs: f64,
-                  stats: [CommStats; 3],
-                  ring: &'static str,
-                  plain: f64| {
+    let record = |rep: &mut Report, op: &str, secs: f64, stats: [CommStats; 3], ring: &'static str, plain: f64| {
         rep.seconds.insert(op.into(), secs);
         rep.comm.insert(
             op.into(),
@@ -206,10 +158,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
         );
         rep.plain.insert(op.into(), plain);
     };
-    let fx = FixedPoint::real(
-        FixedPoint::infer_range_bits(&d.x).max(FixedPoint::infer_range_bits(&d.y)),
-        FRAC,
-    );
+    let fx = FixedPoint::real(FixedPoint::infer_range_bits(&d.x).max(FixedPoint::infer_range_bits(&d.y)), FRAC);
     let n = cfg.n;
 
     if want("mul_int") {
@@ -247,20 +196,14 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
                 n,
                 cfg.batch,
                 |r, prg| deal_reals::<u128>(&d.x[r.clone()], &d.y[r], fx, prg),
-                |p: &mut Rep3, (a, b): (AShare<u128>, AShare<u128>)| {
-                    Ok(Batch::A(p.mul_trunc(&a, &b, FRAC, pbits)?))
-                },
+                |p: &mut Rep3, (a, b): (AShare<u128>, AShare<u128>)| Ok(Batch::A(p.mul_trunc(&a, &b, FRAC, pbits)?)),
             )
         })?;
         let got = out.ring();
         for i in 0..n {
-            let want =
-                fx.decode::<u128>(fx.encode(d.x[i])?) * fx.decode::<u128>(fx.encode(d.y[i])?);
+            let want = fx.decode::<u128>(fx.encode(d.x[i])?) * fx.decode::<u128>(fx.encode(d.y[i])?);
             if (fx.decode(got[i]) - want).abs() > 2.0 / (1u64 << FRAC) as f64 {
-                return Err(mismatch(
-                    "mul_fixed",
-                    format!("element {i}: {} vs {want}", fx.decode(got[i])),
-                ));
+                return Err(mismatch("mul_fixed", format!("element {i}: {} vs {want}", fx.decode(got[i]))));
             }
         }
         let plain = plain_best(cfg.repeat, || {
@@ -338,10 +281,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
         })?;
         let total: i128 = out.ring().iter().map(|v| v.to_i128()).sum();
         let got = total as f64 / (1u64 << FRAC) as f64;
-        let want: f64 =
-            d.x.iter()
-                .map(|v| fx.decode::<u64>(fx.encode(*v).unwrap()))
-                .sum();
+        let want: f64 = d.x.iter().map(|v| fx.decode::<u64>(fx.encode(*v).unwrap())).sum();
         if (got - want).abs() > 1e-6 * want.abs().max(1.0) {
             return Err(mismatch("sum", format!("{got} vs {want}")));
         }
@@ -367,17 +307,12 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
             )
         })?;
         let v = out.ring();
-        let (s1, s2): (i128, i128) = v
-            .chunks(2)
-            .fold((0, 0), |(a, b), c| (a + c[0].to_i128(), b + c[1].to_i128()));
+        let (s1, s2): (i128, i128) = v.chunks(2).fold((0, 0), |(a, b), c| (a + c[0].to_i128(), b + c[1].to_i128()));
         let (mean, var) = mean_var_exact(n as i128, s1, s2, FRAC);
         let m: f64 = d.x.iter().sum::<f64>() / n as f64;
         let pv: f64 = d.x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n as f64 - 1.0);
         if (mean - m).abs() > 1e-5 || (var - pv).abs() > 1e-4 * pv {
-            return Err(mismatch(
-                "mean_var",
-                format!("({mean}, {var}) vs ({m}, {pv})"),
-            ));
+            return Err(mismatch("mean_var", format!("({mean}, {var}) vs ({m}, {pv})")));
         }
         let plain = plain_best(cfg.repeat, || {
             let m: f64 = d.x.iter().sum::<f64>() / n as f64;
@@ -406,10 +341,7 @@ pub fn run(cfg: &BenchConfig) -> Result<Report> {
                 |p: &mut Rep3, (k, v): (AShare<u128>, AShare<u128>)| {
                     let key = Num::<Rep3, u128>::from_share(k, kfmt, "key")?;
                     let (sk, sv) = sort_by_key(p, &key, &[&v])?;
-                    Ok(Batch::A(mitsu_mpc_core::Engine::concat(
-                        p,
-                        &[&sk.share, &sv[0]],
-                    )))
+                    Ok(Batch::A(mitsu_mpc_core::Engine::concat(p, &[&sk.share, &sv[0]])))
                 },
             )
         })?;

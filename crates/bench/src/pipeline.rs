@@ -78,11 +78,7 @@ pub fn pipeline<R: Ring, I: Send>(
         ends.push((rx, otx));
     }
     let mut ends = ends.into_iter();
-    let inputs = [
-        ends.next().unwrap(),
-        ends.next().unwrap(),
-        ends.next().unwrap(),
-    ];
+    let inputs = [ends.next().unwrap(), ends.next().unwrap(), ends.next().unwrap()];
     let range = |k: usize| k * batch..((k + 1) * batch).min(n);
     std::thread::scope(|s| {
         // the second dealer runs ahead on odd batches
@@ -97,25 +93,22 @@ pub fn pipeline<R: Ring, I: Send>(
             }
         });
         let parties = s.spawn(|| {
-            run3_with(
-                inputs,
-                |ch, (rx, otx): (Receiver<I>, SyncSender<Result<Part<R>>>)| -> Result<CommStats> {
-                    let mut p = Rep3::setup(ch)?;
-                    let base = p.comm_stats();
-                    for _ in 0..nb {
-                        let Ok(inp) = rx.recv() else { break };
-                        let r = compute(&mut p, inp).map(|b| match b {
-                            Batch::A(a) => Part::A(a.into_client()),
-                            Batch::B(b) => Part::B(b.into_client()),
-                        });
-                        let failed = r.is_err();
-                        if otx.send(r).is_err() || failed {
-                            break;
-                        }
+            run3_with(inputs, |ch, (rx, otx): (Receiver<I>, SyncSender<Result<Part<R>>>)| -> Result<CommStats> {
+                let mut p = Rep3::setup(ch)?;
+                let base = p.comm_stats();
+                for _ in 0..nb {
+                    let Ok(inp) = rx.recv() else { break };
+                    let r = compute(&mut p, inp).map(|b| match b {
+                        Batch::A(a) => Part::A(a.into_client()),
+                        Batch::B(b) => Part::B(b.into_client()),
+                    });
+                    let failed = r.is_err();
+                    if otx.send(r).is_err() || failed {
+                        break;
                     }
-                    Ok(p.comm_stats().since(&base))
-                },
-            )
+                }
+                Ok(p.comm_stats().since(&base))
+            })
         });
         let mut out_a: Vec<R> = Vec::new();
         let mut out_b: Vec<Planes> = Vec::new();
@@ -124,10 +117,7 @@ pub fn pipeline<R: Ring, I: Send>(
         let mut collect = |from: &Vec<Receiver<Result<Part<R>>>>, err: &mut Option<MpcError>| {
             let parts: Vec<Result<Part<R>>> = from
                 .iter()
-                .map(|r| {
-                    r.recv()
-                        .unwrap_or_else(|_| Err(MpcError::Internal("a party stopped".into())))
-                })
+                .map(|r| r.recv().unwrap_or_else(|_| Err(MpcError::Internal("a party stopped".into()))))
                 .collect();
             let mut ok = Vec::new();
             for p in parts {
@@ -151,20 +141,14 @@ pub fn pipeline<R: Ring, I: Send>(
                     }
                     Err(e) => *err = Some(e),
                 },
-                _ => {
-                    *err = Some(MpcError::Internal(
-                        "parties returned different result kinds".into(),
-                    ))
-                }
+                _ => *err = Some(MpcError::Internal("parties returned different result kinds".into())),
             }
         };
         for k in 0..nb {
             let dealt = if k % 2 == 0 {
                 deal(range(k), &mut prg)
             } else {
-                odd_rx
-                    .recv()
-                    .unwrap_or_else(|_| Err(MpcError::Internal("the second dealer stopped".into())))
+                odd_rx.recv().unwrap_or_else(|_| Err(MpcError::Internal("the second dealer stopped".into())))
             };
             match dealt {
                 Ok(bundles) => {
@@ -195,11 +179,7 @@ pub fn pipeline<R: Ring, I: Send>(
             return Err(e);
         }
         let st = [stats[0].clone()?, stats[1].clone()?, stats[2].clone()?];
-        let out = if is_b {
-            Output::B(out_b)
-        } else {
-            Output::A(out_a)
-        };
+        let out = if is_b { Output::B(out_b) } else { Output::A(out_a) };
         Ok((out, st))
     })
 }

@@ -30,30 +30,19 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
         host: "127.0.0.1".into(),
         base_port: base,
     })?;
-    println!(
-        "mitsu demo: a three-party deployment in {} (ports {base}-{})",
-        dir.display(),
-        base + 5
-    );
+    println!("mitsu demo: a three-party deployment in {} (ports {base}-{})", dir.display(), base + 5);
     let _guard = Stopper(dir.clone());
     let exe = std::env::current_exe()?;
     mitsu_server::local::up(&dir, &exe)?;
     crate::wait_ready(&dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
     println!("  three party processes are up and linked by mutually authenticated TLS\n");
     let admin = mitsu_client::Client::load(&dir.join("admin.toml"))?;
-    for (name, role) in [
-        ("clinic", "provider"),
-        ("lab", "provider"),
-        ("analyst", "analyst"),
-    ] {
+    for (name, role) in [("clinic", "provider"), ("lab", "provider"), ("analyst", "analyst")] {
         let cfg = admin.create_account(name, role)?;
         std::fs::write(dir.join(format!("{name}.toml")), cfg.to_toml())?;
     }
     println!("  accounts: clinic and lab (data providers), analyst");
-    for (who, table, file) in [
-        ("clinic", "clinic", "clinic_patients.csv"),
-        ("lab", "lab", "lab_results.csv"),
-    ] {
+    for (who, table, file) in [("clinic", "clinic", "clinic_patients.csv"), ("lab", "lab", "lab_results.csv")] {
         let c = mitsu_client::Client::load(&dir.join(format!("{who}.toml")))?;
         let t = mitsu_client::table::read_csv(&data.join(file), None, Some("patient_id"))?;
         let r = c.upload(table, &t, &|_, _| {})?;
@@ -63,25 +52,14 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
         );
     }
     let analyst = mitsu_client::Client::load(&dir.join("analyst.toml"))?;
-    println!(
-        "\n  the analyst asks all three parties for statistics; each party checks the request itself"
-    );
-    println!(
-        "  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}",
-        "column", "count", "mean", "variance", "min", "max"
-    );
-    for (table, cols) in [
-        ("clinic", vec!["age", "bmi", "bp"]),
-        ("lab", vec!["s1", "s5", "progression"]),
-    ] {
+    println!("\n  the analyst asks all three parties for statistics; each party checks the request itself");
+    println!("  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}", "column", "count", "mean", "variance", "min", "max");
+    for (table, cols) in [("clinic", vec!["age", "bmi", "bp"]), ("lab", vec!["s1", "s5", "progression"])] {
         let cols: Vec<String> = cols.into_iter().map(String::from).collect();
         let r = analyst.describe(table, &cols)?;
         for c in &cols {
             let d = &r[c];
-            let f = |v: Option<f64>| {
-                v.map(|x| format!("{x:.4}"))
-                    .unwrap_or_else(|| "null".into())
-            };
+            let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "null".into());
             println!(
                 "  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}",
                 format!("{table}.{c}"),
@@ -93,16 +71,10 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
             );
         }
     }
-    println!(
-        "\n  opened to the analyst: {}",
-        mitsu_client::stats::DESCRIBE_LEAKAGE
-    );
+    println!("\n  opened to the analyst: {}", mitsu_client::stats::DESCRIBE_LEAKAGE);
     println!("  no party saw a value: each holds two of three random-looking share components");
     let stopped = mitsu_server::local::down(&dir)?;
-    println!(
-        "  stopped {stopped} parties; total {:.1} s",
-        t0.elapsed().as_secs_f64()
-    );
+    println!("  stopped {stopped} parties; total {:.1} s", t0.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -126,16 +98,12 @@ fn default_dir() -> PathBuf {
 }
 
 fn read_columns(path: &PathBuf, cols: &[&str]) -> Result<Vec<Vec<f64>>> {
-    let mut rd =
-        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rd = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let headers = rd.headers()?.clone();
     let idx: Vec<usize> = cols
         .iter()
         .map(|c| {
-            headers
-                .iter()
-                .position(|h| h == *c)
-                .with_context(|| format!("{} has no column {c:?}", path.display()))
+            headers.iter().position(|h| h == *c).with_context(|| format!("{} has no column {c:?}", path.display()))
         })
         .collect::<Result<_>>()?;
     let mut out = vec![Vec::new(); cols.len()];
@@ -143,13 +111,7 @@ fn read_columns(path: &PathBuf, cols: &[&str]) -> Result<Vec<Vec<f64>>> {
         let rec = rec?;
         for (k, &i) in idx.iter().enumerate() {
             let v: f64 = rec[i].trim().parse().with_context(|| {
-                format!(
-                    "{}, line {}, column {:?}: {:?} is not a number",
-                    path.display(),
-                    line + 2,
-                    cols[k],
-                    &rec[i]
-                )
+                format!("{}, line {}, column {:?}: {:?} is not a number", path.display(), line + 2, cols[k], &rec[i])
             })?;
             out[k].push(v);
         }
@@ -166,25 +128,14 @@ pub fn run_in_process(data: Option<PathBuf>) -> Result<()> {
     if n < 2 {
         bail!("{} has fewer than two rows", path.display());
     }
-    println!(
-        "mitsu demo: three parties in one process, secret-shared data from {}",
-        path.display()
-    );
-    println!(
-        "  the clinic (data provider) shares {n} rows of bmi, bp, age; no party sees a value\n"
-    );
+    println!("mitsu demo: three parties in one process, secret-shared data from {}", path.display());
+    println!("  the clinic (data provider) shares {n} rows of bmi, bp, age; no party sees a value\n");
     let t0 = Instant::now();
     // Public ranges as an upload infers them, coarsened to powers of two.
-    let fmts: Vec<FixedPoint> = cols
-        .iter()
-        .map(|c| FixedPoint::real(FixedPoint::infer_range_bits(c), FRAC))
-        .collect();
+    let fmts: Vec<FixedPoint> = cols.iter().map(|c| FixedPoint::real(FixedPoint::infer_range_bits(c), FRAC)).collect();
     let mut prg = Prg::new(Seed::random());
-    let enc: Vec<Vec<u128>> = cols
-        .iter()
-        .zip(&fmts)
-        .map(|(c, f)| f.encode_all(c))
-        .collect::<std::result::Result<_, _>>()?;
+    let enc: Vec<Vec<u128>> =
+        cols.iter().zip(&fmts).map(|(c, f)| f.encode_all(c)).collect::<std::result::Result<_, _>>()?;
     let bundles: Vec<[AShare<u128>; 3]> = enc.iter().map(|v| client::deal(v, &mut prg)).collect();
     let mut per_party: [Vec<AShare<u128>>; 3] = [vec![], vec![], vec![]];
     for b in bundles {
@@ -192,9 +143,8 @@ pub fn run_in_process(data: Option<PathBuf>) -> Result<()> {
             per_party[i].push(s);
         }
     }
-    let results = run3_with(
-        per_party,
-        |ch, shares| -> mitsu_mpc_core::Result<(Vec<u128>, mitsu_mpc_core::CommStats)> {
+    let results =
+        run3_with(per_party, |ch, shares| -> mitsu_mpc_core::Result<(Vec<u128>, mitsu_mpc_core::CommStats)> {
             let mut p = Rep3::setup(ch)?;
             let mut outs = Vec::new();
             // sums and sums of squares of bmi and bp: exact in Z_2^128, opened as (mean, variance)
@@ -213,8 +163,7 @@ pub fn run_in_process(data: Option<PathBuf>) -> Result<()> {
             let refs: Vec<&AShare<u128>> = outs.iter().collect();
             let all = p.concat(&refs);
             Ok((all.for_client().to_vec(), p.stats()))
-        },
-    );
+        });
     let mut parts = Vec::new();
     let mut bytes = 0;
     for r in results {
@@ -225,40 +174,22 @@ pub fn run_in_process(data: Option<PathBuf>) -> Result<()> {
     let opened = client::reconstruct([&parts[0], &parts[1], &parts[2]])?;
     let elapsed = t0.elapsed();
     let scale = (1u64 << FRAC) as f64;
-    println!(
-        "  {:<5} {:>6} {:>10} {:>10}   (plaintext check)",
-        "col", "count", "mean", "variance"
-    );
+    println!("  {:<5} {:>6} {:>10} {:>10}   (plaintext check)", "col", "count", "mean", "variance");
     for (k, name) in ["bmi", "bp"].iter().enumerate() {
-        let (mean, var) = mitsu_bench::mean_var_exact(
-            n as i128,
-            opened[2 * k].to_i128(),
-            opened[2 * k + 1].to_i128(),
-            FRAC,
-        );
+        let (mean, var) =
+            mitsu_bench::mean_var_exact(n as i128, opened[2 * k].to_i128(), opened[2 * k + 1].to_i128(), FRAC);
         let m: f64 = cols[k].iter().sum::<f64>() / n as f64;
         let v: f64 = cols[k].iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n as f64 - 1.0);
-        println!(
-            "  {:<5} {:>6} {:>10.4} {:>10.4}   ({m:.4}, {v:.4})",
-            name, n, mean, var
-        );
+        println!("  {:<5} {:>6} {:>10.4} {:>10.4}   ({m:.4}, {v:.4})", name, n, mean, var);
     }
-    let sorted_bmi: Vec<f64> = opened[4..4 + n]
-        .iter()
-        .map(|v| v.to_f64() / scale)
-        .collect();
-    let ages: Vec<f64> = opened[4 + n..4 + 2 * n]
-        .iter()
-        .map(|v| v.to_f64() / scale)
-        .collect();
+    let sorted_bmi: Vec<f64> = opened[4..4 + n].iter().map(|v| v.to_f64() / scale).collect();
+    let ages: Vec<f64> = opened[4 + n..4 + 2 * n].iter().map(|v| v.to_f64() / scale).collect();
     println!("\n  patients sorted by bmi (lowest three, highest three) with their age:");
     for i in [0, 1, 2, n - 3, n - 2, n - 1] {
         println!("    bmi {:>5.1}  age {:>3.0}", sorted_bmi[i], ages[i]);
     }
     let ok = sorted_bmi.windows(2).all(|w| w[0] <= w[1]);
-    println!(
-        "\n  opened to the analyst: n; sum and sum of squares of bmi and bp (exactly the information"
-    );
+    println!("\n  opened to the analyst: n; sum and sum of squares of bmi and bp (exactly the information");
     println!("  in their means and variances); the sorted bmi column with ages. Nothing else.");
     println!(
         "  parties exchanged at most {:.1} KiB each; total time {:.3} s; sort order verified: {ok}",

@@ -13,11 +13,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "mitsu",
-    version,
-    about = "Secure computation on secret-shared tables among three parties"
-)]
+#[command(name = "mitsu", version, about = "Secure computation on secret-shared tables among three parties")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -217,10 +213,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Up { dir } => {
             let pids = mitsu_server::local::up(&dir, &std::env::current_exe()?)?;
             wait_ready(&dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
-            println!(
-                "parties running (pids {pids:?}); logs in {}/party-<i>/party.log",
-                dir.display()
-            );
+            println!("parties running (pids {pids:?}); logs in {}/party-<i>/party.log", dir.display());
             Ok(())
         }
         Command::Down { dir } => {
@@ -228,12 +221,7 @@ fn run(cli: Cli) -> Result<()> {
             println!("stopped {n} parties");
             Ok(())
         }
-        Command::Init {
-            dir,
-            parties,
-            host,
-            base_port,
-        } => {
+        Command::Init { dir, parties, host, base_port } => {
             let w = mitsu_server::init::init(&mitsu_server::init::InitOptions {
                 dir: dir.clone(),
                 parties,
@@ -244,10 +232,7 @@ fn run(cli: Cli) -> Result<()> {
             for p in &w.party_configs {
                 println!("  party config: {}", p.display());
             }
-            println!(
-                "  admin client: {} (holds the bootstrap token: keep it private)",
-                w.admin.display()
-            );
+            println!("  admin client: {} (holds the bootstrap token: keep it private)", w.admin.display());
             println!("  ca.key signs replacement certificates: move it offline");
             Ok(())
         }
@@ -258,15 +243,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status { client, json } => status(&client, json),
-        Command::Account {
-            cmd:
-                AccountCmd::Create {
-                    client,
-                    name,
-                    role,
-                    out,
-                },
-        } => {
+        Command::Account { cmd: AccountCmd::Create { client, name, role, out } } => {
             let c = mitsu_client::Client::load(&client)?;
             let cfg = c.create_account(&name, &role)?;
             std::fs::write(&out, cfg.to_toml())?;
@@ -276,9 +253,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Schema {
-            cmd: SchemaCmd::Infer { csv, key, out },
-        } => {
+        Command::Schema { cmd: SchemaCmd::Infer { csv, key, out } } => {
             let t = mitsu_client::table::read_csv(&csv, None, key.as_deref())?;
             let text = serde_json::to_string_pretty(&t.schema)?;
             match out {
@@ -287,41 +262,16 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Upload {
-            client,
-            table,
-            csv,
-            schema,
-            key,
-        } => upload(&client, &table, &csv, schema.as_deref(), key.as_deref()),
+        Command::Upload { client, table, csv, schema, key } => {
+            upload(&client, &table, &csv, schema.as_deref(), key.as_deref())
+        }
         Command::Tables { client } => tables(&client),
-        Command::Stats {
-            cmd:
-                StatsCmd::Describe {
-                    client,
-                    from,
-                    columns,
-                    format,
-                },
-        } => describe(&client, &from, &columns, &format),
-        Command::Table {
-            cmd: TableCmd::Show { name, client },
-        } => table_show(&client, &name),
-        Command::Bench {
-            n,
-            sort_n,
-            only,
-            repeat,
-            batch,
-            json,
-        } => {
-            let cfg = mitsu_bench::BenchConfig {
-                n,
-                sort_n,
-                only,
-                repeat,
-                batch,
-            };
+        Command::Stats { cmd: StatsCmd::Describe { client, from, columns, format } } => {
+            describe(&client, &from, &columns, &format)
+        }
+        Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
+        Command::Bench { n, sort_n, only, repeat, batch, json } => {
+            let cfg = mitsu_bench::BenchConfig { n, sort_n, only, repeat, batch };
             let report = mitsu_bench::run(&cfg)?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
@@ -360,11 +310,7 @@ fn status(client: &std::path::Path, json: bool) -> Result<()> {
                                     format!(
                                         "{}:{}",
                                         p["party"],
-                                        if p["linked"] == true {
-                                            "linked"
-                                        } else {
-                                            "not linked"
-                                        }
+                                        if p["linked"] == true { "linked" } else { "not linked" }
                                     )
                                 })
                                 .collect()
@@ -403,12 +349,7 @@ fn print_schema(s: &mitsu_api::Schema) {
             mitsu_api::Kind::Key | mitsu_api::Kind::Category => "-".to_string(),
             _ => format!("|encoded| < 2^{}", c.bits),
         };
-        println!(
-            "  {:<24} {:<14} {:<9} {range}",
-            c.name,
-            ty,
-            if c.nullable { "yes" } else { "no" }
-        );
+        println!("  {:<24} {:<14} {:<9} {range}", c.name, ty, if c.nullable { "yes" } else { "no" });
     }
 }
 
@@ -422,28 +363,18 @@ fn upload(
     let c = mitsu_client::Client::load(client)?;
     let schema: Option<mitsu_api::Schema> = match schema {
         Some(p) => Some(
-            serde_json::from_str(&std::fs::read_to_string(p)?)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+            serde_json::from_str(&std::fs::read_to_string(p)?).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
         ),
         None => None,
     };
     let t = mitsu_client::table::read_csv(csv, schema.as_ref(), key)?;
-    println!(
-        "{}: {} rows, schema{}:",
-        csv.display(),
-        t.rows,
-        if schema.is_some() { "" } else { " (inferred)" }
-    );
+    println!("{}: {} rows, schema{}:", csv.display(), t.rows, if schema.is_some() { "" } else { " (inferred)" });
     print_schema(&t.schema);
     let big = t.rows >= 100_000;
     let progress = |done: usize, total: usize| {
         if big && total > 0 {
             let w = 30 * done / total;
-            eprint!(
-                "\r  uploading [{}{}] {done}/{total} chunks",
-                "#".repeat(w),
-                " ".repeat(30 - w)
-            );
+            eprint!("\r  uploading [{}{}] {done}/{total} chunks", "#".repeat(w), " ".repeat(30 - w));
             if done == total {
                 eprintln!();
             }
@@ -463,44 +394,28 @@ fn upload(
 fn tables(client: &std::path::Path) -> Result<()> {
     let c = mitsu_client::Client::load(client)?;
     let per = c.call_all("GET", "/v1/tables", &[]);
-    let mut all: std::collections::BTreeMap<String, Vec<(usize, i64, i64, String)>> =
-        Default::default();
+    let mut all: std::collections::BTreeMap<String, Vec<(usize, i64, i64, String)>> = Default::default();
     for (i, r) in per.into_iter().enumerate() {
         let (st, v) = r?;
         if st != 200 {
-            anyhow::bail!(
-                "party {i}: {}",
-                v["error"].as_str().unwrap_or("request failed")
-            );
+            anyhow::bail!("party {i}: {}", v["error"].as_str().unwrap_or("request failed"));
         }
         for t in v.as_array().cloned().unwrap_or_default() {
-            all.entry(t["name"].as_str().unwrap_or("?").to_string())
-                .or_default()
-                .push((
-                    i,
-                    t["version"].as_i64().unwrap_or(0),
-                    t["rows"].as_i64().unwrap_or(0),
-                    t["owner"].as_str().unwrap_or("?").to_string(),
-                ));
+            all.entry(t["name"].as_str().unwrap_or("?").to_string()).or_default().push((
+                i,
+                t["version"].as_i64().unwrap_or(0),
+                t["rows"].as_i64().unwrap_or(0),
+                t["owner"].as_str().unwrap_or("?").to_string(),
+            ));
         }
     }
     if all.is_empty() {
         println!("no tables yet (upload one with `mitsu upload`)");
     }
-    println!(
-        "{:<24} {:>8} {:>9} {:<12} held by parties",
-        "table", "version", "rows", "owner"
-    );
+    println!("{:<24} {:>8} {:>9} {:<12} held by parties", "table", "version", "rows", "owner");
     for (name, v) in all {
         let parties: Vec<String> = v.iter().map(|x| x.0.to_string()).collect();
-        println!(
-            "{:<24} {:>8} {:>9} {:<12} {}",
-            name,
-            v[0].1,
-            v[0].2,
-            v[0].3,
-            parties.join(",")
-        );
+        println!("{:<24} {:>8} {:>9} {:<12} {}", name, v[0].1, v[0].2, v[0].3, parties.join(","));
     }
     Ok(())
 }
@@ -509,26 +424,17 @@ fn table_show(client: &std::path::Path, name: &str) -> Result<()> {
     let c = mitsu_client::Client::load(client)?;
     let mut first: Option<serde_json::Value> = None;
     let mut held = Vec::new();
-    for (i, r) in c
-        .call_all("GET", &format!("/v1/tables/{name}"), &[])
-        .into_iter()
-        .enumerate()
-    {
+    for (i, r) in c.call_all("GET", &format!("/v1/tables/{name}"), &[]).into_iter().enumerate() {
         match r {
             Ok((200, v)) => {
                 held.push(format!("{i} (version {})", v["version"]));
                 first.get_or_insert(v);
             }
-            Ok((_, v)) => held.push(format!(
-                "{i}: {}",
-                v["error"].as_str().unwrap_or("not held")
-            )),
+            Ok((_, v)) => held.push(format!("{i}: {}", v["error"].as_str().unwrap_or("not held"))),
             Err(e) => held.push(format!("{i}: {e}")),
         }
     }
-    let Some(v) = first else {
-        anyhow::bail!("no party holds a table named {name:?}")
-    };
+    let Some(v) = first else { anyhow::bail!("no party holds a table named {name:?}") };
     println!(
         "table {name}: version {}, {} rows, owner {}",
         v["version"],
@@ -552,10 +458,7 @@ fn describe(client: &std::path::Path, from: &str, columns: &[String], format: &s
         println!("{}", serde_json::json!({ "columns": r }));
         return Ok(());
     }
-    let f = |v: Option<f64>| {
-        v.map(|x| format!("{x:.6}"))
-            .unwrap_or_else(|| "null".into())
-    };
+    let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "null".into());
     println!(
         "{:<20} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}",
         "column", "count", "mean", "variance", "std", "min", "max"
@@ -573,11 +476,7 @@ fn describe(client: &std::path::Path, from: &str, columns: &[String], format: &s
             f(d.max)
         );
     }
-    println!(
-        "\nopened to you: {}. ({:.2} s)",
-        mitsu_client::stats::DESCRIBE_LEAKAGE,
-        t.elapsed().as_secs_f64()
-    );
+    println!("\nopened to you: {}. ({:.2} s)", mitsu_client::stats::DESCRIBE_LEAKAGE, t.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -588,24 +487,14 @@ pub(crate) fn wait_ready(admin: &std::path::Path, timeout: std::time::Duration) 
     loop {
         let st = c.status();
         let ready = st.iter().all(|r| {
-            r.as_ref().is_ok_and(|v| {
-                v["peers"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().all(|p| p["linked"] == true))
-            })
+            r.as_ref().is_ok_and(|v| v["peers"].as_array().is_some_and(|a| a.iter().all(|p| p["linked"] == true)))
         });
         if ready {
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
-            let why: Vec<String> = st
-                .iter()
-                .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
-                .collect();
-            anyhow::bail!(
-                "the parties did not come up within {timeout:?}: {}",
-                why.join("; ")
-            );
+            let why: Vec<String> = st.iter().filter_map(|r| r.as_ref().err().map(|e| e.to_string())).collect();
+            anyhow::bail!("the parties did not come up within {timeout:?}: {}", why.join("; "));
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -614,9 +503,7 @@ pub(crate) fn wait_ready(admin: &std::path::Path, timeout: std::time::Duration) 
 /// A base port with `n` consecutive free ports on 127.0.0.1.
 pub(crate) fn free_ports(n: u16) -> Result<u16> {
     let seed = std::process::id() as u64
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .subsec_nanos() as u64;
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos() as u64;
     for k in 0..200u64 {
         let base = 20000 + ((seed.wrapping_mul(2654435761).wrapping_add(k * 7919)) % 40000) as u16;
         let ok = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());

@@ -3,29 +3,16 @@
 use std::process::Command;
 
 fn mitsu(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mitsu"))
-        .args(args)
-        .output()
-        .expect("running mitsu")
+    Command::new(env!("CARGO_BIN_EXE_mitsu")).args(args).output().expect("running mitsu")
 }
 
 #[test]
 fn demo_runs_the_whole_story_across_processes() {
     let out = mitsu(&["demo"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("clinic.bmi          442     26.3758     19.5198"),
-        "{text}"
-    );
-    assert!(
-        text.contains("lab.s5              428      4.6310      0.2634"),
-        "{text}"
-    );
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("clinic.bmi          442     26.3758     19.5198"), "{text}");
+    assert!(text.contains("lab.s5              428      4.6310      0.2634"), "{text}");
     assert!(text.contains("stopped 3 parties"), "{text}");
 }
 
@@ -33,41 +20,20 @@ fn demo_runs_the_whole_story_across_processes() {
 fn the_engine_demo_runs_in_process() {
     let out = mitsu(&["demo", "--in-process"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("bmi      442    26.3758    19.5198"),
-        "{text}"
-    );
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("bmi      442    26.3758    19.5198"), "{text}");
     assert!(text.contains("opened to the analyst"), "{text}");
     assert!(text.contains("sort order verified: true"), "{text}");
 }
 
 #[test]
 fn bench_json_has_every_operation_with_its_cost_and_plain_time() {
-    let out = mitsu(&[
-        "bench", "--n", "3000", "--sort-n", "300", "--repeat", "1", "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = mitsu(&["bench", "--n", "3000", "--sort-n", "300", "--repeat", "1", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["n"], 3000);
     assert_eq!(v["sort_n"], 300);
-    for op in [
-        "mul_int",
-        "mul_fixed",
-        "lt",
-        "eq",
-        "sum",
-        "mean_var",
-        "sort",
-    ] {
+    for op in ["mul_int", "mul_fixed", "lt", "eq", "sum", "mean_var", "sort"] {
         assert!(v[op].as_f64().unwrap() > 0.0, "{op}");
         assert!(v["plain"][op].as_f64().unwrap() > 0.0, "{op}");
         assert!(v["comm"][op]["bytes_per_party"].is_u64(), "{op}");
@@ -79,14 +45,8 @@ fn bench_json_has_every_operation_with_its_cost_and_plain_time() {
 
 #[test]
 fn bench_only_runs_the_chosen_operations() {
-    let out = mitsu(&[
-        "bench", "--sort-n", "200", "--only", "sort", "--repeat", "1", "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = mitsu(&["bench", "--sort-n", "200", "--only", "sort", "--repeat", "1", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["sort"].is_f64());
     assert!(v.get("mul_int").is_none());
@@ -97,27 +57,18 @@ fn an_unknown_operation_is_named() {
     let out = mitsu(&["bench", "--only", "mul_int,frobnicate"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("unknown benchmark operation \"frobnicate\""),
-        "{err}"
-    );
+    assert!(err.contains("unknown benchmark operation \"frobnicate\""), "{err}");
 }
 
 #[test]
 fn a_malformed_csv_is_reported_with_file_line_and_column() {
     let dir = std::env::temp_dir().join(format!("mitsu-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("clinic_patients.csv"),
-        "patient_id,age,sex,bmi,bp\nP1,50,M,30.1,90\nP2,40,F,abc,80\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("clinic_patients.csv"), "patient_id,age,sex,bmi,bp\nP1,50,M,30.1,90\nP2,40,F,abc,80\n")
+        .unwrap();
     let out = mitsu(&["demo", "--in-process", "--data", dir.to_str().unwrap()]);
     std::fs::remove_dir_all(&dir).ok();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("clinic_patients.csv, line 3, column \"bmi\": \"abc\" is not a number"),
-        "{err}"
-    );
+    assert!(err.contains("clinic_patients.csv, line 3, column \"bmi\": \"abc\" is not a number"), "{err}");
 }

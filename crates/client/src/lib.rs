@@ -37,8 +37,7 @@ impl Client {
         let cfg = ClientConfig::load(path).map_err(|e| ClientError::Config(e.to_string()))?;
         let ca = CertificateDer::from_pem_file(&cfg.ca)
             .map_err(|e| ClientError::Config(format!("{}: {e}", cfg.ca.display())))?;
-        let api = ApiClient::new(ca, Duration::from_secs(10))
-            .map_err(|e| ClientError::Config(e.to_string()))?;
+        let api = ApiClient::new(ca, Duration::from_secs(10)).map_err(|e| ClientError::Config(e.to_string()))?;
         Ok(Client { cfg, api })
     }
 
@@ -48,26 +47,20 @@ impl Client {
             .parties
             .iter()
             .find(|p| p.party == i)
-            .ok_or(ClientError::Config(format!(
-                "the client file lists no party {i}"
-            )))?;
-        Ok((
-            PartyId::new(i).ok_or(ClientError::Config(format!("party {i} out of range")))?,
-            p.api.clone(),
-        ))
+            .ok_or(ClientError::Config(format!("the client file lists no party {i}")))?;
+        Ok((PartyId::new(i).ok_or(ClientError::Config(format!("party {i} out of range")))?, p.api.clone()))
     }
 
-    /// One request to party `i`, raw body.
-    pub fn call_bytes(
-        &self,
-        i: usize,
-        method: &str,
-        path: &str,
-        body: &[u8],
-    ) -> Result<(u16, Vec<u8>), ClientError> {
+    /// One request to party `i`, raw body. Jobs (`/v1/jobs`) may take as long as they need: the
+    /// parties report failures of their own, so the client waits up to an hour for the answer.
+    pub fn call_bytes(&self, i: usize, method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {
         let (party, addr) = self.party_id(i)?;
-        self.api
-            .request(party, &addr, method, path, Some(&self.cfg.token), body)
+        let api = if path.starts_with("/v1/jobs") {
+            self.api.with_read_timeout(Duration::from_secs(3600))
+        } else {
+            self.api.clone()
+        };
+        api.request(party, &addr, method, path, Some(&self.cfg.token), body)
             .map_err(|what| ClientError::Party { party: i, what })
     }
 
@@ -96,40 +89,24 @@ impl Client {
         body: &[u8],
     ) -> Vec<Result<(u16, serde_json::Value), ClientError>> {
         std::thread::scope(|s| {
-            let hs: Vec<_> = (0..3)
-                .map(|i| s.spawn(move || self.call(i, method, path, body)))
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().expect("request thread"))
-                .collect()
+            let hs: Vec<_> = (0..3).map(|i| s.spawn(move || self.call(i, method, path, body))).collect();
+            hs.into_iter().map(|h| h.join().expect("request thread")).collect()
         })
     }
 
     /// A request that must succeed (200) at party `i`.
-    pub fn expect(
-        &self,
-        i: usize,
-        method: &str,
-        path: &str,
-        body: &[u8],
-    ) -> Result<serde_json::Value, ClientError> {
+    pub fn expect(&self, i: usize, method: &str, path: &str, body: &[u8]) -> Result<serde_json::Value, ClientError> {
         match self.call(i, method, path, body)? {
             (200, v) => Ok(v),
-            (_, v) => Err(ClientError::Party {
-                party: i,
-                what: v["error"].as_str().unwrap_or("request failed").to_string(),
-            }),
+            (_, v) => {
+                Err(ClientError::Party { party: i, what: v["error"].as_str().unwrap_or("request failed").to_string() })
+            }
         }
     }
 
     /// A request that must succeed at all three parties (sent concurrently); the first failure is
     /// returned.
-    pub fn expect_all(
-        &self,
-        method: &str,
-        path: &str,
-        body: &[u8],
-    ) -> Result<Vec<serde_json::Value>, ClientError> {
+    pub fn expect_all(&self, method: &str, path: &str, body: &[u8]) -> Result<Vec<serde_json::Value>, ClientError> {
         self.call_all(method, path, body)
             .into_iter()
             .enumerate()
@@ -144,11 +121,7 @@ impl Client {
     }
 
     /// Creates an account at every party and returns its client file text (with a fresh token).
-    pub fn create_account(
-        &self,
-        name: &str,
-        role: &str,
-    ) -> Result<mitsu_api::ClientConfig, ClientError> {
+    pub fn create_account(&self, name: &str, role: &str) -> Result<mitsu_api::ClientConfig, ClientError> {
         let mut tok = [0u8; 32];
         mitsu_crypto::Seed::random()
             .0
@@ -162,8 +135,7 @@ impl Client {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let body =
-            serde_json::json!({"name": name, "role": role, "token_sha256": hash}).to_string();
+        let body = serde_json::json!({"name": name, "role": role, "token_sha256": hash}).to_string();
         self.expect_all("POST", "/v1/accounts", body.as_bytes())?;
         let mut cfg = self.cfg.clone();
         cfg.user = name.to_string();
@@ -177,25 +149,15 @@ impl Client {
             .parties
             .iter()
             .map(|p| {
-                let party = PartyId::new(p.party).ok_or(ClientError::Config(format!(
-                    "party {} out of range",
-                    p.party
-                )))?;
-                let err = |what: String| ClientError::Party {
-                    party: p.party,
-                    what,
-                };
-                let (status, body) = self
-                    .api
-                    .request(party, &p.api, "GET", path, Some(&self.cfg.token), &[])
-                    .map_err(err)?;
+                let party =
+                    PartyId::new(p.party).ok_or(ClientError::Config(format!("party {} out of range", p.party)))?;
+                let err = |what: String| ClientError::Party { party: p.party, what };
+                let (status, body) =
+                    self.api.request(party, &p.api, "GET", path, Some(&self.cfg.token), &[]).map_err(err)?;
                 let v: serde_json::Value = serde_json::from_slice(&body)
                     .map_err(|e| err(format!("answered with something that is not JSON: {e}")))?;
                 if status != 200 {
-                    return Err(err(v["error"]
-                        .as_str()
-                        .unwrap_or("request failed")
-                        .to_string()));
+                    return Err(err(v["error"].as_str().unwrap_or("request failed").to_string()));
                 }
                 Ok(v)
             })

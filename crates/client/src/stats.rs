@@ -40,12 +40,8 @@ impl Client {
         for i in 0..3 {
             match self.expect(i, "GET", &format!("/v1/tables/{table}"), &[]) {
                 Ok(v) => {
-                    return serde_json::from_value(v["schema"].clone()).map_err(|e| {
-                        ClientError::Party {
-                            party: i,
-                            what: e.to_string(),
-                        }
-                    });
+                    return serde_json::from_value(v["schema"].clone())
+                        .map_err(|e| ClientError::Party { party: i, what: e.to_string() });
                 }
                 Err(e) => last = Some(e),
             }
@@ -63,61 +59,38 @@ impl Client {
                 .map(|i| {
                     let text = &text;
                     s.spawn(move || {
-                        let (st, bytes) =
-                            self.call_bytes(i, "POST", "/v1/jobs", text.as_bytes())?;
+                        let (st, bytes) = self.call_bytes(i, "POST", "/v1/jobs", text.as_bytes())?;
                         if st != 200 {
-                            let v: serde_json::Value =
-                                serde_json::from_slice(&bytes).unwrap_or_default();
+                            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
                             return Err(ClientError::Party {
                                 party: i,
                                 what: v["error"].as_str().unwrap_or("job failed").to_string(),
                             });
                         }
                         if bytes.len() % 16 != 0 {
-                            return Err(ClientError::Party {
-                                party: i,
-                                what: "returned a malformed result".into(),
-                            });
+                            return Err(ClientError::Party { party: i, what: "returned a malformed result".into() });
                         }
-                        Ok(bytes
-                            .chunks_exact(16)
-                            .map(|c| u128::from_le_bytes(c.try_into().unwrap()))
-                            .collect())
+                        Ok(bytes.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().unwrap())).collect())
                     })
                 })
                 .collect();
-            hs.into_iter()
-                .map(|h| h.join().expect("job thread"))
-                .collect()
+            hs.into_iter().map(|h| h.join().expect("job thread")).collect()
         });
         let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
         if parts[1].len() != parts[0].len() || parts[2].len() != parts[0].len() {
-            return Err(ClientError::Config(
-                "the parties returned results of different sizes".into(),
-            ));
+            return Err(ClientError::Config("the parties returned results of different sizes".into()));
         }
         Ok((0..parts[0].len())
-            .map(|i| {
-                parts[0][i]
-                    .wrapping_add(parts[1][i])
-                    .wrapping_add(parts[2][i]) as i128
-            })
+            .map(|i| parts[0][i].wrapping_add(parts[1][i]).wrapping_add(parts[2][i]) as i128)
             .collect())
     }
 
     /// count, mean, variance (ddof 1), std, min, max of each column.
-    pub fn describe(
-        &self,
-        table: &str,
-        columns: &[String],
-    ) -> Result<BTreeMap<String, Describe>, ClientError> {
+    pub fn describe(&self, table: &str, columns: &[String]) -> Result<BTreeMap<String, Describe>, ClientError> {
         let schema = self.schema(table)?;
-        let v =
-            self.job(serde_json::json!({"kind": "describe", "table": table, "columns": columns}))?;
+        let v = self.job(serde_json::json!({"kind": "describe", "table": table, "columns": columns}))?;
         if v.len() != 5 * columns.len() {
-            return Err(ClientError::Config(
-                "the parties returned a result of the wrong size".into(),
-            ));
+            return Err(ClientError::Config("the parties returned a result of the wrong size".into()));
         }
         let mut out = BTreeMap::new();
         for (k, col) in columns.iter().enumerate() {
@@ -130,12 +103,8 @@ impl Client {
             let mean = (n > 0).then(|| s1 as f64 / n as f64 / scale);
             // n * s2 - s1^2 exactly when it fits; the division happens once, in f64
             let variance = (n > 1).then(|| {
-                let num = n
-                    .checked_mul(s2)
-                    .and_then(|a| s1.checked_mul(s1).and_then(|b| a.checked_sub(b)));
-                let num = num
-                    .map(|x| x as f64)
-                    .unwrap_or(n as f64 * s2 as f64 - (s1 as f64) * (s1 as f64));
+                let num = n.checked_mul(s2).and_then(|a| s1.checked_mul(s1).and_then(|b| a.checked_sub(b)));
+                let num = num.map(|x| x as f64).unwrap_or(n as f64 * s2 as f64 - (s1 as f64) * (s1 as f64));
                 num / (n as f64 * (n as f64 - 1.0)) / (scale * scale)
             });
             out.insert(

@@ -13,13 +13,7 @@ pub enum TableError {
     #[error("{file}: {what}")]
     File { file: String, what: String },
     #[error("{file}, line {line}, column {column:?}: {value:?} {why}")]
-    Value {
-        file: String,
-        line: u64,
-        column: String,
-        value: String,
-        why: String,
-    },
+    Value { file: String, line: u64, column: String, value: String, why: String },
 }
 
 /// One encoded column: integers (NULL encoded as 0) and, for nullable columns, validity.
@@ -79,20 +73,7 @@ pub fn parse_date(s: &str) -> Option<i128> {
     let m: i64 = s[5..7].parse().ok()?;
     let d: i64 = s[8..].parse().ok()?;
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let dim = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
+    let dim = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(1..=12).contains(&m) || d < 1 || d > dim[(m - 1) as usize] {
         return None;
     }
@@ -121,10 +102,7 @@ pub fn pack_label(s: &str) -> Option<i128> {
 
 /// The inverse of [`pack_label`].
 pub fn unpack_label(v: i128) -> String {
-    let bytes: Vec<u8> = (0..15)
-        .map(|i| ((v as u128) >> (8 * i)) as u8)
-        .take_while(|&b| b != 0)
-        .collect();
+    let bytes: Vec<u8> = (0..15).map(|i| ((v as u128) >> (8 * i)) as u8).take_while(|&b| b != 0).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -155,28 +133,19 @@ fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
             None => return Err("is not a number".into()),
         },
         Kind::Decimal { scale } => match parse_decimal(s) {
-            Some((m, sc)) if sc <= *scale => {
-                m.checked_mul(pow10(scale - sc)).ok_or("is too large")?
-            }
+            Some((m, sc)) if sc <= *scale => m.checked_mul(pow10(scale - sc)).ok_or("is too large")?,
             Some((_, sc)) => {
-                return Err(format!(
-                    "has {sc} decimal places; the schema allows {scale}"
-                ));
+                return Err(format!("has {sc} decimal places; the schema allows {scale}"));
             }
             None => return Err("is not a number".into()),
         },
         Kind::Boolean => parse_bool(s).ok_or("is not true or false")? as i128,
         Kind::Date => parse_date(s).ok_or("is not a date (YYYY-MM-DD)")?,
-        Kind::Category => {
-            pack_label(s).ok_or("is longer than 15 bytes (declare the column as a key)")?
-        }
+        Kind::Category => pack_label(s).ok_or("is longer than 15 bytes (declare the column as a key)")?,
         Kind::Key => key_of(s),
     };
     if bits_of(v.unsigned_abs()) > c.bits {
-        return Err(format!(
-            "is outside the declared range (|encoded value| < 2^{})",
-            c.bits
-        ));
+        return Err(format!("is outside the declared range (|encoded value| < 2^{})", c.bits));
     }
     Ok(v)
 }
@@ -186,16 +155,8 @@ fn infer_column(name: &str, cells: &[&str], nullable: bool, is_key: bool) -> Col
     let kind = if is_key {
         Kind::Key
     } else if !cells.is_empty() && cells.iter().all(|s| parse_decimal(s).is_some()) {
-        let scale = cells
-            .iter()
-            .map(|s| parse_decimal(s).unwrap().1)
-            .max()
-            .unwrap_or(0);
-        if scale == 0 {
-            Kind::Integer
-        } else {
-            Kind::Decimal { scale }
-        }
+        let scale = cells.iter().map(|s| parse_decimal(s).unwrap().1).max().unwrap_or(0);
+        if scale == 0 { Kind::Integer } else { Kind::Decimal { scale } }
     } else if !cells.is_empty() && cells.iter().all(|s| parse_bool(s).is_some()) {
         Kind::Boolean
     } else if !cells.is_empty() && cells.iter().all(|s| parse_date(s).is_some()) {
@@ -205,18 +166,8 @@ fn infer_column(name: &str, cells: &[&str], nullable: bool, is_key: bool) -> Col
     } else {
         Kind::Key
     };
-    let mut c = ColumnSchema {
-        name: name.to_string(),
-        kind,
-        nullable,
-        bits: 127,
-    };
-    let m = cells
-        .iter()
-        .filter_map(|s| encode(&c, s).ok())
-        .map(|v| v.unsigned_abs())
-        .max()
-        .unwrap_or(0);
+    let mut c = ColumnSchema { name: name.to_string(), kind, nullable, bits: 127 };
+    let m = cells.iter().filter_map(|s| encode(&c, s).ok()).map(|v| v.unsigned_abs()).max().unwrap_or(0);
     c.bits = match c.kind {
         Kind::Category | Kind::Key => 120,
         Kind::Boolean => 1,
@@ -227,26 +178,12 @@ fn infer_column(name: &str, cells: &[&str], nullable: bool, is_key: bool) -> Col
 
 /// Reads `path`. With `schema`, every value is checked against it; without, a schema is inferred.
 /// `key` names a column to treat as a join key. The first error aborts with its location.
-pub fn read_csv(
-    path: &Path,
-    schema: Option<&Schema>,
-    key: Option<&str>,
-) -> Result<Table, TableError> {
+pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Result<Table, TableError> {
     let file = path.display().to_string();
-    let ferr = |what: String| TableError::File {
-        file: file.clone(),
-        what,
-    };
-    let mut rd = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(path)
-        .map_err(|e| ferr(e.to_string()))?;
-    let mut headers: Vec<String> = rd
-        .headers()
-        .map_err(|e| ferr(e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let ferr = |what: String| TableError::File { file: file.clone(), what };
+    let mut rd = csv::ReaderBuilder::new().flexible(false).from_path(path).map_err(|e| ferr(e.to_string()))?;
+    let mut headers: Vec<String> =
+        rd.headers().map_err(|e| ferr(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
     if let Some(h) = headers.first_mut() {
         *h = h.trim_start_matches('\u{feff}').to_string();
     }
@@ -296,17 +233,8 @@ pub fn read_csv(
                 .iter()
                 .enumerate()
                 .map(|(i, h)| {
-                    let non_empty: Vec<&str> = cells[i]
-                        .iter()
-                        .map(String::as_str)
-                        .filter(|s| !s.is_empty())
-                        .collect();
-                    infer_column(
-                        h,
-                        &non_empty,
-                        non_empty.len() < rows,
-                        key == Some(h.as_str()),
-                    )
+                    let non_empty: Vec<&str> = cells[i].iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+                    infer_column(h, &non_empty, non_empty.len() < rows, key == Some(h.as_str()))
                 })
                 .collect(),
         },
@@ -334,16 +262,9 @@ pub fn read_csv(
                 valid.push(true);
             }
         }
-        columns.push(Column {
-            values,
-            valid: c.nullable.then_some(valid),
-        });
+        columns.push(Column { values, valid: c.nullable.then_some(valid) });
     }
-    Ok(Table {
-        schema,
-        rows,
-        columns,
-    })
+    Ok(Table { schema, rows, columns })
 }
 
 #[cfg(test)]
@@ -387,19 +308,9 @@ mod tests {
         let kinds: Vec<&Kind> = t.schema.columns.iter().map(|c| &c.kind).collect();
         assert_eq!(
             kinds,
-            vec![
-                &Kind::Key,
-                &Kind::Integer,
-                &Kind::Decimal { scale: 1 },
-                &Kind::Key,
-                &Kind::Date,
-                &Kind::Boolean
-            ]
+            vec![&Kind::Key, &Kind::Integer, &Kind::Decimal { scale: 1 }, &Kind::Key, &Kind::Date, &Kind::Boolean]
         );
-        assert_eq!(
-            t.schema.columns[0].name, "patient id",
-            "BOM stripped, spaces kept"
-        );
+        assert_eq!(t.schema.columns[0].name, "patient id", "BOM stripped, spaces kept");
         assert!(t.schema.columns[1].nullable && !t.schema.columns[2].nullable);
         assert_eq!(t.columns[1].values, vec![59, 0, 72]);
         assert_eq!(t.columns[1].valid, Some(vec![true, false, true]));
@@ -412,60 +323,29 @@ mod tests {
     fn a_bad_value_is_located_and_nothing_is_returned() {
         let p = write("bad", "id,x\na,1.5\nb,\"2\n\"\nc,abc\n");
         let e = read_csv(&p, None, None).unwrap();
-        assert_eq!(
-            e.schema.columns[1].kind,
-            Kind::Category,
-            "short mixed text infers as a category"
-        );
+        assert_eq!(e.schema.columns[1].kind, Kind::Category, "short mixed text infers as a category");
         let schema = Schema {
             columns: vec![
-                ColumnSchema {
-                    name: "id".into(),
-                    kind: Kind::Category,
-                    nullable: false,
-                    bits: 120,
-                },
-                ColumnSchema {
-                    name: "x".into(),
-                    kind: Kind::Decimal { scale: 1 },
-                    nullable: false,
-                    bits: 8,
-                },
+                ColumnSchema { name: "id".into(), kind: Kind::Category, nullable: false, bits: 120 },
+                ColumnSchema { name: "x".into(), kind: Kind::Decimal { scale: 1 }, nullable: false, bits: 8 },
             ],
         };
         let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
-        assert!(
-            err.ends_with("line 5, column \"x\": \"abc\" is not a number"),
-            "{err}"
-        );
+        assert!(err.ends_with("line 5, column \"x\": \"abc\" is not a number"), "{err}");
         let p = write("range", "id,x\na,1.5\nb,300\n");
         let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
-        assert!(
-            err.contains("line 3, column \"x\": \"300\" is outside the declared range"),
-            "{err}"
-        );
+        assert!(err.contains("line 3, column \"x\": \"300\" is outside the declared range"), "{err}");
         let p = write("scale", "id,x\na,1.55\n");
         let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
-        assert!(
-            err.contains("has 2 decimal places; the schema allows 1"),
-            "{err}"
-        );
+        assert!(err.contains("has 2 decimal places; the schema allows 1"), "{err}");
         let p = write("null", "id,x\na,\n");
         let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
-        assert!(
-            err.contains("is empty, but the column does not allow NULL"),
-            "{err}"
-        );
+        assert!(err.contains("is empty, but the column does not allow NULL"), "{err}");
         let p = write("ragged", "id,x\na,1,2\n");
         let err = read_csv(&p, None, None).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
         let p = write("dup", "id,id\na,1\n");
-        assert!(
-            read_csv(&p, None, None)
-                .unwrap_err()
-                .to_string()
-                .contains("appears twice")
-        );
+        assert!(read_csv(&p, None, None).unwrap_err().to_string().contains("appears twice"));
         let p = write("key", "id,x\na,1\n");
         let err = read_csv(&p, None, Some("nope")).unwrap_err().to_string();
         assert!(err.contains("--key names column \"nope\""), "{err}");

@@ -38,53 +38,27 @@ fn share_bytes<R: Ring>(values: &[i128], prg: &mut Prg) -> [Vec<u8>; 3] {
 impl Client {
     /// Uploads `t` as table `name` (a new version if it exists). `progress(done, total)` is called
     /// as chunks are sent. Nothing becomes visible unless all three parties commit.
-    pub fn upload(
-        &self,
-        name: &str,
-        t: &Table,
-        progress: &dyn Fn(usize, usize),
-    ) -> Result<UploadReport, ClientError> {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(ClientError::Config(format!(
-                "table name {name:?}: use letters, digits, '_' or '-'"
-            )));
+    pub fn upload(&self, name: &str, t: &Table, progress: &dyn Fn(usize, usize)) -> Result<UploadReport, ClientError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+            return Err(ClientError::Config(format!("table name {name:?}: use letters, digits, '_' or '-'")));
         }
         // next version: one above the newest any party has committed
         let mut version = 0;
-        for (i, r) in self
-            .call_all("GET", &format!("/v1/tables/{name}"), &[])
-            .into_iter()
-            .enumerate()
-        {
+        for (i, r) in self.call_all("GET", &format!("/v1/tables/{name}"), &[]).into_iter().enumerate() {
             match r {
                 Ok((200, v)) => version = version.max(v["version"].as_i64().unwrap_or(0)),
                 Ok((404, _)) => {}
                 Ok((_, v)) => {
-                    return Err(ClientError::Party {
-                        party: i,
-                        what: v["error"].as_str().unwrap_or("error").into(),
-                    });
+                    return Err(ClientError::Party { party: i, what: v["error"].as_str().unwrap_or("error").into() });
                 }
                 Err(e) => return Err(e),
             }
         }
         version += 1;
-        let mut cols: Vec<(&[i128], u32)> = t
-            .columns
-            .iter()
-            .zip(&t.schema.columns)
-            .map(|(c, s)| (&c.values[..], s.ring_bits()))
-            .collect();
-        let valid: Vec<Vec<i128>> = t
-            .columns
-            .iter()
-            .filter_map(|c| c.valid.as_ref())
-            .map(|v| v.iter().map(|&b| b as i128).collect())
-            .collect();
+        let mut cols: Vec<(&[i128], u32)> =
+            t.columns.iter().zip(&t.schema.columns).map(|(c, s)| (&c.values[..], s.ring_bits())).collect();
+        let valid: Vec<Vec<i128>> =
+            t.columns.iter().filter_map(|c| c.valid.as_ref()).map(|v| v.iter().map(|&b| b as i128).collect()).collect();
         for v in &valid {
             cols.push((&v[..], 64));
         }
@@ -93,11 +67,7 @@ impl Client {
             "version": version, "schema": t.schema, "rows": t.rows, "columns": cols.len(), "chunks_per_column": chunks,
         })
         .to_string();
-        self.expect_all(
-            "POST",
-            &format!("/v1/tables/{name}/versions"),
-            begin.as_bytes(),
-        )?;
+        self.expect_all("POST", &format!("/v1/tables/{name}/versions"), begin.as_bytes())?;
         // one sender thread per party; the dealer runs ahead by a few chunks
         let total = cols.len() * chunks;
         let mut sent = 0usize;
@@ -110,8 +80,7 @@ impl Client {
                 txs.push(tx);
                 handles.push(s.spawn(move || -> Result<(), ClientError> {
                     for (c, k, body) in rx {
-                        let path =
-                            format!("/v1/tables/{name}/versions/{version}/columns/{c}/chunks/{k}");
+                        let path = format!("/v1/tables/{name}/versions/{version}/columns/{c}/chunks/{k}");
                         self.expect(p, "PUT", &path, &body)?;
                     }
                     Ok(())
@@ -152,16 +121,7 @@ impl Client {
         };
         let body = serde_json::json!({ "job": job }).to_string();
         // concurrently: each party waits for the other two to confirm
-        self.expect_all(
-            "POST",
-            &format!("/v1/tables/{name}/versions/{version}/commit"),
-            body.as_bytes(),
-        )?;
-        Ok(UploadReport {
-            table: name.to_string(),
-            version,
-            rows: t.rows,
-            bytes_per_party: bytes,
-        })
+        self.expect_all("POST", &format!("/v1/tables/{name}/versions/{version}/commit"), body.as_bytes())?;
+        Ok(UploadReport { table: name.to_string(), version, rows: t.rows, bytes_per_party: bytes })
     }
 }

@@ -130,10 +130,7 @@ impl Prg {
                 return v;
             }
         } else if std::mem::align_of::<T>() == 8 && 16 % size == 0 {
-            let mut v: Vec<[u64; 2]> = self
-                .counters(nb)
-                .map(|c| [c as u64, (c >> 64) as u64])
-                .collect();
+            let mut v: Vec<[u64; 2]> = self.counters(nb).map(|c| [c as u64, (c >> 64) as u64]).collect();
             self.encrypt_in_place(bytemuck::cast_slice_mut(&mut v));
             if let Ok(mut v) = bytemuck::allocation::try_cast_vec::<[u64; 2], T>(v) {
                 v.truncate(n);
@@ -210,11 +207,7 @@ mod tests {
         let whole: Vec<u64> = a.gen_vec(100);
         let mut parts: Vec<u64> = b.gen_vec(36);
         parts.extend(b.gen_vec::<u64>(30));
-        parts.extend(
-            b.gen_vec::<u128>(17)
-                .iter()
-                .flat_map(|v| [*v as u64, (*v >> 64) as u64]),
-        );
+        parts.extend(b.gen_vec::<u128>(17).iter().flat_map(|v| [*v as u64, (*v >> 64) as u64]));
         assert_eq!(whole, parts);
         // the stream is AES of the counter: block 0 is AES_k(0)
         let c = aes::Aes128::new(&Array::from(s.0));
@@ -224,10 +217,7 @@ mod tests {
         let mut bytes = [0u8; 40];
         Prg::new(s).fill_bytes(&mut bytes);
         assert_eq!(bytemuck::cast_slice::<u64, u8>(&whole[..5]), &bytes[..]);
-        assert_ne!(
-            Prg::new(Seed::from_u64(8)).gen_vec::<u64>(4),
-            whole[..4].to_vec()
-        );
+        assert_ne!(Prg::new(Seed::from_u64(8)).gen_vec::<u64>(4), whole[..4].to_vec());
     }
 
     #[test]

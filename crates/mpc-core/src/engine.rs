@@ -26,20 +26,9 @@ pub trait Engine: Send {
 
     // ---- sharing and opening -------------------------------------------------------------
     /// Secret-shares `values`, known to `owner` only (others pass `None`), of length `n`.
-    fn input<R: Ring>(
-        &mut self,
-        owner: PartyId,
-        values: Option<&[R]>,
-        n: usize,
-    ) -> Result<Self::A<R>>;
+    fn input<R: Ring>(&mut self, owner: PartyId, values: Option<&[R]>, n: usize) -> Result<Self::A<R>>;
     /// Boolean input of `nplanes x n` planes from `owner`.
-    fn input_b(
-        &mut self,
-        owner: PartyId,
-        values: Option<&Planes>,
-        nplanes: usize,
-        n: usize,
-    ) -> Result<Self::B>;
+    fn input_b(&mut self, owner: PartyId, values: Option<&Planes>, nplanes: usize, n: usize) -> Result<Self::B>;
     /// Opens to every party. Reveals the values.
     fn open<R: Ring>(&mut self, x: &Self::A<R>) -> Result<Vec<R>>;
     /// Opens to `to` only; the others get `None` and learn nothing.
@@ -73,25 +62,12 @@ pub trait Engine: Send {
     /// Inner products: `out[j] = sum_i a[j][i] * b[j][i]`, at the cost of one multiplication each.
     fn dot<R: Ring>(&mut self, pairs: &[(&Self::A<R>, &Self::A<R>)]) -> Result<Self::A<R>>;
     /// Matrix product of `a` (m x k, row-major) and `b` (k x n): m*n elements.
-    fn matmul<R: Ring>(
-        &mut self,
-        a: &Self::A<R>,
-        b: &Self::A<R>,
-        m: usize,
-        k: usize,
-        n: usize,
-    ) -> Result<Self::A<R>>;
+    fn matmul<R: Ring>(&mut self, a: &Self::A<R>, b: &Self::A<R>, m: usize, k: usize, n: usize) -> Result<Self::A<R>>;
     /// floor(x / 2^shift), possibly + 1 when the probabilistic method is used (only where its
     /// failure probability is below 2^-40). Requires |x| < 2^bits.
     fn trunc<R: Ring>(&mut self, x: &Self::A<R>, shift: u32, bits: u32) -> Result<Self::A<R>>;
     /// `trunc(a * b, shift)` fused; `bits` bounds the product.
-    fn mul_trunc<R: Ring>(
-        &mut self,
-        a: &Self::A<R>,
-        b: &Self::A<R>,
-        shift: u32,
-        bits: u32,
-    ) -> Result<Self::A<R>>;
+    fn mul_trunc<R: Ring>(&mut self, a: &Self::A<R>, b: &Self::A<R>, shift: u32, bits: u32) -> Result<Self::A<R>>;
     /// Lifts Z_2^64 shares to Z_2^128. Requires |x| < 2^bits.
     fn extend(&mut self, x: &Self::A<u64>, bits: u32) -> Result<Self::A<u128>>;
 

@@ -18,12 +18,7 @@ pub enum MpcError {
     #[error(
         "expression `{expr}` needs {needed_bits} bits but the ring {ring} allows at most {max_bits}; use a wider ring or declare smaller input ranges"
     )]
-    Range {
-        expr: String,
-        needed_bits: u32,
-        ring: &'static str,
-        max_bits: u32,
-    },
+    Range { expr: String, needed_bits: u32, ring: &'static str, max_bits: u32 },
     /// A value could not be encoded (outside its declared range, not finite).
     #[error("{0}")]
     Encode(#[from] EncodeError),

@@ -44,12 +44,10 @@ impl Payload {
                 what: format!("expected {expected_len} elements, got {len}"),
             });
         }
-        b.downcast::<Vec<R>>()
-            .map(|v| *v)
-            .map_err(|_| MpcError::PeerMisbehaved {
-                party: from,
-                what: format!("expected {} elements, got {kind}", R::NAME),
-            })
+        b.downcast::<Vec<R>>().map(|v| *v).map_err(|_| MpcError::PeerMisbehaved {
+            party: from,
+            what: format!("expected {} elements, got {kind}", R::NAME),
+        })
     }
 
     /// Size on the wire in bytes (payload only).
@@ -78,22 +76,15 @@ impl Payload {
 
     /// Parses [`Payload::to_bytes`] output; malformed input is an error, never a panic.
     pub fn from_bytes(b: &[u8], from: PartyId) -> Result<Payload> {
-        let bad = |what: &str| MpcError::PeerMisbehaved {
-            party: from,
-            what: what.to_string(),
-        };
+        let bad = |what: &str| MpcError::PeerMisbehaved { party: from, what: what.to_string() };
         let (&tag, body) = b.split_first().ok_or_else(|| bad("empty message"))?;
         match tag {
-            0 if body.len() % 8 == 0 => Ok(Payload::U64(
-                body.chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-            )),
-            1 if body.len() % 16 == 0 => Ok(Payload::U128(
-                body.chunks_exact(16)
-                    .map(|c| u128::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-            )),
+            0 if body.len() % 8 == 0 => {
+                Ok(Payload::U64(body.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect()))
+            }
+            1 if body.len() % 16 == 0 => {
+                Ok(Payload::U128(body.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().unwrap())).collect()))
+            }
             0 | 1 => Err(bad("message length is not a whole number of words")),
             _ => Err(bad("unknown payload tag")),
         }
@@ -143,11 +134,7 @@ impl std::fmt::Debug for Channel {
 
 impl Channel {
     pub fn new(me: PartyId, transport: Box<dyn Transport>) -> Channel {
-        Channel {
-            me,
-            transport,
-            stats: CommStats::default(),
-        }
+        Channel { me, transport, stats: CommStats::default() }
     }
     pub fn me(&self) -> PartyId {
         self.me
@@ -157,11 +144,7 @@ impl Channel {
     }
 
     /// One round: send every message, then receive one message from each party in `recv_from`.
-    pub fn round(
-        &mut self,
-        sends: Vec<(PartyId, Payload)>,
-        recv_from: &[PartyId],
-    ) -> Result<Vec<Payload>> {
+    pub fn round(&mut self, sends: Vec<(PartyId, Payload)>, recv_from: &[PartyId]) -> Result<Vec<Payload>> {
         if sends.is_empty() && recv_from.is_empty() {
             return Ok(vec![]);
         }
@@ -180,9 +163,7 @@ impl Channel {
         send: Option<(PartyId, Vec<R>)>,
         recv: Option<(PartyId, usize)>,
     ) -> Result<Option<Vec<R>>> {
-        let sends = send
-            .map(|(p, v)| vec![(p, Payload::from_ring(v))])
-            .unwrap_or_default();
+        let sends = send.map(|(p, v)| vec![(p, Payload::from_ring(v))]).unwrap_or_default();
         let from: Vec<PartyId> = recv.iter().map(|r| r.0).collect();
         let mut got = self.round(sends, &from)?;
         match recv {
@@ -204,14 +185,8 @@ mod tests {
         assert!(Payload::from_bytes(&b[..5], PartyId::P1).is_err());
         assert!(Payload::from_bytes(&[9, 0, 0], PartyId::P1).is_err());
         assert!(Payload::from_bytes(&[], PartyId::P1).is_err());
-        let err = Payload::from_ring(vec![1u64])
-            .into_ring::<u128>(PartyId::P2, 1)
-            .unwrap_err();
+        let err = Payload::from_ring(vec![1u64]).into_ring::<u128>(PartyId::P2, 1).unwrap_err();
         assert!(err.to_string().contains("party 2"), "{err}");
-        assert!(
-            Payload::from_ring(vec![1u64])
-                .into_ring::<u64>(PartyId::P2, 2)
-                .is_err()
-        );
+        assert!(Payload::from_ring(vec![1u64]).into_ring::<u64>(PartyId::P2, 2).is_err());
     }
 }

@@ -40,12 +40,7 @@ pub fn eq<E: Engine, R: Ring>(e: &mut E, a: &Num<E, R>, b: &Num<E, R>) -> Result
 
 /// c ? x : y for a secret bit c: y + c (x - y). 3 rounds (bit injection, then one
 /// multiplication). Reveals nothing.
-pub fn select<E: Engine, R: Ring>(
-    e: &mut E,
-    c: &E::B,
-    x: &Num<E, R>,
-    y: &Num<E, R>,
-) -> Result<Num<E, R>> {
+pub fn select<E: Engine, R: Ring>(e: &mut E, c: &E::B, x: &Num<E, R>, y: &Num<E, R>) -> Result<Num<E, R>> {
     let diff = x.sub(e, y)?;
     let y = y.rescale_up(e, diff.frac)?;
     let ca: E::A<R> = e.bits2a(c)?;
@@ -58,11 +53,7 @@ pub fn select<E: Engine, R: Ring>(
     })
 }
 
-fn min_max<E: Engine, R: Ring>(
-    e: &mut E,
-    a: &Num<E, R>,
-    b: &Num<E, R>,
-) -> Result<(Num<E, R>, Num<E, R>)> {
+fn min_max<E: Engine, R: Ring>(e: &mut E, a: &Num<E, R>, b: &Num<E, R>) -> Result<(Num<E, R>, Num<E, R>)> {
     let c = lt(e, a, b)?;
     let diff = a.sub(e, b)?;
     let (a2, b2) = (a.rescale_up(e, diff.frac)?, b.rescale_up(e, diff.frac)?);
@@ -70,18 +61,8 @@ fn min_max<E: Engine, R: Ring>(
     let t = e.mul(&ca, &diff.share)?; // c (a - b)
     let bits = diff.bits - 1;
     Ok((
-        Num {
-            share: e.add(&b2.share, &t),
-            frac: diff.frac,
-            bits,
-            expr: format!("min({}, {})", a.expr, b.expr),
-        },
-        Num {
-            share: e.sub(&a2.share, &t),
-            frac: diff.frac,
-            bits,
-            expr: format!("max({}, {})", a.expr, b.expr),
-        },
+        Num { share: e.add(&b2.share, &t), frac: diff.frac, bits, expr: format!("min({}, {})", a.expr, b.expr) },
+        Num { share: e.sub(&a2.share, &t), frac: diff.frac, bits, expr: format!("max({}, {})", a.expr, b.expr) },
     ))
 }
 
@@ -97,27 +78,15 @@ pub fn max<E: Engine, R: Ring>(e: &mut E, a: &Num<E, R>, b: &Num<E, R>) -> Resul
 
 fn reduce<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>, take_min: bool) -> Result<Num<E, R>> {
     let mut cur = x.clone();
-    let name = format!(
-        "{}({})",
-        if take_min { "minimum" } else { "maximum" },
-        x.expr
-    );
+    let name = format!("{}({})", if take_min { "minimum" } else { "maximum" }, x.expr);
     let mut n = e.len(&cur.share);
     if n == 0 {
-        return Err(mitsu_mpc_core::MpcError::invalid(format!(
-            "{name} of an empty vector"
-        )));
+        return Err(mitsu_mpc_core::MpcError::invalid(format!("{name} of an empty vector")));
     }
     while n > 1 {
         let h = n / 2;
-        let lo = Num {
-            share: e.slice(&cur.share, 0..h),
-            ..cur.clone()
-        };
-        let hi = Num {
-            share: e.slice(&cur.share, h..2 * h),
-            ..cur.clone()
-        };
+        let lo = Num { share: e.slice(&cur.share, 0..h), ..cur.clone() };
+        let hi = Num { share: e.slice(&cur.share, h..2 * h), ..cur.clone() };
         let (mn, mx) = min_max(e, &lo, &hi)?;
         let mut next = if take_min { mn } else { mx };
         if n % 2 == 1 {

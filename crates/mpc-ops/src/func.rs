@@ -95,12 +95,7 @@ struct Normalized<E: Engine, R: Ring> {
 
 /// Normalises positive encoded values 1 <= X < 2^m. Cost: an m-bit decomposition, a
 /// ceil(log2 m)-round suffix OR, a weighted injection and one multiplication.
-fn normalize<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &E::A<R>,
-    m: u32,
-    ff: u32,
-) -> Result<Normalized<E, R>> {
+fn normalize<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, ff: u32) -> Result<Normalized<E, R>> {
     let mu = m as usize;
     let bits = e.a2b(x, m)?;
     // suffix OR: y_j = OR_{i >= j} bit_i
@@ -121,11 +116,7 @@ fn normalize<E: Engine, R: Ring>(
     let w: Vec<R> = (0..m).map(|j| R::pow2(m - 1 - j)).collect();
     let c = e.b2a_weighted(&onehot, &w)?;
     let um = e.mul(x, &c)?; // exactly X * c in [2^(m-1), 2^m)
-    let u = if m > ff {
-        e.trunc(&um, m - ff, m)?
-    } else {
-        e.mul_public(&um, &[R::pow2(ff - m)])
-    };
+    let u = if m > ff { e.trunc(&um, m - ff, m)? } else { e.mul_public(&um, &[R::pow2(ff - m)]) };
     Ok(Normalized { u, onehot, c, m })
 }
 
@@ -150,39 +141,19 @@ fn horner<E: Engine, R: Ring>(e: &mut E, coef: &[f64], s: &E::A<R>, ff: u32) -> 
     Ok(h)
 }
 
-fn out<E: Engine, R: Ring>(
-    share: E::A<R>,
-    frac: u32,
-    bits: u32,
-    expr: String,
-) -> Result<Num<E, R>> {
+fn out<E: Engine, R: Ring>(share: E::A<R>, frac: u32, bits: u32, expr: String) -> Result<Num<E, R>> {
     check_bits::<R>(bits, 0, &expr)?;
-    Ok(Num {
-        share,
-        frac,
-        bits,
-        expr,
-    })
+    Ok(Num { share, frac, bits, expr })
 }
 
 /// 1/x for x > 0 given its normalisation: Newton's iteration y <- y (2 - u y) on the mantissa
 /// from y0 = 2.9142 - 2u (relative error <= 0.0858, squared every step).
 /// Returns 1/x with `fo` fraction bits for x encoded with `f` fraction bits.
-fn reciprocal_pos<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &E::A<R>,
-    m: u32,
-    f: u32,
-    fo: u32,
-    expr: &str,
-) -> Result<E::A<R>> {
+fn reciprocal_pos<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, f: u32, fo: u32, expr: &str) -> Result<E::A<R>> {
     let ff = working_frac::<R>();
     check_bits::<R>(m + ff, 0, expr)?;
     let nz = normalize(e, x, m, ff)?;
-    let mut y = e.add_public(
-        &e.mul_public(&nz.u, &[R::from_i128(-2)]),
-        &[enc(2.9142, ff)],
-    );
+    let mut y = e.add_public(&e.mul_public(&nz.u, &[R::from_i128(-2)]), &[enc(2.9142, ff)]);
     let iters = if ff >= 40 { 4 } else { 3 };
     for _ in 0..iters {
         let t = e.mul_trunc(&nz.u, &y, ff, 2 * ff + 2)?;
@@ -193,11 +164,7 @@ fn reciprocal_pos<E: Engine, R: Ring>(
     let p = e.mul(&nz.c, &y)?;
     let pb = nz.m + ff;
     let sh = pb as i64 - (f + fo) as i64;
-    if sh > 0 {
-        e.trunc(&p, sh as u32, pb)
-    } else {
-        Ok(e.mul_public(&p, &[R::pow2((-sh) as u32)]))
-    }
+    if sh > 0 { e.trunc(&p, sh as u32, pb) } else { Ok(e.mul_public(&p, &[R::pow2((-sh) as u32)])) }
 }
 
 /// 1/x with the fraction bits of x. Domain: x != 0 (see the module table).
@@ -208,22 +175,14 @@ pub fn reciprocal<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E,
 }
 
 /// 1/x at `fo` fraction bits (|1/x| <= 2^f, so the result is below 2^(f + fo + 1)).
-fn reciprocal_signed<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &Num<E, R>,
-    fo: u32,
-    expr: &str,
-) -> Result<E::A<R>> {
+fn reciprocal_signed<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>, fo: u32, expr: &str) -> Result<E::A<R>> {
     let f = x.frac;
     check_bits::<R>(f + fo + 2, 0, expr)?;
     let sign = e.msb(&x.share, x.bits)?;
     let sa: E::A<R> = e.bits2a(&sign)?;
     let sx = e.mul(&sa, &x.share)?;
     let absx = e.sub(&x.share, &e.mul_public(&sx, &[R::from_u64(2)]));
-    let absn = Num {
-        share: absx,
-        ..x.clone()
-    };
+    let absn = Num { share: absx, ..x.clone() };
     let nzx = nonzero(e, &absn)?;
     let r = reciprocal_pos(e, &nzx, x.bits, f, fo, expr)?;
     let sr = e.mul(&sa, &r)?;
@@ -271,16 +230,9 @@ pub fn invsqrt<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>
     // 1/sqrt(x) = y * 2^(-(j+1-f)/2) with j the position of the leading bit
     let g = cheap_bits::<R>().saturating_sub(ff + 3 + f.div_ceil(2));
     if g < 8 {
-        return Err(MpcError::Range {
-            expr,
-            needed_bits: ff + 3 + f / 2 + 8,
-            ring: R::NAME,
-            max_bits: R::BITS,
-        });
+        return Err(MpcError::Range { expr, needed_bits: ff + 3 + f / 2 + 8, ring: R::NAME, max_bits: R::BITS });
     }
-    let w: Vec<R> = (0..m)
-        .map(|j| enc((2f64).powf(-((j as f64) + 1.0 - f as f64) / 2.0), g))
-        .collect();
+    let w: Vec<R> = (0..m).map(|j| enc((2f64).powf(-((j as f64) + 1.0 - f as f64) / 2.0), g)).collect();
     let q = e.b2a_weighted(&nz.onehot, &w)?;
     let r = e.mul_trunc(&y, &q, ff + g - f, ff + 2 + g + f.div_ceil(2))?;
     out(r, f, f + f.div_ceil(2) + 2, expr)
@@ -300,16 +252,9 @@ pub fn sqrt<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     let half = (m.saturating_sub(f)).div_ceil(2);
     let g = cheap_bits::<R>().saturating_sub(ff + 2 + half);
     if g < 8 {
-        return Err(MpcError::Range {
-            expr,
-            needed_bits: ff + 2 + half + 8,
-            ring: R::NAME,
-            max_bits: R::BITS,
-        });
+        return Err(MpcError::Range { expr, needed_bits: ff + 2 + half + 8, ring: R::NAME, max_bits: R::BITS });
     }
-    let w: Vec<R> = (0..m)
-        .map(|j| enc((2f64).powf(((j as f64) + 1.0 - f as f64) / 2.0), g))
-        .collect();
+    let w: Vec<R> = (0..m).map(|j| enc((2f64).powf(((j as f64) + 1.0 - f as f64) / 2.0), g)).collect();
     let q = e.b2a_weighted(&nz.onehot, &w)?;
     let r = e.mul_trunc(&s, &q, ff + g - f, ff + 1 + g + half + 1)?;
     // zero in, zero out
@@ -328,12 +273,7 @@ pub fn exp<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     let kmax = ((2f64).powi(r as i32) * std::f64::consts::LOG2_E).ceil() as u32 + 1;
     let ff = working_frac::<R>().min(cheap_bits::<R>().saturating_sub(kmax + f + 2));
     if ff < 20 {
-        return Err(MpcError::Range {
-            expr,
-            needed_bits: 20 + kmax + f + 2 + 41,
-            ring: R::NAME,
-            max_bits: R::BITS,
-        });
+        return Err(MpcError::Range { expr, needed_bits: 20 + kmax + f + 2 + 41, ring: R::NAME, max_bits: R::BITS });
     }
     let n = e.len(&x.share);
     // y = x log2 e at F bits
@@ -346,9 +286,7 @@ pub fn exp<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     // one-hot of k over [-kmax, kmax]
     let span = 2 * kmax + 1;
     let kk = e.add_public(&k, &[R::from_u64(kmax as u64)]); // in [0, 2 kmax]
-    let parts: Vec<E::A<R>> = (0..span)
-        .map(|j| e.add_public(&kk, &[R::from_i128(-(j as i128))]))
-        .collect();
+    let parts: Vec<E::A<R>> = (0..span).map(|j| e.add_public(&kk, &[R::from_i128(-(j as i128))])).collect();
     let refs: Vec<&E::A<R>> = parts.iter().collect();
     let all = e.concat(&refs);
     let lk = bits_for(span as f64) + 1;
@@ -374,9 +312,7 @@ pub fn log<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     // s = 4u - 3 in [-1, 1]
     let s = e.add_public(&e.mul_public(&nz.u, &[R::from_u64(4)]), &[enc(-3.0, ff)]);
     let h = horner(e, &LN_POLY, &s, ff)?;
-    let w: Vec<R> = (0..m)
-        .map(|j| enc(((j as f64) + 1.0 - f as f64) * std::f64::consts::LN_2, ff))
-        .collect();
+    let w: Vec<R> = (0..m).map(|j| enc(((j as f64) + 1.0 - f as f64) * std::f64::consts::LN_2, ff)).collect();
     let et = e.b2a_weighted(&nz.onehot, &w)?;
     let sum = e.add(&h, &et);
     let bound = ff + bits_for((m as f64 + 1.0) * 0.7) + 1;

@@ -14,22 +14,13 @@ pub struct Num<E: Engine, R: Ring> {
 
 impl<E: Engine, R: Ring> Clone for Num<E, R> {
     fn clone(&self) -> Self {
-        Num {
-            share: self.share.clone(),
-            frac: self.frac,
-            bits: self.bits,
-            expr: self.expr.clone(),
-        }
+        Num { share: self.share.clone(), frac: self.frac, bits: self.bits, expr: self.expr.clone() }
     }
 }
 
 impl<E: Engine, R: Ring> std::fmt::Debug for Num<E, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Num({}: frac {}, |v| < 2^{})",
-            self.expr, self.frac, self.bits
-        )
+        write!(f, "Num({}: frac {}, |v| < 2^{})", self.expr, self.frac, self.bits)
     }
 }
 
@@ -60,30 +51,17 @@ impl<E: Engine, R: Ring> Num<E, R> {
         check_bits::<R>(fmt.bits, 0, name)?;
         let enc: Option<Vec<R>> = values.map(|v| fmt.encode_all(v)).transpose()?;
         let share = e.input(owner, enc.as_deref(), n)?;
-        Ok(Num {
-            share,
-            frac: fmt.frac,
-            bits: fmt.bits,
-            expr: name.to_string(),
-        })
+        Ok(Num { share, frac: fmt.frac, bits: fmt.bits, expr: name.to_string() })
     }
 
     /// Wraps existing shares with their format.
     pub fn from_share(share: E::A<R>, fmt: FixedPoint, name: &str) -> Result<Self> {
         check_bits::<R>(fmt.bits, 0, name)?;
-        Ok(Num {
-            share,
-            frac: fmt.frac,
-            bits: fmt.bits,
-            expr: name.to_string(),
-        })
+        Ok(Num { share, frac: fmt.frac, bits: fmt.bits, expr: name.to_string() })
     }
 
     pub fn fmt(&self) -> FixedPoint {
-        FixedPoint {
-            frac: self.frac,
-            bits: self.bits,
-        }
+        FixedPoint { frac: self.frac, bits: self.bits }
     }
 
     pub fn len(&self, e: &E) -> usize {
@@ -99,9 +77,7 @@ impl<E: Engine, R: Ring> Num<E, R> {
     /// The same value with `frac` fraction bits (>= current): a local scaling.
     pub fn rescale_up(&self, e: &E, frac: u32) -> Result<Self> {
         if frac < self.frac {
-            return Err(MpcError::Internal(
-                "rescale_up to fewer fraction bits".into(),
-            ));
+            return Err(MpcError::Internal("rescale_up to fewer fraction bits".into()));
         }
         let d = frac - self.frac;
         if d == 0 {
@@ -109,12 +85,7 @@ impl<E: Engine, R: Ring> Num<E, R> {
         }
         let bits = self.bits + d;
         check_bits::<R>(bits, 0, &self.expr)?;
-        Ok(Num {
-            share: e.mul_public(&self.share, &[R::pow2(d)]),
-            frac,
-            bits,
-            expr: self.expr.clone(),
-        })
+        Ok(Num { share: e.mul_public(&self.share, &[R::pow2(d)]), frac, bits, expr: self.expr.clone() })
     }
 
     /// a + b (fraction bits aligned upwards). Local.
@@ -124,12 +95,7 @@ impl<E: Engine, R: Ring> Num<E, R> {
         let expr = format!("({} + {})", self.expr, o.expr);
         let bits = a.bits.max(b.bits) + 1;
         check_bits::<R>(bits, 0, &expr)?;
-        Ok(Num {
-            share: e.add(&a.share, &b.share),
-            frac: f,
-            bits,
-            expr,
-        })
+        Ok(Num { share: e.add(&a.share, &b.share), frac: f, bits, expr })
     }
 
     /// a - b. Local.
@@ -139,12 +105,7 @@ impl<E: Engine, R: Ring> Num<E, R> {
         let expr = format!("({} - {})", self.expr, o.expr);
         let bits = a.bits.max(b.bits) + 1;
         check_bits::<R>(bits, 0, &expr)?;
-        Ok(Num {
-            share: e.sub(&a.share, &b.share),
-            frac: f,
-            bits,
-            expr,
-        })
+        Ok(Num { share: e.sub(&a.share, &b.share), frac: f, bits, expr })
     }
 
     /// a * b with the result at `frac` fraction bits (<= the sum of the operands'): one fused
@@ -155,20 +116,13 @@ impl<E: Engine, R: Ring> Num<E, R> {
         check_bits::<R>(pbits, 0, &expr)?;
         let pf = self.frac + o.frac;
         if frac > pf {
-            return Err(MpcError::invalid(format!(
-                "{expr}: cannot produce {frac} fraction bits from {pf}"
-            )));
+            return Err(MpcError::invalid(format!("{expr}: cannot produce {frac} fraction bits from {pf}")));
         }
         let d = pf - frac;
         let share = e.mul_trunc(&self.share, &o.share, d, pbits)?;
         // floor(v / 2^d) (+1) is below 2^(pbits - d) + 1 in magnitude
         let bits = if d == 0 { pbits } else { pbits - d + 1 };
-        Ok(Num {
-            share,
-            frac,
-            bits,
-            expr,
-        })
+        Ok(Num { share, frac, bits, expr })
     }
 
     /// Multiplies by a public real constant `c`, keeping the fraction bits. One truncation.
@@ -181,12 +135,7 @@ impl<E: Engine, R: Ring> Num<E, R> {
         check_bits::<R>(pbits, 0, &expr)?;
         let p = e.mul_public(&self.share, &[ce]);
         let share = e.trunc(&p, cf, pbits)?;
-        Ok(Num {
-            share,
-            frac: self.frac,
-            bits: pbits - cf + 1,
-            expr,
-        })
+        Ok(Num { share, frac: self.frac, bits: pbits - cf + 1, expr })
     }
 
     /// Adds a public real constant. Local.
@@ -196,22 +145,12 @@ impl<E: Engine, R: Ring> Num<E, R> {
         let expr = format!("({} + {name})", self.expr);
         let bits = self.bits.max(cfmt.bits) + 1;
         check_bits::<R>(bits, 0, &expr)?;
-        Ok(Num {
-            share: e.add_public(&self.share, &[ce]),
-            frac: self.frac,
-            bits,
-            expr,
-        })
+        Ok(Num { share: e.add_public(&self.share, &[ce]), frac: self.frac, bits, expr })
     }
 
     /// -a. Local.
     pub fn neg(&self, e: &E) -> Self {
-        Num {
-            share: e.neg(&self.share),
-            frac: self.frac,
-            bits: self.bits,
-            expr: format!("(-{})", self.expr),
-        }
+        Num { share: e.neg(&self.share), frac: self.frac, bits: self.bits, expr: format!("(-{})", self.expr) }
     }
 
     /// Sum of all elements (bound grows by log2 n). Local.
@@ -220,12 +159,7 @@ impl<E: Engine, R: Ring> Num<E, R> {
         let expr = format!("sum({})", self.expr);
         let bits = self.bits + (usize::BITS - (n - 1).leading_zeros());
         check_bits::<R>(bits, 0, &expr)?;
-        Ok(Num {
-            share: e.sum(&self.share),
-            frac: self.frac,
-            bits,
-            expr,
-        })
+        Ok(Num { share: e.sum(&self.share), frac: self.frac, bits, expr })
     }
 
     /// Inclusive prefix sums. Local.
@@ -234,12 +168,7 @@ impl<E: Engine, R: Ring> Num<E, R> {
         let expr = format!("prefix_sum({})", self.expr);
         let bits = self.bits + (usize::BITS - (n - 1).leading_zeros());
         check_bits::<R>(bits, 0, &expr)?;
-        Ok(Num {
-            share: e.prefix_sum(&self.share),
-            frac: self.frac,
-            bits,
-            expr,
-        })
+        Ok(Num { share: e.prefix_sum(&self.share), frac: self.frac, bits, expr })
     }
 
     /// Sum of squares as one inner product (one round, one element per party).
@@ -249,11 +178,6 @@ impl<E: Engine, R: Ring> Num<E, R> {
         let bits = 2 * self.bits + (usize::BITS - (n - 1).leading_zeros());
         check_bits::<R>(bits, 0, &expr)?;
         let share = e.dot(&[(&self.share, &self.share)])?;
-        Ok(Num {
-            share,
-            frac: 2 * self.frac,
-            bits,
-            expr,
-        })
+        Ok(Num { share, frac: 2 * self.frac, bits, expr })
     }
 }

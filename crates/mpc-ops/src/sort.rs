@@ -26,9 +26,7 @@ pub fn sort_by_key<E: Engine, R: Ring>(
 ) -> Result<(Num<E, R>, Vec<E::A<R>>)> {
     let n = e.len(&key.share);
     if payload.iter().any(|p| e.len(p) != n) {
-        return Err(MpcError::invalid(
-            "sort: payload columns must have the key's length",
-        ));
+        return Err(MpcError::invalid("sort: payload columns must have the key's length"));
     }
     if n <= 1 {
         return Ok((key.clone(), payload.iter().map(|p| (*p).clone()).collect()));
@@ -43,21 +41,14 @@ pub fn sort_by_key<E: Engine, R: Ring>(
     cols.extend_from_slice(payload);
     let shuffled = e.shuffle(&cols)?;
     let order = quicksort_order(e, &shuffled[0], ck_bits + 1)?;
-    let sorted_key = Num {
-        share: e.gather(&shuffled[1], &order),
-        ..key.clone()
-    };
+    let sorted_key = Num { share: e.gather(&shuffled[1], &order), ..key.clone() };
     let sorted_payload = shuffled[2..].iter().map(|c| e.gather(c, &order)).collect();
     Ok((sorted_key, sorted_payload))
 }
 
 /// The public order that sorts distinct keys (|difference| < 2^diff_bits), by quicksort with
 /// opened comparison bits. Only safe on shuffled, distinct keys.
-fn quicksort_order<E: Engine, R: Ring>(
-    e: &mut E,
-    ck: &E::A<R>,
-    diff_bits: u32,
-) -> Result<Vec<u32>> {
+fn quicksort_order<E: Engine, R: Ring>(e: &mut E, ck: &E::A<R>, diff_bits: u32) -> Result<Vec<u32>> {
     let n = e.len(ck);
     let mut pos: Vec<u32> = (0..n as u32).collect();
     // unsorted segments [start, end) of `pos`

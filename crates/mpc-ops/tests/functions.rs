@@ -9,13 +9,7 @@ use mitsu_mpc_ops::{Num, div, exp, invsqrt, log, reciprocal, sigmoid, sqrt};
 
 const F: u32 = 16;
 
-fn run<E: Engine, R: Ring>(
-    e: &mut E,
-    which: &str,
-    x: &[f64],
-    y: &[f64],
-    range: u32,
-) -> Result<Vec<f64>> {
+fn run<E: Engine, R: Ring>(e: &mut E, which: &str, x: &[f64], y: &[f64], range: u32) -> Result<Vec<f64>> {
     let fmt = FixedPoint::real(range, F);
     let a = Num::<E, R>::input_f64(e, PartyId::P0, Some(x), x.len(), fmt, "x")?;
     let r = match which {
@@ -38,29 +32,14 @@ fn q(x: f64) -> f64 {
     FixedPoint::real(40, F).decode::<u128>(FixedPoint::real(40, F).encode(x).unwrap())
 }
 
-fn check(
-    which: &str,
-    x: &[f64],
-    y: &[f64],
-    range: u32,
-    f: impl Fn(f64, f64) -> f64,
-    tol: impl Fn(f64, f64) -> f64,
-) {
+fn check(which: &str, x: &[f64], y: &[f64], range: u32, f: impl Fn(f64, f64) -> f64, tol: impl Fn(f64, f64) -> f64) {
     let (rep, twin) = both!(run::<u128>(which, x, y, range));
     let ulp = 1.0 / (1u64 << F) as f64;
     for (i, (&r, &t)) in rep.iter().zip(&twin).enumerate() {
         let want = f(q(x[i]), y.get(i).copied().map(q).unwrap_or(0.0));
         let bound = ulp + tol(want, q(x[i]));
-        assert!(
-            (r - want).abs() <= bound,
-            "{which}({}) = {r} under MPC, want {want} (bound {bound})",
-            x[i]
-        );
-        assert!(
-            (t - want).abs() <= bound,
-            "{which}({}) = {t} on the twin, want {want}",
-            x[i]
-        );
+        assert!((r - want).abs() <= bound, "{which}({}) = {r} under MPC, want {want} (bound {bound})", x[i]);
+        assert!((t - want).abs() <= bound, "{which}({}) = {t} on the twin, want {want}", x[i]);
     }
 }
 
@@ -78,61 +57,26 @@ fn spread(lo: f64, hi: f64, n: usize, signed: bool) -> Vec<f64> {
 #[test]
 fn reciprocal_and_division() {
     let x = spread(1.0 / 1024.0, 30000.0, 41, true);
-    check(
-        "reciprocal",
-        &x,
-        &[],
-        15,
-        |x, _| 1.0 / x,
-        |w, _| 1e-9 * w.abs(),
-    );
+    check("reciprocal", &x, &[], 15, |x, _| 1.0 / x, |w, _| 1e-9 * w.abs());
     let a: Vec<f64> = x.iter().map(|v| (v * 7.3) % 100.0).collect();
     let b = spread(0.01, 3000.0, 41, true);
-    check(
-        "div",
-        &a,
-        &b,
-        15,
-        |a, b| a / b,
-        |w, a| 1.0 / 65536.0 + 1e-9 * (w.abs() + a.abs()),
-    );
+    check("div", &a, &b, 15, |a, b| a / b, |w, a| 1.0 / 65536.0 + 1e-9 * (w.abs() + a.abs()));
 }
 
 #[test]
 fn square_roots() {
     let x = spread(1.0 / 4096.0, 30000.0, 41, false);
-    check(
-        "invsqrt",
-        &x,
-        &[],
-        15,
-        |x, _| 1.0 / x.sqrt(),
-        |w, _| 1e-9 * w,
-    );
+    check("invsqrt", &x, &[], 15, |x, _| 1.0 / x.sqrt(), |w, _| 1e-9 * w);
     let mut x0 = x.clone();
     x0.push(0.0);
-    check(
-        "sqrt",
-        &x0,
-        &[],
-        15,
-        |x, _| x.sqrt(),
-        |w, _| 1e-9 * w + 1.0 / 65536.0,
-    );
+    check("sqrt", &x0, &[], 15, |x, _| x.sqrt(), |w, _| 1e-9 * w + 1.0 / 65536.0);
 }
 
 #[test]
 fn exponential_logarithm_sigmoid() {
     let x: Vec<f64> = (0..61).map(|i| -15.0 + 0.5 * i as f64 + 0.01).collect();
     check("exp", &x, &[], 4, |x, _| x.exp(), |w, _| 1e-9 * w);
-    check(
-        "sigmoid",
-        &x,
-        &[],
-        4,
-        |x, _| 1.0 / (1.0 + (-x).exp()),
-        |_, _| 3.0 / 65536.0,
-    );
+    check("sigmoid", &x, &[], 4, |x, _| 1.0 / (1.0 + (-x).exp()), |_, _| 3.0 / 65536.0);
     let p = spread(1.0 / 60000.0, 30000.0, 41, false);
     check("log", &p, &[], 15, |x, _| x.ln(), |_, _| 1e-9);
 }
@@ -150,15 +94,7 @@ fn functions_in_z64_use_exact_truncation_and_stay_within_looser_bounds() {
     let (rep, twin) = both!(run::<u64>("reciprocal", &x, &[], 7));
     for (i, (&r, &t)) in rep.iter().zip(&twin).enumerate() {
         let want = 1.0 / q(x[i]);
-        assert!(
-            (r - want).abs() <= 2e-4 * want.abs().max(1.0),
-            "1/{} = {r}",
-            x[i]
-        );
-        assert!(
-            (t - want).abs() <= 2e-4 * want.abs().max(1.0),
-            "1/{} = {t}",
-            x[i]
-        );
+        assert!((r - want).abs() <= 2e-4 * want.abs().max(1.0), "1/{} = {r}", x[i]);
+        assert!((t - want).abs() <= 2e-4 * want.abs().max(1.0), "1/{} = {t}", x[i]);
     }
 }

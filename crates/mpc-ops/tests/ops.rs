@@ -7,41 +7,18 @@ use mitsu_crypto::{Prg, Seed};
 use mitsu_mpc_core::{Engine, MpcError, PartyId, Result};
 use mitsu_mpc_ops::{Num, eq, ge, gt, le, lt, max, maximum, min, minimum, select, sort_by_key};
 
-fn load<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &[f64],
-    fmt: FixedPoint,
-    name: &str,
-) -> Result<Num<E, R>> {
+fn load<E: Engine, R: Ring>(e: &mut E, x: &[f64], fmt: FixedPoint, name: &str) -> Result<Num<E, R>> {
     Num::input_f64(e, PartyId::P0, Some(x), x.len(), fmt, name)
 }
 
-fn cmp_case<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &[f64],
-    y: &[f64],
-    fmt: FixedPoint,
-) -> Result<Vec<Vec<bool>>> {
+fn cmp_case<E: Engine, R: Ring>(e: &mut E, x: &[f64], y: &[f64], fmt: FixedPoint) -> Result<Vec<Vec<bool>>> {
     let a = load::<E, R>(e, x, fmt, "x")?;
     let b = load::<E, R>(e, y, fmt, "y")?;
-    let bits = [
-        lt(e, &a, &b)?,
-        le(e, &a, &b)?,
-        gt(e, &a, &b)?,
-        ge(e, &a, &b)?,
-        eq(e, &a, &b)?,
-    ];
-    bits.iter()
-        .map(|c| Ok(e.open_b(c)?.plane_bools(0)))
-        .collect()
+    let bits = [lt(e, &a, &b)?, le(e, &a, &b)?, gt(e, &a, &b)?, ge(e, &a, &b)?, eq(e, &a, &b)?];
+    bits.iter().map(|c| Ok(e.open_b(c)?.plane_bools(0))).collect()
 }
 
-fn minmax_case<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &[f64],
-    y: &[f64],
-    fmt: FixedPoint,
-) -> Result<Vec<Vec<f64>>> {
+fn minmax_case<E: Engine, R: Ring>(e: &mut E, x: &[f64], y: &[f64], fmt: FixedPoint) -> Result<Vec<Vec<f64>>> {
     let a = load::<E, R>(e, x, fmt, "x")?;
     let b = load::<E, R>(e, y, fmt, "y")?;
     let c = lt(e, &a, &b)?;
@@ -55,11 +32,7 @@ fn minmax_case<E: Engine, R: Ring>(
     ])
 }
 
-fn sort_case<E: Engine, R: Ring>(
-    e: &mut E,
-    keys: &[i64],
-    key_bits: u32,
-) -> Result<(Vec<i128>, Vec<i128>)> {
+fn sort_case<E: Engine, R: Ring>(e: &mut E, keys: &[i64], key_bits: u32) -> Result<(Vec<i128>, Vec<i128>)> {
     let n = keys.len();
     let kv: Vec<R> = keys.iter().map(|&k| R::from_i128(k as i128)).collect();
     let pv: Vec<R> = (0..n as u64).map(R::from_u64).collect();
@@ -93,14 +66,8 @@ fn check_cmp<R: Ring>() {
         let (x, y) = with_ties(n as u64, n);
         let (rep, twin) = both!(cmp_case::<R>(&x, &y, fmt));
         assert_eq!(rep, twin);
-        let ex: Vec<f64> = x
-            .iter()
-            .map(|v| fmt.decode::<R>(fmt.encode(*v).unwrap()))
-            .collect();
-        let ey: Vec<f64> = y
-            .iter()
-            .map(|v| fmt.decode::<R>(fmt.encode(*v).unwrap()))
-            .collect();
+        let ex: Vec<f64> = x.iter().map(|v| fmt.decode::<R>(fmt.encode(*v).unwrap())).collect();
+        let ey: Vec<f64> = y.iter().map(|v| fmt.decode::<R>(fmt.encode(*v).unwrap())).collect();
         for i in 0..n {
             let (a, b) = (ex[i], ey[i]);
             assert_eq!(
@@ -135,14 +102,8 @@ fn min_max_and_select() {
             assert_eq!(rep[1][i], q(x[i]).max(q(y[i])));
             assert_eq!(rep[2][i], q(x[i]).max(q(y[i])));
         }
-        assert_eq!(
-            rep[3][0],
-            x.iter().map(|v| q(*v)).fold(f64::INFINITY, f64::min)
-        );
-        assert_eq!(
-            rep[4][0],
-            x.iter().map(|v| q(*v)).fold(f64::NEG_INFINITY, f64::max)
-        );
+        assert_eq!(rep[3][0], x.iter().map(|v| q(*v)).fold(f64::INFINITY, f64::min));
+        assert_eq!(rep[4][0], x.iter().map(|v| q(*v)).fold(f64::NEG_INFINITY, f64::max));
     }
 }
 
@@ -151,10 +112,7 @@ fn check_sort<R: Ring>(key_bits: u32) {
         let mut p = Prg::new(Seed::from_u64(n as u64 + key_bits as u64));
         let lim = 1i128 << key_bits;
         let mut keys: Vec<i64> = (0..n)
-            .map(|_| {
-                ((p.next_u64() as i128 % lim) - (p.next_u64() as i128 % lim))
-                    .clamp(-lim + 1, lim - 1) as i64
-            })
+            .map(|_| ((p.next_u64() as i128 % lim) - (p.next_u64() as i128 % lim)).clamp(-lim + 1, lim - 1) as i64)
             .collect();
         // ties and the ends of the range
         if n >= 3 {
@@ -167,16 +125,8 @@ fn check_sort<R: Ring>(key_bits: u32) {
         // expected: stable sort of (key, original index)
         let mut idx: Vec<usize> = (0..n).collect();
         idx.sort_by_key(|&i| keys[i]);
-        assert_eq!(
-            rep.0,
-            idx.iter().map(|&i| keys[i] as i128).collect::<Vec<_>>(),
-            "sorted keys"
-        );
-        assert_eq!(
-            rep.1,
-            idx.iter().map(|&i| i as i128).collect::<Vec<_>>(),
-            "payload follows, ties keep their order"
-        );
+        assert_eq!(rep.0, idx.iter().map(|&i| keys[i] as i128).collect::<Vec<_>>(), "sorted keys");
+        assert_eq!(rep.1, idx.iter().map(|&i| i as i128).collect::<Vec<_>>(), "payload follows, ties keep their order");
     }
 }
 
@@ -207,10 +157,7 @@ fn arithmetic_that_could_overflow_is_refused_with_the_expression() {
     })
     .unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.contains("(revenue * price)") && msg.contains("Z64"),
-        "{msg}"
-    );
+    assert!(msg.contains("(revenue * price)") && msg.contains("Z64"), "{msg}");
     // the same product fits Z128
     common::on_twin(|e| {
         let a = load::<_, u128>(e, &[3.5], FixedPoint::real(20, 16), "revenue")?;
@@ -222,25 +169,16 @@ fn arithmetic_that_could_overflow_is_refused_with_the_expression() {
 
 #[test]
 fn out_of_range_inputs_are_refused_before_sharing() {
-    let err = common::on_twin(|e| {
-        Ok(load::<_, u64>(e, &[1.0, 200.0], FixedPoint::real(7, 16), "x").map(|_| ()))
-    })
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("outside the declared range"),
-        "{err}"
-    );
+    let err = common::on_twin(|e| Ok(load::<_, u64>(e, &[1.0, 200.0], FixedPoint::real(7, 16), "x").map(|_| ())))
+        .unwrap_err();
+    assert!(err.to_string().contains("outside the declared range"), "{err}");
 }
 
 mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn mul_lt<E: Engine, R: Ring>(
-        e: &mut E,
-        x: &[f64],
-        y: &[f64],
-    ) -> Result<(Vec<f64>, Vec<bool>)> {
+    fn mul_lt<E: Engine, R: Ring>(e: &mut E, x: &[f64], y: &[f64]) -> Result<(Vec<f64>, Vec<bool>)> {
         let fmt = FixedPoint::real(10, 16);
         let a = load::<E, R>(e, x, fmt, "x")?;
         let b = load::<E, R>(e, y, fmt, "y")?;

@@ -32,9 +32,7 @@ impl Default for RefEngine {
 
 impl RefEngine {
     pub fn new(seed: Seed) -> Self {
-        RefEngine {
-            prg: Prg::new(seed),
-        }
+        RefEngine { prg: Prg::new(seed) }
     }
 }
 
@@ -54,11 +52,7 @@ fn check_bound<R: Ring>(x: &[R], bits: u32, op: &str) -> Result<()> {
 
 fn same_len<R>(a: &[R], b: &[R], op: &str) -> Result<()> {
     if a.len() != b.len() {
-        return Err(MpcError::invalid(format!(
-            "{op}: operands have lengths {} and {}",
-            a.len(),
-            b.len()
-        )));
+        return Err(MpcError::invalid(format!("{op}: operands have lengths {} and {}", a.len(), b.len())));
     }
     Ok(())
 }
@@ -82,28 +76,14 @@ impl Engine for RefEngine {
         CommStats::default()
     }
 
-    fn input<R: Ring>(
-        &mut self,
-        _owner: PartyId,
-        values: Option<&[R]>,
-        n: usize,
-    ) -> Result<Vec<R>> {
+    fn input<R: Ring>(&mut self, _owner: PartyId, values: Option<&[R]>, n: usize) -> Result<Vec<R>> {
         let v = values.ok_or_else(|| MpcError::invalid("the twin needs the input values"))?;
         if v.len() != n {
-            return Err(MpcError::invalid(format!(
-                "input of {} values declared as {n}",
-                v.len()
-            )));
+            return Err(MpcError::invalid(format!("input of {} values declared as {n}", v.len())));
         }
         Ok(v.to_vec())
     }
-    fn input_b(
-        &mut self,
-        _owner: PartyId,
-        values: Option<&Planes>,
-        nplanes: usize,
-        n: usize,
-    ) -> Result<Planes> {
+    fn input_b(&mut self, _owner: PartyId, values: Option<&Planes>, nplanes: usize, n: usize) -> Result<Planes> {
         let v = values.ok_or_else(|| MpcError::invalid("the twin needs the input values"))?;
         if (v.nplanes(), v.n()) != (nplanes, n) {
             return Err(MpcError::invalid("boolean input of the wrong shape"));
@@ -136,16 +116,10 @@ impl Engine for RefEngine {
         a.iter().map(|x| x.neg()).collect()
     }
     fn add_public<R: Ring>(&self, a: &Vec<R>, c: &[R]) -> Vec<R> {
-        a.iter()
-            .enumerate()
-            .map(|(i, x)| x.add(bcast(c, i)))
-            .collect()
+        a.iter().enumerate().map(|(i, x)| x.add(bcast(c, i))).collect()
     }
     fn mul_public<R: Ring>(&self, a: &Vec<R>, c: &[R]) -> Vec<R> {
-        a.iter()
-            .enumerate()
-            .map(|(i, x)| x.mul(bcast(c, i)))
-            .collect()
+        a.iter().enumerate().map(|(i, x)| x.mul(bcast(c, i))).collect()
     }
     fn gather<R: Ring>(&self, a: &Vec<R>, idx: &[u32]) -> Vec<R> {
         idx.iter().map(|&i| a[i as usize]).collect()
@@ -178,20 +152,11 @@ impl Engine for RefEngine {
             .iter()
             .map(|(a, b)| {
                 same_len(a, b, "dot")?;
-                Ok(a.iter()
-                    .zip(b.iter())
-                    .fold(R::ZERO, |s, (x, y)| s.add(x.mul(*y))))
+                Ok(a.iter().zip(b.iter()).fold(R::ZERO, |s, (x, y)| s.add(x.mul(*y))))
             })
             .collect()
     }
-    fn matmul<R: Ring>(
-        &mut self,
-        a: &Vec<R>,
-        b: &Vec<R>,
-        m: usize,
-        k: usize,
-        n: usize,
-    ) -> Result<Vec<R>> {
+    fn matmul<R: Ring>(&mut self, a: &Vec<R>, b: &Vec<R>, m: usize, k: usize, n: usize) -> Result<Vec<R>> {
         if a.len() != m * k || b.len() != k * n {
             return Err(MpcError::invalid("matmul: shapes do not match the data"));
         }
@@ -209,13 +174,7 @@ impl Engine for RefEngine {
         check_bound(x, bits, "trunc")?;
         Ok(x.iter().map(|v| floor_shift(*v, shift)).collect())
     }
-    fn mul_trunc<R: Ring>(
-        &mut self,
-        a: &Vec<R>,
-        b: &Vec<R>,
-        shift: u32,
-        bits: u32,
-    ) -> Result<Vec<R>> {
+    fn mul_trunc<R: Ring>(&mut self, a: &Vec<R>, b: &Vec<R>, shift: u32, bits: u32) -> Result<Vec<R>> {
         let p = self.mul(a, b)?;
         self.trunc(&p, shift, bits)
     }
@@ -225,33 +184,22 @@ impl Engine for RefEngine {
     }
     fn msb<R: Ring>(&mut self, x: &Vec<R>, bits: u32) -> Result<Planes> {
         check_bound(x, bits, "msb")?;
-        Ok(Planes::from_bools(
-            &x.iter().map(|v| v.bit(R::BITS - 1)).collect::<Vec<_>>(),
-        ))
+        Ok(Planes::from_bools(&x.iter().map(|v| v.bit(R::BITS - 1)).collect::<Vec<_>>()))
     }
     fn eqz<R: Ring>(&mut self, x: &Vec<R>, bits: u32) -> Result<Planes> {
         check_bound(x, bits, "eqz")?;
-        Ok(Planes::from_bools(
-            &x.iter().map(|v| *v == R::ZERO).collect::<Vec<_>>(),
-        ))
+        Ok(Planes::from_bools(&x.iter().map(|v| *v == R::ZERO).collect::<Vec<_>>()))
     }
     fn a2b<R: Ring>(&mut self, x: &Vec<R>, nbits: u32) -> Result<Planes> {
         if nbits > R::BITS {
-            return Err(MpcError::invalid(format!(
-                "a2b of {nbits} bits in {}",
-                R::NAME
-            )));
+            return Err(MpcError::invalid(format!("a2b of {nbits} bits in {}", R::NAME)));
         }
         Ok(Planes::from_values(x, nbits as usize))
     }
     fn b2a<R: Ring>(&mut self, x: &Planes) -> Result<Vec<R>> {
         let n = x.n();
         Ok((0..n)
-            .map(|i| {
-                (0..x.nplanes())
-                    .filter(|&p| x.get(p, i))
-                    .fold(R::ZERO, |s, p| s.add(R::pow2(p as u32)))
-            })
+            .map(|i| (0..x.nplanes()).filter(|&p| x.get(p, i)).fold(R::ZERO, |s, p| s.add(R::pow2(p as u32))))
             .collect())
     }
     fn b2a_weighted<R: Ring>(&mut self, x: &Planes, weights: &[R]) -> Result<Vec<R>> {
@@ -259,11 +207,7 @@ impl Engine for RefEngine {
             return Err(MpcError::invalid("b2a_weighted: one weight per plane"));
         }
         Ok((0..x.n())
-            .map(|i| {
-                (0..x.nplanes())
-                    .filter(|&p| x.get(p, i))
-                    .fold(R::ZERO, |s, p| s.add(weights[p]))
-            })
+            .map(|i| (0..x.nplanes()).filter(|&p| x.get(p, i)).fold(R::ZERO, |s, p| s.add(weights[p])))
             .collect())
     }
     fn bits2a<R: Ring>(&mut self, x: &Planes) -> Result<Vec<R>> {
@@ -313,9 +257,6 @@ impl Engine for RefEngine {
             return Err(MpcError::invalid("shuffle of columns of different lengths"));
         }
         let p = self.prg.permutation(n);
-        Ok(cols
-            .iter()
-            .map(|c| p.iter().map(|&j| c[j as usize]).collect())
-            .collect())
+        Ok(cols.iter().map(|c| p.iter().map(|&j| c[j as usize]).collect()).collect())
     }
 }

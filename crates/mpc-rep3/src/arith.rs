@@ -15,20 +15,11 @@ impl Rep3 {
     /// Input from `owner`. 1 round; the owner sends n elements to its next party, nobody else
     /// sends. Components: c_o = r (PRG k_o, known to owner and its previous party),
     /// c_{o+1} = x - r (sent to the next party), c_{o+2} = 0. Reveals nothing.
-    pub fn input<R: Ring>(
-        &mut self,
-        owner: PartyId,
-        values: Option<&[R]>,
-        n: usize,
-    ) -> Result<AShare<R>> {
+    pub fn input<R: Ring>(&mut self, owner: PartyId, values: Option<&[R]>, n: usize) -> Result<AShare<R>> {
         if self.id == owner {
-            let x = values
-                .ok_or_else(|| MpcError::invalid("the input owner must supply its values"))?;
+            let x = values.ok_or_else(|| MpcError::invalid("the input owner must supply its values"))?;
             if x.len() != n {
-                return Err(MpcError::invalid(format!(
-                    "input of {} values declared as {n}",
-                    x.len()
-                )));
+                return Err(MpcError::invalid(format!("input of {} values declared as {n}", x.len())));
             }
             let r: Vec<R> = self.prev.gen_vec(n);
             let m: Vec<R> = x.iter().zip(&r).map(|(x, r)| x.sub(*r)).collect();
@@ -36,29 +27,17 @@ impl Rep3 {
             Ok(AShare { a: r, b: m })
         } else if self.id == owner.next() {
             let m = self.ch.exchange::<R>(None, Some((owner, n)))?.unwrap();
-            Ok(AShare {
-                a: m,
-                b: vec![R::ZERO; n],
-            })
+            Ok(AShare { a: m, b: vec![R::ZERO; n] })
         } else {
             let r: Vec<R> = self.next.gen_vec(n);
-            Ok(AShare {
-                a: vec![R::ZERO; n],
-                b: r,
-            })
+            Ok(AShare { a: vec![R::ZERO; n], b: r })
         }
     }
 
     /// Opens to all. 1 round, 1 element per party. Reveals x.
     pub fn open<R: Ring>(&mut self, x: &AShare<R>) -> Result<Vec<R>> {
         let n = x.len();
-        let got = self
-            .ch
-            .exchange(
-                Some((self.id.next(), x.a.clone())),
-                Some((self.id.prev(), n)),
-            )?
-            .unwrap();
+        let got = self.ch.exchange(Some((self.id.next(), x.a.clone())), Some((self.id.prev(), n)))?.unwrap();
         Ok((0..n).map(|i| x.a[i].add(x.b[i]).add(got[i])).collect())
     }
 
@@ -68,9 +47,7 @@ impl Rep3 {
         let n = x.len();
         if self.id == to {
             let got = self.ch.exchange::<R>(None, Some((to.next(), n)))?.unwrap();
-            Ok(Some(
-                (0..n).map(|i| x.a[i].add(x.b[i]).add(got[i])).collect(),
-            ))
+            Ok(Some((0..n).map(|i| x.a[i].add(x.b[i]).add(got[i])).collect()))
         } else if self.id == to.next() {
             self.ch.exchange(Some((to, x.b.clone())), None)?;
             Ok(None)
@@ -83,38 +60,24 @@ impl Rep3 {
     /// replicated shares. 1 round; parties 1 and 2 send n elements each, party 0 sends nothing:
     /// the zero sharing is alpha_0 = F(k0), alpha_1 = F(k2), alpha_2 = -F(k0) - F(k2), so party 2
     /// can compute party 0's component itself. Each message is masked by a seed its receiver lacks.
-    pub(crate) fn reshare_p12<R: Ring>(
-        &mut self,
-        z: Option<Vec<R>>,
-        n: usize,
-    ) -> Result<AShare<R>> {
+    pub(crate) fn reshare_p12<R: Ring>(&mut self, z: Option<Vec<R>>, n: usize) -> Result<AShare<R>> {
         match self.id.index() {
             0 => {
                 let c0: Vec<R> = self.prev.gen_vec(n);
-                let c1 = self
-                    .ch
-                    .exchange::<R>(None, Some((PartyId::P1, n)))?
-                    .unwrap();
+                let c1 = self.ch.exchange::<R>(None, Some((PartyId::P1, n)))?.unwrap();
                 Ok(AShare { a: c0, b: c1 })
             }
             1 => {
-                let mut c1 = z.ok_or_else(|| {
-                    MpcError::Internal("reshare_p12 without a value at party 1".into())
-                })?;
+                let mut c1 = z.ok_or_else(|| MpcError::Internal("reshare_p12 without a value at party 1".into()))?;
                 let f2: Vec<R> = self.next.gen_vec(n);
                 for (c, f) in c1.iter_mut().zip(&f2) {
                     *c = c.add(*f);
                 }
-                let c2 = self
-                    .ch
-                    .exchange(Some((PartyId::P0, c1.clone())), Some((PartyId::P2, n)))?
-                    .unwrap();
+                let c2 = self.ch.exchange(Some((PartyId::P0, c1.clone())), Some((PartyId::P2, n)))?.unwrap();
                 Ok(AShare { a: c1, b: c2 })
             }
             _ => {
-                let mut c2 = z.ok_or_else(|| {
-                    MpcError::Internal("reshare_p12 without a value at party 2".into())
-                })?;
+                let mut c2 = z.ok_or_else(|| MpcError::Internal("reshare_p12 without a value at party 2".into()))?;
                 let f0: Vec<R> = self.next.gen_vec(n);
                 let f2: Vec<R> = self.prev.gen_vec(n);
                 for i in 0..n {
@@ -128,35 +91,20 @@ impl Rep3 {
 
     /// Shares a vector known to party 0: components (r, v - r, 0) with r = F(k0). 1 round; party 0
     /// sends n elements to party 1.
-    pub(crate) fn share_from_p0<R: Ring>(
-        &mut self,
-        v: Option<Vec<R>>,
-        n: usize,
-    ) -> Result<AShare<R>> {
+    pub(crate) fn share_from_p0<R: Ring>(&mut self, v: Option<Vec<R>>, n: usize) -> Result<AShare<R>> {
         match self.id.index() {
             0 => {
-                let v = v.ok_or_else(|| {
-                    MpcError::Internal("share_from_p0 without a value at party 0".into())
-                })?;
+                let v = v.ok_or_else(|| MpcError::Internal("share_from_p0 without a value at party 0".into()))?;
                 let r: Vec<R> = self.prev.gen_vec(n);
                 let m: Vec<R> = v.iter().zip(&r).map(|(v, r)| v.sub(*r)).collect();
                 self.ch.exchange(Some((PartyId::P1, m.clone())), None)?;
                 Ok(AShare { a: r, b: m })
             }
             1 => {
-                let m = self
-                    .ch
-                    .exchange::<R>(None, Some((PartyId::P0, n)))?
-                    .unwrap();
-                Ok(AShare {
-                    a: m,
-                    b: vec![R::ZERO; n],
-                })
+                let m = self.ch.exchange::<R>(None, Some((PartyId::P0, n)))?.unwrap();
+                Ok(AShare { a: m, b: vec![R::ZERO; n] })
             }
-            _ => Ok(AShare {
-                a: vec![R::ZERO; n],
-                b: self.next.gen_vec(n),
-            }),
+            _ => Ok(AShare { a: vec![R::ZERO; n], b: self.next.gen_vec(n) }),
         }
     }
 
@@ -166,10 +114,9 @@ impl Rep3 {
         let n = x.len();
         let mut z: Vec<R> = self.prev.gen_vec(n);
         let r2: Vec<R> = self.next.gen_vec(n);
-        for (z, (r, ((xa, xb), (ya, yb)))) in z.iter_mut().zip(
-            r2.iter()
-                .zip(x.a.iter().zip(&x.b).zip(y.a.iter().zip(&y.b))),
-        ) {
+        for (z, (r, ((xa, xb), (ya, yb)))) in
+            z.iter_mut().zip(r2.iter().zip(x.a.iter().zip(&x.b).zip(y.a.iter().zip(&y.b))))
+        {
             *z = z.sub(*r).add(xa.mul(ya.add(*yb))).add(xb.mul(*ya));
         }
         z
@@ -180,10 +127,7 @@ impl Rep3 {
         check_len(x, y, "mul")?;
         let n = x.len();
         let z = self.mul_local(x, y);
-        let b = self
-            .ch
-            .exchange(Some((self.id.prev(), z.clone())), Some((self.id.next(), n)))?
-            .unwrap();
+        let b = self.ch.exchange(Some((self.id.prev(), z.clone())), Some((self.id.next(), n)))?.unwrap();
         Ok(AShare { a: z, b })
     }
 
@@ -196,33 +140,18 @@ impl Rep3 {
             check_len(x, y, "dot")?;
             let mut acc = z[j].sub(r2[j]);
             for i in 0..x.len() {
-                acc = acc
-                    .add(x.a[i].mul(y.a[i].add(y.b[i])))
-                    .add(x.b[i].mul(y.a[i]));
+                acc = acc.add(x.a[i].mul(y.a[i].add(y.b[i]))).add(x.b[i].mul(y.a[i]));
             }
             z[j] = acc;
         }
-        let b = self
-            .ch
-            .exchange(Some((self.id.prev(), z.clone())), Some((self.id.next(), k)))?
-            .unwrap();
+        let b = self.ch.exchange(Some((self.id.prev(), z.clone())), Some((self.id.next(), k)))?.unwrap();
         Ok(AShare { a: z, b })
     }
 
     /// Matrix product (m x k) * (k x n). 1 round, m*n elements per party.
-    pub fn matmul<R: Ring>(
-        &mut self,
-        x: &AShare<R>,
-        y: &AShare<R>,
-        m: usize,
-        k: usize,
-        n: usize,
-    ) -> Result<AShare<R>> {
+    pub fn matmul<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>, m: usize, k: usize, n: usize) -> Result<AShare<R>> {
         if x.len() != m * k || y.len() != k * n {
-            return Err(MpcError::invalid(format!(
-                "matmul: shapes {}x{} and {}x{} do not match the data",
-                m, k, k, n
-            )));
+            return Err(MpcError::invalid(format!("matmul: shapes {}x{} and {}x{} do not match the data", m, k, k, n)));
         }
         let mut z: Vec<R> = self.prev.gen_vec(m * n);
         let r2: Vec<R> = self.next.gen_vec(m * n);
@@ -240,13 +169,7 @@ impl Rep3 {
                 }
             }
         }
-        let b = self
-            .ch
-            .exchange(
-                Some((self.id.prev(), z.clone())),
-                Some((self.id.next(), m * n)),
-            )?
-            .unwrap();
+        let b = self.ch.exchange(Some((self.id.prev(), z.clone())), Some((self.id.next(), m * n)))?.unwrap();
         Ok(AShare { a: z, b })
     }
 
@@ -277,10 +200,7 @@ impl Rep3 {
     pub fn trunc_prob<R: Ring>(&mut self, x: &AShare<R>, d: u32, bits: u32) -> Result<AShare<R>> {
         let bb = bits.max(d);
         if bb > prob_trunc_max_bits::<R>() {
-            return Err(MpcError::Internal(format!(
-                "probabilistic truncation with bound 2^{bb} in {}",
-                R::NAME
-            )));
+            return Err(MpcError::Internal(format!("probabilistic truncation with bound 2^{bb} in {}", R::NAME)));
         }
         let n = x.len();
         let rho: Vec<R> = self.common.gen_vec(n);
@@ -290,26 +210,14 @@ impl Rep3 {
         match self.id.index() {
             0 => {
                 let r: Vec<R> = self.prev.gen_vec(n);
-                let c1: Vec<R> = (0..n)
-                    .map(|i| {
-                        x.a[i]
-                            .add(x.b[i])
-                            .add(bias)
-                            .sub(rho[i])
-                            .shr(d)
-                            .sub(r[i])
-                            .sub(unbias)
-                    })
-                    .collect();
+                let c1: Vec<R> =
+                    (0..n).map(|i| x.a[i].add(x.b[i]).add(bias).sub(rho[i]).shr(d).sub(r[i]).sub(unbias)).collect();
                 self.ch.exchange(Some((PartyId::P1, c1.clone())), None)?;
                 Ok(AShare { a: r, b: c1 })
             }
             1 => {
                 let c2: Vec<R> = (0..n).map(|i| low_part(x.b[i].add(rho[i]))).collect();
-                let c1 = self
-                    .ch
-                    .exchange::<R>(None, Some((PartyId::P0, n)))?
-                    .unwrap();
+                let c1 = self.ch.exchange::<R>(None, Some((PartyId::P0, n)))?.unwrap();
                 Ok(AShare { a: c1, b: c2 })
             }
             _ => {
@@ -333,10 +241,7 @@ impl Rep3 {
     pub fn trunc_exact<R: Ring>(&mut self, x: &AShare<R>, d: u32, bits: u32) -> Result<AShare<R>> {
         let bb = bits.max(d);
         if bb > R::BITS - 2 {
-            return Err(MpcError::Internal(format!(
-                "exact truncation with bound 2^{bb} in {}",
-                R::NAME
-            )));
+            return Err(MpcError::Internal(format!("exact truncation with bound 2^{bb} in {}", R::NAME)));
         }
         let n = x.len();
         let l = bb + 1;
@@ -344,10 +249,7 @@ impl Rep3 {
         let d_us = d as usize;
         // Party 0's s0, parties 1 and 2's s1.
         let (s0, s1): (Option<Vec<R>>, Option<Vec<R>>) = match self.id.index() {
-            0 => (
-                Some((0..n).map(|i| x.a[i].add(x.b[i]).add(bias)).collect()),
-                None,
-            ),
+            0 => (Some((0..n).map(|i| x.a[i].add(x.b[i]).add(bias)).collect()), None),
             1 => (None, Some(x.b.clone())),
             _ => (None, Some(x.a.clone())),
         };
@@ -361,9 +263,7 @@ impl Rep3 {
             p = mitsu_algebra::Planes::stack(&[&p, &flag]);
             p
         };
-        let a_part = s0
-            .as_ref()
-            .map(|s| s.iter().map(|v| v.shr(d)).collect::<Vec<R>>());
+        let a_part = s0.as_ref().map(|s| s.iter().map(|v| v.shr(d)).collect::<Vec<R>>());
         let p0_planes = s0.as_ref().map(&mine_bits);
         let p12_planes = s1.as_ref().map(&mine_bits);
         let (a_sh, x_b) = self.share_from_p0_both(a_part, p0_planes, d_us + 1, n)?;
@@ -388,11 +288,7 @@ impl Rep3 {
         if let Some(s1) = &s1 {
             let bpart: Vec<R> = s1.iter().map(|v| v.shr(d)).collect();
             // component 2: party 1's b, party 2's a
-            let comp = if self.id.index() == 1 {
-                &mut out.b
-            } else {
-                &mut out.a
-            };
+            let comp = if self.id.index() == 1 { &mut out.b } else { &mut out.a };
             for (o, v) in comp.iter_mut().zip(&bpart) {
                 *o = o.add(*v);
             }
@@ -404,13 +300,7 @@ impl Rep3 {
     /// safe: 2 rounds and 1 element per party in total (parties 1 and 2 send in the first round,
     /// party 0 in the second), half the traffic of a multiplication followed by a truncation.
     /// Otherwise a multiplication followed by exact truncation.
-    pub fn mul_trunc<R: Ring>(
-        &mut self,
-        x: &AShare<R>,
-        y: &AShare<R>,
-        d: u32,
-        bits: u32,
-    ) -> Result<AShare<R>> {
+    pub fn mul_trunc<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>, d: u32, bits: u32) -> Result<AShare<R>> {
         check_len(x, y, "mul_trunc")?;
         let bb = bits.max(d);
         if d == 0 {
@@ -439,10 +329,7 @@ impl Rep3 {
                 let f0: Vec<R> = self.prev.gen_vec(n);
                 let mut z0 = cross_all();
                 z0.iter_mut().zip(&f0).for_each(|(z, f)| *z = z.sub(*f));
-                let z1 = self
-                    .ch
-                    .exchange::<R>(None, Some((PartyId::P1, n)))?
-                    .unwrap();
+                let z1 = self.ch.exchange::<R>(None, Some((PartyId::P1, n)))?.unwrap();
                 let r: Vec<R> = self.prev.gen_vec(n);
                 let c1: Vec<R> = z0
                     .iter()
@@ -456,23 +343,15 @@ impl Rep3 {
                 let f2: Vec<R> = self.next.gen_vec(n);
                 let mut z1 = cross_all();
                 z1.iter_mut().zip(&f2).for_each(|(z, f)| *z = z.add(*f));
-                let c2 = self
-                    .ch
-                    .exchange(Some((PartyId::P0, z1)), Some((PartyId::P2, n)))?
-                    .unwrap();
-                let c1 = self
-                    .ch
-                    .exchange::<R>(None, Some((PartyId::P0, n)))?
-                    .unwrap();
+                let c2 = self.ch.exchange(Some((PartyId::P0, z1)), Some((PartyId::P2, n)))?.unwrap();
+                let c1 = self.ch.exchange::<R>(None, Some((PartyId::P0, n)))?.unwrap();
                 Ok(AShare { a: c1, b: c2 })
             }
             _ => {
                 let f0: Vec<R> = self.next.gen_vec(n);
                 let f2: Vec<R> = self.prev.gen_vec(n);
                 let mut c2 = cross_all();
-                c2.iter_mut()
-                    .zip(f0.iter().zip(&f2))
-                    .for_each(|(z, (a, b))| *z = z.add(*a).sub(*b).neg().shr(d).neg());
+                c2.iter_mut().zip(f0.iter().zip(&f2)).for_each(|(z, (a, b))| *z = z.add(*a).sub(*b).neg().shr(d).neg());
                 self.ch.exchange(Some((PartyId::P1, c2.clone())), None)?;
                 let r: Vec<R> = self.next.gen_vec(n);
                 Ok(AShare { a: c2, b: r })
@@ -486,9 +365,7 @@ impl Rep3 {
     /// w = u + v - uv with u known to party 0 and v to parties 1 and 2 (see `trunc_exact`).
     pub fn extend(&mut self, x: &AShare<u64>, bits: u32) -> Result<AShare<u128>> {
         if bits > 62 {
-            return Err(MpcError::Internal(format!(
-                "extension of a value bounded by 2^{bits}"
-            )));
+            return Err(MpcError::Internal(format!("extension of a value bounded by 2^{bits}")));
         }
         let n = x.len();
         let l = bits + 1;
@@ -506,11 +383,7 @@ impl Rep3 {
                 for i in 0..n {
                     let s0 = x.a[i].wrapping_add(x.b[i]).wrapping_add(bias);
                     let u = ((s0 >> l) != 0) as u128;
-                    msg.push(
-                        (s0 as u128)
-                            .wrapping_sub(u.wrapping_mul(two64))
-                            .wrapping_sub(rho[n + i]),
-                    );
+                    msg.push((s0 as u128).wrapping_sub(u.wrapping_mul(two64)).wrapping_sub(rho[n + i]));
                 }
                 self.ch.exchange(Some((PartyId::P1, msg.clone())), None)?;
                 let prod = self.reshare_p12::<u128>(None, n)?;
@@ -520,10 +393,7 @@ impl Rep3 {
                 Ok(self.add_public_scalar(&AShare { a, b }, (bias as u128).wrapping_neg()))
             }
             1 => {
-                let msg = self
-                    .ch
-                    .exchange::<u128>(None, Some((PartyId::P0, 2 * n)))?
-                    .unwrap();
+                let msg = self.ch.exchange::<u128>(None, Some((PartyId::P0, 2 * n)))?.unwrap();
                 let mut z = Vec::with_capacity(n);
                 let mut bpart = Vec::with_capacity(n);
                 for i in 0..n {
@@ -569,9 +439,6 @@ impl Rep3 {
 
 impl<R: Ring> AShare<R> {
     pub(crate) fn slice(&self, r: std::ops::Range<usize>) -> AShare<R> {
-        AShare {
-            a: self.a[r.clone()].to_vec(),
-            b: self.b[r].to_vec(),
-        }
+        AShare { a: self.a[r.clone()].to_vec(), b: self.b[r].to_vec() }
     }
 }

@@ -12,47 +12,30 @@ use mitsu_mpc_core::{MpcError, PartyId, Payload, Result};
 
 impl Rep3 {
     /// Boolean input from `owner`, as [`Rep3::input`] with XOR. 1 round.
-    pub fn input_b(
-        &mut self,
-        owner: PartyId,
-        values: Option<&Planes>,
-        nplanes: usize,
-        n: usize,
-    ) -> Result<BShare> {
+    pub fn input_b(&mut self, owner: PartyId, values: Option<&Planes>, nplanes: usize, n: usize) -> Result<BShare> {
         if self.id == owner {
-            let x = values
-                .ok_or_else(|| MpcError::invalid("the input owner must supply its values"))?;
+            let x = values.ok_or_else(|| MpcError::invalid("the input owner must supply its values"))?;
             if (x.nplanes(), x.n()) != (nplanes, n) {
                 return Err(MpcError::invalid("boolean input of the wrong shape"));
             }
             let r = gen_planes(&mut self.prev, nplanes, n);
             let mut m = x.clone();
             m.xor_assign(&r);
-            self.ch
-                .round(vec![(owner.next(), Payload::U64(m.words().to_vec()))], &[])?;
+            self.ch.round(vec![(owner.next(), Payload::U64(m.words().to_vec()))], &[])?;
             Ok(BShare { a: r, b: m })
         } else if self.id == owner.next() {
             let got = self.ch.round(vec![], &[owner])?.pop().unwrap();
             let m = recv_planes(got, owner, nplanes, n)?;
-            Ok(BShare {
-                a: m,
-                b: Planes::zeros(nplanes, n),
-            })
+            Ok(BShare { a: m, b: Planes::zeros(nplanes, n) })
         } else {
-            Ok(BShare {
-                a: Planes::zeros(nplanes, n),
-                b: gen_planes(&mut self.next, nplanes, n),
-            })
+            Ok(BShare { a: Planes::zeros(nplanes, n), b: gen_planes(&mut self.next, nplanes, n) })
         }
     }
 
     /// Opens boolean shares to all. 1 round, one plane set per party.
     pub fn open_b(&mut self, x: &BShare) -> Result<Planes> {
         let (np, n) = x.shape();
-        let got = self.ch.round(
-            vec![(self.id.next(), Payload::U64(x.a.words().to_vec()))],
-            &[self.id.prev()],
-        )?;
+        let got = self.ch.round(vec![(self.id.next(), Payload::U64(x.a.words().to_vec()))], &[self.id.prev()])?;
         let mut v = recv_planes(got.into_iter().next().unwrap(), self.id.prev(), np, n)?;
         v.xor_assign(&x.a);
         v.xor_assign(&x.b);
@@ -60,24 +43,15 @@ impl Rep3 {
     }
 
     pub(crate) fn b_select(&self, x: &BShare, r: std::ops::Range<usize>) -> BShare {
-        BShare {
-            a: x.a.select(r.clone()),
-            b: x.b.select(r),
-        }
+        BShare { a: x.a.select(r.clone()), b: x.b.select(r) }
     }
     pub(crate) fn b_pick(&self, x: &BShare, idx: &[usize]) -> BShare {
-        BShare {
-            a: x.a.pick(idx),
-            b: x.b.pick(idx),
-        }
+        BShare { a: x.a.pick(idx), b: x.b.pick(idx) }
     }
     pub(crate) fn b_stack(&self, parts: &[&BShare]) -> BShare {
         let a: Vec<&Planes> = parts.iter().map(|p| &p.a).collect();
         let b: Vec<&Planes> = parts.iter().map(|p| &p.b).collect();
-        BShare {
-            a: Planes::stack(&a),
-            b: Planes::stack(&b),
-        }
+        BShare { a: Planes::stack(&a), b: Planes::stack(&b) }
     }
     pub(crate) fn b_xor(&self, x: &BShare, y: &BShare) -> BShare {
         let mut out = x.clone();
@@ -119,32 +93,19 @@ impl Rep3 {
     /// AND of boolean shares. 1 round, one bit per gate per party. Reveals nothing.
     pub fn b_and(&mut self, x: &BShare, y: &BShare) -> Result<BShare> {
         if x.shape() != y.shape() {
-            return Err(MpcError::invalid(format!(
-                "AND of shapes {:?} and {:?}",
-                x.shape(),
-                y.shape()
-            )));
+            return Err(MpcError::invalid(format!("AND of shapes {:?} and {:?}", x.shape(), y.shape())));
         }
         let (np, n) = x.shape();
         let mut z = gen_planes(&mut self.prev, np, n);
         let r2 = gen_planes(&mut self.next, np, n);
         {
             let zw = z.words_mut();
-            let (xa, xb, ya, yb, rw) = (
-                x.a.words(),
-                x.b.words(),
-                y.a.words(),
-                y.b.words(),
-                r2.words(),
-            );
+            let (xa, xb, ya, yb, rw) = (x.a.words(), x.b.words(), y.a.words(), y.b.words(), r2.words());
             for i in 0..zw.len() {
                 zw[i] ^= rw[i] ^ (xa[i] & (ya[i] ^ yb[i])) ^ (xb[i] & ya[i]);
             }
         }
-        let got = self.ch.round(
-            vec![(self.id.prev(), Payload::U64(z.words().to_vec()))],
-            &[self.id.next()],
-        )?;
+        let got = self.ch.round(vec![(self.id.prev(), Payload::U64(z.words().to_vec()))], &[self.id.next()])?;
         let b = recv_planes(got.into_iter().next().unwrap(), self.id.next(), np, n)?;
         Ok(BShare { a: z, b })
     }
@@ -160,86 +121,48 @@ impl Rep3 {
         match self.id.index() {
             0 => {
                 let v = v.ok_or_else(|| MpcError::Internal("no value at party 0".into()))?;
-                let mut p =
-                    planes.ok_or_else(|| MpcError::Internal("no planes at party 0".into()))?;
+                let mut p = planes.ok_or_else(|| MpcError::Internal("no planes at party 0".into()))?;
                 let r: Vec<R> = self.prev.gen_vec(n);
                 let rb = gen_planes(&mut self.prev, nplanes, n);
                 let m: Vec<R> = v.iter().zip(&r).map(|(v, r)| v.sub(*r)).collect();
                 p.xor_assign(&rb);
                 self.ch.round(
-                    vec![
-                        (PartyId::P1, Payload::from_ring(m.clone())),
-                        (PartyId::P1, Payload::U64(p.words().to_vec())),
-                    ],
+                    vec![(PartyId::P1, Payload::from_ring(m.clone())), (PartyId::P1, Payload::U64(p.words().to_vec()))],
                     &[],
                 )?;
                 Ok((AShare { a: r, b: m }, BShare { a: rb, b: p }))
             }
             1 => {
-                let mut got = self
-                    .ch
-                    .round(vec![], &[PartyId::P0, PartyId::P0])?
-                    .into_iter();
+                let mut got = self.ch.round(vec![], &[PartyId::P0, PartyId::P0])?.into_iter();
                 let m: Vec<R> = got.next().unwrap().into_ring(PartyId::P0, n)?;
                 let p = recv_planes(got.next().unwrap(), PartyId::P0, nplanes, n)?;
-                Ok((
-                    AShare {
-                        a: m,
-                        b: vec![R::ZERO; n],
-                    },
-                    BShare {
-                        a: p,
-                        b: Planes::zeros(nplanes, n),
-                    },
-                ))
+                Ok((AShare { a: m, b: vec![R::ZERO; n] }, BShare { a: p, b: Planes::zeros(nplanes, n) }))
             }
             _ => {
                 let r: Vec<R> = self.next.gen_vec(n);
                 let rb = gen_planes(&mut self.next, nplanes, n);
-                Ok((
-                    AShare {
-                        a: vec![R::ZERO; n],
-                        b: r,
-                    },
-                    BShare {
-                        a: Planes::zeros(nplanes, n),
-                        b: rb,
-                    },
-                ))
+                Ok((AShare { a: vec![R::ZERO; n], b: r }, BShare { a: Planes::zeros(nplanes, n), b: rb }))
             }
         }
     }
 
     /// Shares planes known to party 0: components (r, v XOR r, 0) with r = F(k0). 1 round, party 0
     /// sends the planes to party 1.
-    pub(crate) fn share_planes_from_p0(
-        &mut self,
-        planes: Option<Planes>,
-        nplanes: usize,
-        n: usize,
-    ) -> Result<BShare> {
+    pub(crate) fn share_planes_from_p0(&mut self, planes: Option<Planes>, nplanes: usize, n: usize) -> Result<BShare> {
         match self.id.index() {
             0 => {
-                let mut p =
-                    planes.ok_or_else(|| MpcError::Internal("no planes at party 0".into()))?;
+                let mut p = planes.ok_or_else(|| MpcError::Internal("no planes at party 0".into()))?;
                 let rb = gen_planes(&mut self.prev, nplanes, n);
                 p.xor_assign(&rb);
-                self.ch
-                    .round(vec![(PartyId::P1, Payload::U64(p.words().to_vec()))], &[])?;
+                self.ch.round(vec![(PartyId::P1, Payload::U64(p.words().to_vec()))], &[])?;
                 Ok(BShare { a: rb, b: p })
             }
             1 => {
                 let got = self.ch.round(vec![], &[PartyId::P0])?.pop().unwrap();
                 let p = recv_planes(got, PartyId::P0, nplanes, n)?;
-                Ok(BShare {
-                    a: p,
-                    b: Planes::zeros(nplanes, n),
-                })
+                Ok(BShare { a: p, b: Planes::zeros(nplanes, n) })
             }
-            _ => Ok(BShare {
-                a: Planes::zeros(nplanes, n),
-                b: gen_planes(&mut self.next, nplanes, n),
-            }),
+            _ => Ok(BShare { a: Planes::zeros(nplanes, n), b: gen_planes(&mut self.next, nplanes, n) }),
         }
     }
 
@@ -253,34 +176,23 @@ impl Rep3 {
             0 => {
                 let z0 = gen_planes(&mut self.prev, np, n);
                 let got = self.ch.round(vec![], &[PartyId::P1])?.pop().unwrap();
-                Ok(BShare {
-                    a: z0,
-                    b: recv_planes(got, PartyId::P1, np, n)?,
-                })
+                Ok(BShare { a: z0, b: recv_planes(got, PartyId::P1, np, n)? })
             }
             1 => {
-                let y =
-                    y.ok_or_else(|| MpcError::Internal("and_p0_p12 without y at party 1".into()))?;
+                let y = y.ok_or_else(|| MpcError::Internal("and_p0_p12 without y at party 1".into()))?;
                 let mut z1 = gen_planes(&mut self.next, np, n);
                 for ((z, xa), yw) in z1.words_mut().iter_mut().zip(x.a.words()).zip(y.words()) {
                     *z ^= xa & yw;
                 }
                 let got = self
                     .ch
-                    .round(
-                        vec![(PartyId::P0, Payload::U64(z1.words().to_vec()))],
-                        &[PartyId::P2],
-                    )?
+                    .round(vec![(PartyId::P0, Payload::U64(z1.words().to_vec()))], &[PartyId::P2])?
                     .pop()
                     .unwrap();
-                Ok(BShare {
-                    a: z1,
-                    b: recv_planes(got, PartyId::P2, np, n)?,
-                })
+                Ok(BShare { a: z1, b: recv_planes(got, PartyId::P2, np, n)? })
             }
             _ => {
-                let y =
-                    y.ok_or_else(|| MpcError::Internal("and_p0_p12 without y at party 2".into()))?;
+                let y = y.ok_or_else(|| MpcError::Internal("and_p0_p12 without y at party 2".into()))?;
                 let z0 = gen_planes(&mut self.next, np, n);
                 let f2 = gen_planes(&mut self.prev, np, n);
                 let mut z2 = z0.clone();
@@ -288,8 +200,7 @@ impl Rep3 {
                 for ((z, xb), yw) in z2.words_mut().iter_mut().zip(x.b.words()).zip(y.words()) {
                     *z ^= xb & yw;
                 }
-                self.ch
-                    .round(vec![(PartyId::P1, Payload::U64(z2.words().to_vec()))], &[])?;
+                self.ch.round(vec![(PartyId::P1, Payload::U64(z2.words().to_vec()))], &[])?;
                 Ok(BShare { a: z2, b: z0 })
             }
         }
@@ -297,12 +208,7 @@ impl Rep3 {
 
     /// The v/w split of an arithmetic sharing as planes of the low `nbits` bits: party 0 gets v,
     /// parties 1 and 2 get w (negated first when `negate_w`).
-    fn split_planes<R: Ring>(
-        &self,
-        x: &AShare<R>,
-        nbits: usize,
-        negate_w: bool,
-    ) -> (Option<Planes>, Option<Planes>) {
+    fn split_planes<R: Ring>(&self, x: &AShare<R>, nbits: usize, negate_w: bool) -> (Option<Planes>, Option<Planes>) {
         match self.id.index() {
             0 => {
                 let v: Vec<R> = x.a.iter().zip(&x.b).map(|(a, b)| a.add(*b)).collect();
@@ -350,10 +256,7 @@ impl Rep3 {
             let g_hi = self.b_pick(&g, &(0..h).map(|j| 2 * j + 1).collect::<Vec<_>>());
             let mut new_g = self.b_xor(&g_hi, &self.b_select(&prod, 0..h));
             // P of group 0 is never needed (no carry into the lowest bit): keep a placeholder.
-            let mut new_p = self.b_stack(&[
-                &self.b_select(&prod, 0..1),
-                &self.b_select(&prod, h..2 * h - 1),
-            ]);
+            let mut new_p = self.b_stack(&[&self.b_select(&prod, 0..1), &self.b_select(&prod, h..2 * h - 1)]);
             if m % 2 == 1 {
                 new_g = self.b_stack(&[&new_g, &self.b_select(&g, m - 1..m)]);
                 new_p = self.b_stack(&[&new_p, &self.b_select(&p, m - 1..m)]);
@@ -370,19 +273,13 @@ impl Rep3 {
     /// Since x mod 2^{bits+1} determines the sign, only the low bits+1 bits of v + w are added.
     pub fn msb<R: Ring>(&mut self, x: &AShare<R>, bits: u32) -> Result<BShare> {
         if bits + 1 > R::BITS {
-            return Err(MpcError::Internal(format!(
-                "msb with bound 2^{bits} in {}",
-                R::NAME
-            )));
+            return Err(MpcError::Internal(format!("msb with bound 2^{bits} in {}", R::NAME)));
         }
         let l = bits as usize;
         let n = x.len();
         let (v, w) = self.split_planes(x, l + 1, false);
         let vs = self.share_planes_from_p0(v, l + 1, n)?;
-        let g = self.and_p0_p12(
-            &self.b_select(&vs, 0..l),
-            w.as_ref().map(|w| w.select(0..l)).as_ref(),
-        )?;
+        let g = self.and_p0_p12(&self.b_select(&vs, 0..l), w.as_ref().map(|w| w.select(0..l)).as_ref())?;
         let p_all = self.xor_with_p12(&vs, w.as_ref());
         let c = self.carry_out(g, self.b_select(&p_all, 0..l))?;
         Ok(self.b_xor(&self.b_select(&p_all, l..l + 1), &c))
@@ -401,10 +298,7 @@ impl Rep3 {
             }));
         }
         if bits > R::BITS {
-            return Err(MpcError::Internal(format!(
-                "eqz with bound 2^{bits} in {}",
-                R::NAME
-            )));
+            return Err(MpcError::Internal(format!("eqz with bound 2^{bits} in {}", R::NAME)));
         }
         let l = bits as usize;
         let (v, w) = self.split_planes(x, l, true);
@@ -415,11 +309,7 @@ impl Rep3 {
             let m = t.shape().0;
             let h = m / 2;
             let prod = self.b_and(&self.b_select(&t, 0..h), &self.b_select(&t, h..2 * h))?;
-            t = if m % 2 == 1 {
-                self.b_stack(&[&prod, &self.b_select(&t, m - 1..m)])
-            } else {
-                prod
-            };
+            t = if m % 2 == 1 { self.b_stack(&[&prod, &self.b_select(&t, m - 1..m)]) } else { prod };
         }
         Ok(t)
     }
@@ -428,10 +318,7 @@ impl Rep3 {
     /// v/w split: 2 + ceil(log2(nbits-1)) rounds, about nbits * (1 + 2 log2 nbits) AND gates.
     pub fn a2b<R: Ring>(&mut self, x: &AShare<R>, nbits: u32) -> Result<BShare> {
         if nbits > R::BITS {
-            return Err(MpcError::invalid(format!(
-                "a2b of {nbits} bits in {}",
-                R::NAME
-            )));
+            return Err(MpcError::invalid(format!("a2b of {nbits} bits in {}", R::NAME)));
         }
         let k = nbits as usize;
         let n = x.len();
@@ -445,10 +332,7 @@ impl Rep3 {
         if m == 0 {
             return Ok(p0);
         }
-        let mut g = self.and_p0_p12(
-            &self.b_select(&vs, 0..m),
-            w.as_ref().map(|w| w.select(0..m)).as_ref(),
-        )?;
+        let mut g = self.and_p0_p12(&self.b_select(&vs, 0..m), w.as_ref().map(|w| w.select(0..m)).as_ref())?;
         let mut p = self.b_select(&p0, 0..m);
         let mut s = 1;
         while s < m {
@@ -541,9 +425,7 @@ impl Rep3 {
                 let us = self.share_from_p0::<R>(None, total)?;
                 // party 1 holds u - rho in its `a`, party 2 holds rho in its `b`
                 let known = if i == 1 { &us.a } else { &us.b };
-                let z: Vec<R> = (0..total)
-                    .map(|j| known[j].mul(t[j]).mul(two).neg())
-                    .collect();
+                let z: Vec<R> = (0..total).map(|j| known[j].mul(t[j]).mul(two).neg()).collect();
                 let prod = self.reshare_p12(Some(fold(&z)), out_n)?;
                 let ua = fold(&us.a);
                 let ub = fold(&us.b);

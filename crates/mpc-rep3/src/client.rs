@@ -11,22 +11,8 @@ use mitsu_mpc_core::{MpcError, Result};
 pub fn deal<R: Ring>(values: &[R], prg: &mut Prg) -> [AShare<R>; 3] {
     let x0: Vec<R> = prg.gen_vec(values.len());
     let x1: Vec<R> = prg.gen_vec(values.len());
-    let x2: Vec<R> = values
-        .iter()
-        .zip(x0.iter().zip(&x1))
-        .map(|(v, (a, b))| v.sub(a.add(*b)))
-        .collect();
-    [
-        AShare {
-            a: x0.clone(),
-            b: x1.clone(),
-        },
-        AShare {
-            a: x1,
-            b: x2.clone(),
-        },
-        AShare { a: x2, b: x0 },
-    ]
+    let x2: Vec<R> = values.iter().zip(x0.iter().zip(&x1)).map(|(v, (a, b))| v.sub(a.add(*b))).collect();
+    [AShare { a: x0.clone(), b: x1.clone() }, AShare { a: x1, b: x2.clone() }, AShare { a: x2, b: x0 }]
 }
 
 /// Reconstructs from the three parties' [`AShare::for_client`] components.
@@ -35,11 +21,7 @@ pub fn reconstruct<R: Ring>(parts: [&[R]; 3]) -> Result<Vec<R>> {
     if parts.iter().any(|p| p.len() != n) {
         return Err(MpcError::invalid("result shares of different lengths"));
     }
-    Ok(parts[0]
-        .iter()
-        .zip(parts[1].iter().zip(parts[2]))
-        .map(|(a, (b, c))| a.add(b.add(*c)))
-        .collect())
+    Ok(parts[0].iter().zip(parts[1].iter().zip(parts[2])).map(|(a, (b, c))| a.add(b.add(*c))).collect())
 }
 
 /// Reconstructs boolean results from the three parties' [`crate::BShare::for_client`] planes.

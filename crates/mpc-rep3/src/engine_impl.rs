@@ -24,21 +24,10 @@ impl Engine for Rep3 {
         self.ch.stats()
     }
 
-    fn input<R: Ring>(
-        &mut self,
-        owner: PartyId,
-        values: Option<&[R]>,
-        n: usize,
-    ) -> Result<AShare<R>> {
+    fn input<R: Ring>(&mut self, owner: PartyId, values: Option<&[R]>, n: usize) -> Result<AShare<R>> {
         Rep3::input(self, owner, values, n)
     }
-    fn input_b(
-        &mut self,
-        owner: PartyId,
-        values: Option<&Planes>,
-        nplanes: usize,
-        n: usize,
-    ) -> Result<BShare> {
+    fn input_b(&mut self, owner: PartyId, values: Option<&Planes>, nplanes: usize, n: usize) -> Result<BShare> {
         Rep3::input_b(self, owner, values, nplanes, n)
     }
     fn open<R: Ring>(&mut self, x: &AShare<R>) -> Result<Vec<R>> {
@@ -57,34 +46,19 @@ impl Engine for Rep3 {
     fn constant<R: Ring>(&self, c: &[R]) -> AShare<R> {
         let z = vec![R::ZERO; c.len()];
         match self.id.index() {
-            0 => AShare {
-                a: c.to_vec(),
-                b: z,
-            },
-            2 => AShare {
-                a: z,
-                b: c.to_vec(),
-            },
+            0 => AShare { a: c.to_vec(), b: z },
+            2 => AShare { a: z, b: c.to_vec() },
             _ => AShare { a: z.clone(), b: z },
         }
     }
     fn add<R: Ring>(&self, x: &AShare<R>, y: &AShare<R>) -> AShare<R> {
-        AShare {
-            a: zip_map(&x.a, &y.a, R::add),
-            b: zip_map(&x.b, &y.b, R::add),
-        }
+        AShare { a: zip_map(&x.a, &y.a, R::add), b: zip_map(&x.b, &y.b, R::add) }
     }
     fn sub<R: Ring>(&self, x: &AShare<R>, y: &AShare<R>) -> AShare<R> {
-        AShare {
-            a: zip_map(&x.a, &y.a, R::sub),
-            b: zip_map(&x.b, &y.b, R::sub),
-        }
+        AShare { a: zip_map(&x.a, &y.a, R::sub), b: zip_map(&x.b, &y.b, R::sub) }
     }
     fn neg<R: Ring>(&self, x: &AShare<R>) -> AShare<R> {
-        AShare {
-            a: x.a.iter().map(|v| v.neg()).collect(),
-            b: x.b.iter().map(|v| v.neg()).collect(),
-        }
+        AShare { a: x.a.iter().map(|v| v.neg()).collect(), b: x.b.iter().map(|v| v.neg()).collect() }
     }
     fn add_public<R: Ring>(&self, x: &AShare<R>, c: &[R]) -> AShare<R> {
         let mut out = x.clone();
@@ -100,23 +74,12 @@ impl Engine for Rep3 {
     }
     fn mul_public<R: Ring>(&self, x: &AShare<R>, c: &[R]) -> AShare<R> {
         AShare {
-            a: x.a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v.mul(bcast(c, i)))
-                .collect(),
-            b: x.b
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v.mul(bcast(c, i)))
-                .collect(),
+            a: x.a.iter().enumerate().map(|(i, v)| v.mul(bcast(c, i))).collect(),
+            b: x.b.iter().enumerate().map(|(i, v)| v.mul(bcast(c, i))).collect(),
         }
     }
     fn gather<R: Ring>(&self, x: &AShare<R>, idx: &[u32]) -> AShare<R> {
-        AShare {
-            a: idx.iter().map(|&i| x.a[i as usize]).collect(),
-            b: idx.iter().map(|&i| x.b[i as usize]).collect(),
-        }
+        AShare { a: idx.iter().map(|&i| x.a[i as usize]).collect(), b: idx.iter().map(|&i| x.b[i as usize]).collect() }
     }
     fn slice<R: Ring>(&self, x: &AShare<R>, range: std::ops::Range<usize>) -> AShare<R> {
         x.slice(range)
@@ -143,10 +106,7 @@ impl Engine for Rep3 {
                 })
                 .collect()
         };
-        AShare {
-            a: scan(&x.a),
-            b: scan(&x.b),
-        }
+        AShare { a: scan(&x.a), b: scan(&x.b) }
     }
 
     fn mul<R: Ring>(&mut self, a: &AShare<R>, b: &AShare<R>) -> Result<AShare<R>> {
@@ -155,26 +115,13 @@ impl Engine for Rep3 {
     fn dot<R: Ring>(&mut self, pairs: &[(&AShare<R>, &AShare<R>)]) -> Result<AShare<R>> {
         Rep3::dot(self, pairs)
     }
-    fn matmul<R: Ring>(
-        &mut self,
-        a: &AShare<R>,
-        b: &AShare<R>,
-        m: usize,
-        k: usize,
-        n: usize,
-    ) -> Result<AShare<R>> {
+    fn matmul<R: Ring>(&mut self, a: &AShare<R>, b: &AShare<R>, m: usize, k: usize, n: usize) -> Result<AShare<R>> {
         Rep3::matmul(self, a, b, m, k, n)
     }
     fn trunc<R: Ring>(&mut self, x: &AShare<R>, shift: u32, bits: u32) -> Result<AShare<R>> {
         Rep3::trunc(self, x, shift, bits)
     }
-    fn mul_trunc<R: Ring>(
-        &mut self,
-        a: &AShare<R>,
-        b: &AShare<R>,
-        shift: u32,
-        bits: u32,
-    ) -> Result<AShare<R>> {
+    fn mul_trunc<R: Ring>(&mut self, a: &AShare<R>, b: &AShare<R>, shift: u32, bits: u32) -> Result<AShare<R>> {
         Rep3::mul_trunc(self, a, b, shift, bits)
     }
     fn extend(&mut self, x: &AShare<u64>, bits: u32) -> Result<AShare<u128>> {

@@ -115,18 +115,13 @@ impl Rep3 {
         let k_mine = Seed::random();
         let c_mine = Seed::random();
         let sends = vec![
-            (
-                me.prev(),
-                Payload::U128(vec![seed_word(k_mine), seed_word(c_mine)]),
-            ),
+            (me.prev(), Payload::U128(vec![seed_word(k_mine), seed_word(c_mine)])),
             (me.next(), Payload::U128(vec![seed_word(c_mine)])),
         ];
         let mut got = ch.round(sends, &[me.next(), me.prev()])?.into_iter();
         let from_next: Vec<u128> = got.next().unwrap().into_ring(me.next(), 2)?;
         let from_prev: Vec<u128> = got.next().unwrap().into_ring(me.prev(), 1)?;
-        let common = c_mine
-            .xor(word_seed(from_next[1]))
-            .xor(word_seed(from_prev[0]));
+        let common = c_mine.xor(word_seed(from_next[1])).xor(word_seed(from_prev[0]));
         Ok(Rep3 {
             id: me,
             ch,
@@ -146,11 +141,7 @@ impl Rep3 {
 
 pub(crate) fn check_len<R: Ring>(x: &AShare<R>, y: &AShare<R>, what: &str) -> Result<()> {
     if x.len() != y.len() {
-        return Err(MpcError::invalid(format!(
-            "{what}: operands have lengths {} and {}",
-            x.len(),
-            y.len()
-        )));
+        return Err(MpcError::invalid(format!("{what}: operands have lengths {} and {}", x.len(), y.len())));
     }
     Ok(())
 }
@@ -166,10 +157,8 @@ pub(crate) fn gen_planes(prg: &mut Prg, nplanes: usize, n: usize) -> Planes {
 
 pub(crate) fn recv_planes(p: Payload, from: PartyId, nplanes: usize, n: usize) -> Result<Planes> {
     let words: Vec<u64> = p.into_ring(from, nplanes * n.div_ceil(64))?;
-    Planes::from_words(nplanes, n, words).ok_or_else(|| MpcError::PeerMisbehaved {
-        party: from,
-        what: "bit planes with padding bits set".into(),
-    })
+    Planes::from_words(nplanes, n, words)
+        .ok_or_else(|| MpcError::PeerMisbehaved { party: from, what: "bit planes with padding bits set".into() })
 }
 
 #[cfg(test)]
@@ -182,10 +171,7 @@ mod tests {
     fn a_peer_sending_the_wrong_length_is_named() {
         let r = run3(|ch| -> Result<()> {
             let mut p = Rep3::setup(ch)?;
-            let x = AShare {
-                a: vec![1u64; 10],
-                b: vec![2u64; 10],
-            };
+            let x = AShare { a: vec![1u64; 10], b: vec![2u64; 10] };
             if p.id == PartyId::P1 {
                 // party 1 sends party 0 nine elements instead of ten
                 p.ch.round(vec![(PartyId::P0, Payload::U64(vec![0; 9]))], &[])?;
@@ -194,9 +180,6 @@ mod tests {
             p.mul(&x, &x).map(|_| ())
         });
         let e0 = r[0].as_ref().unwrap_err().to_string();
-        assert!(
-            e0.contains("party 1 sent a malformed message: expected 10 elements, got 9"),
-            "{e0}"
-        );
+        assert!(e0.contains("party 1 sent a malformed message: expected 10 elements, got 9"), "{e0}");
     }
 }

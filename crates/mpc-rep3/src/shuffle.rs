@@ -49,10 +49,7 @@ impl Rep3 {
                 let mut a1 = permute_cols(&s, &p01, k, n);
                 a1.iter_mut().zip(&z).for_each(|(v, z)| *v = v.add(*z));
                 self.ch.exchange(Some((PartyId::P2, a1)), None)?;
-                let b2 = self
-                    .ch
-                    .exchange::<R>(None, Some((PartyId::P1, total)))?
-                    .unwrap();
+                let b2 = self.ch.exchange::<R>(None, Some((PartyId::P1, total)))?.unwrap();
                 let p20 = self.prev.permutation(n);
                 let q: Vec<R> = self.prev.gen_vec(total);
                 let r: Vec<R> = self.prev.gen_vec(total);
@@ -72,19 +69,13 @@ impl Rep3 {
                 let mut b2 = permute_cols(&b1, &p12, k, n);
                 b2.iter_mut().zip(&z2).for_each(|(v, z)| *v = v.add(*z));
                 self.ch.exchange(Some((PartyId::P0, b2)), None)?;
-                let mut got = self
-                    .ch
-                    .round(vec![], &[PartyId::P0, PartyId::P2])?
-                    .into_iter();
+                let mut got = self.ch.round(vec![], &[PartyId::P0, PartyId::P2])?.into_iter();
                 let c1: Vec<R> = got.next().unwrap().into_ring(PartyId::P0, total)?;
                 let c2: Vec<R> = got.next().unwrap().into_ring(PartyId::P2, total)?;
                 (c1, c2)
             }
             _ => {
-                let a1 = self
-                    .ch
-                    .exchange::<R>(None, Some((PartyId::P0, total)))?
-                    .unwrap();
+                let a1 = self.ch.exchange::<R>(None, Some((PartyId::P0, total)))?.unwrap();
                 let p12 = self.prev.permutation(n);
                 let z2: Vec<R> = self.prev.gen_vec(total);
                 let mut a2 = permute_cols(&a1, &p12, k, n);
@@ -98,11 +89,6 @@ impl Rep3 {
                 (c2, r)
             }
         };
-        Ok((0..k)
-            .map(|c| AShare {
-                a: c1[c * n..(c + 1) * n].to_vec(),
-                b: c2[c * n..(c + 1) * n].to_vec(),
-            })
-            .collect())
+        Ok((0..k).map(|c| AShare { a: c1[c * n..(c + 1) * n].to_vec(), b: c2[c * n..(c + 1) * n].to_vec() }).collect())
     }
 }

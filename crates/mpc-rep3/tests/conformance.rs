@@ -46,23 +46,12 @@ fn values<R: Ring>(seed: u64, n: usize, bits: u32) -> Vec<R> {
     let mut v: Vec<R> = (0..n)
         .map(|_| {
             let r = (p.next_u64() as u128) << 64 | p.next_u64() as u128;
-            let m = if bits >= 127 {
-                r as i128
-            } else {
-                (r % (1u128 << bits)) as i128
-            };
+            let m = if bits >= 127 { r as i128 } else { (r % (1u128 << bits)) as i128 };
             R::from_i128(if p.next_u64() & 1 == 1 { -m } else { m })
         })
         .collect();
-    let lim = if bits >= 127 {
-        i128::MAX
-    } else {
-        (1i128 << bits) - 1
-    };
-    let edges: Vec<i128> = [0, -1, 1, lim, -lim, lim - 1, 0, 0]
-        .into_iter()
-        .filter(|e| e.abs() <= lim)
-        .collect();
+    let lim = if bits >= 127 { i128::MAX } else { (1i128 << bits) - 1 };
+    let edges: Vec<i128> = [0, -1, 1, lim, -lim, lim - 1, 0, 0].into_iter().filter(|e| e.abs() <= lim).collect();
     for (i, e) in edges.iter().enumerate().take(n.min(edges.len())) {
         v[(i * 7919) % n] = R::from_i128(*e);
     }
@@ -115,21 +104,12 @@ fn mul_dot<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>
     if e.id() == PartyId::P1 {
         assert_eq!(to.as_deref(), Some(&d_all[..]));
     } else if std::any::type_name::<E>().contains("Rep3") {
-        assert!(
-            to.is_none(),
-            "a party other than the recipient learned an opened value"
-        );
+        assert!(to.is_none(), "a party other than the recipient learned an opened value");
     }
     Ok(vec![po, d_all, e.open(&mm)?])
 }
 
-fn trunc_case<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &[R],
-    y: &[R],
-    d: u32,
-    bits: u32,
-) -> Result<Vec<Vec<R>>> {
+fn trunc_case<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R], d: u32, bits: u32) -> Result<Vec<Vec<R>>> {
     let a = share(e, PartyId::P0, x)?;
     let t = e.trunc(&a, d, bits)?;
     let b = share(e, PartyId::P1, y)?;
@@ -145,25 +125,14 @@ fn compare_case<E: Engine, R: Ring>(e: &mut E, x: &[R], bits: u32) -> Result<Vec
     Ok(vec![e.open_b(&m)?, e.open_b(&z)?])
 }
 
-fn convert_case<E: Engine, R: Ring>(
-    e: &mut E,
-    x: &[R],
-    nbits: u32,
-) -> Result<(Planes, Vec<R>, Vec<R>, Vec<R>)> {
+fn convert_case<E: Engine, R: Ring>(e: &mut E, x: &[R], nbits: u32) -> Result<(Planes, Vec<R>, Vec<R>, Vec<R>)> {
     let a = share(e, PartyId::P0, x)?;
     let b = e.a2b(&a, nbits)?;
     let back: E::A<R> = e.b2a(&b)?;
     let each: E::A<R> = e.bits2a(&b)?;
-    let w: Vec<R> = (0..nbits)
-        .map(|p| R::from_i128(p as i128 * 1_000_003 - 77))
-        .collect();
+    let w: Vec<R> = (0..nbits).map(|p| R::from_i128(p as i128 * 1_000_003 - 77)).collect();
     let weighted: E::A<R> = e.b2a_weighted(&b, &w)?;
-    Ok((
-        e.open_b(&b)?,
-        e.open(&back)?,
-        e.open(&each)?,
-        e.open(&weighted)?,
-    ))
+    Ok((e.open_b(&b)?, e.open(&back)?, e.open(&each)?, e.open(&weighted)?))
 }
 
 fn boolean_case<E: Engine, R: Ring>(e: &mut E, x: &Planes, y: &Planes) -> Result<Vec<Planes>> {
@@ -175,12 +144,7 @@ fn boolean_case<E: Engine, R: Ring>(e: &mut E, x: &Planes, y: &Planes) -> Result
     let not = e.b_not(&a);
     let st = e.b_stack(&[&e.b_select(&a, 0..1), &and]);
     let _ = R::ZERO;
-    Ok(vec![
-        e.open_b(&and)?,
-        e.open_b(&xor)?,
-        e.open_b(&not)?,
-        e.open_b(&st)?,
-    ])
+    Ok(vec![e.open_b(&and)?, e.open_b(&xor)?, e.open_b(&not)?, e.open_b(&st)?])
 }
 
 fn shuffle_case<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>>> {
@@ -223,22 +187,13 @@ fn check_trunc<R: Ring>() {
                 let xs = values::<R>(bits as u64 * 17 + n as u64, n, xb);
                 let ys = values::<R>(bits as u64 * 13 + n as u64, n, bits - xb);
                 let (rep, twin) = both!(trunc_case::<R>(&xs, &ys, d, bits));
-                let (rep1, twin1) = both!(trunc_case::<R>(
-                    &x,
-                    &ys.iter().map(|_| R::ONE).collect::<Vec<_>>(),
-                    d,
-                    bits
-                ));
+                let (rep1, twin1) = both!(trunc_case::<R>(&x, &ys.iter().map(|_| R::ONE).collect::<Vec<_>>(), d, bits));
                 for (r, t) in rep.iter().zip(&twin).chain(rep1.iter().zip(&twin1)) {
                     for (a, b) in signed(r).iter().zip(signed(t)) {
                         let diff = a - b;
                         let exact = bits.max(d) > R::BITS - 41;
                         assert!(
-                            if exact {
-                                diff == 0
-                            } else {
-                                diff == 0 || diff == 1
-                            },
+                            if exact { diff == 0 } else { diff == 0 || diff == 1 },
                             "trunc by {d} of |x| < 2^{bits} in {}: got {a}, want {b}",
                             R::NAME
                         );

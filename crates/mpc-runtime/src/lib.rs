@@ -55,27 +55,23 @@ impl MemoryTransport {
 
 impl Transport for MemoryTransport {
     fn send(&mut self, to: PartyId, msg: Payload) -> Result<()> {
-        let tx = self.to[to.index()]
-            .as_ref()
-            .ok_or_else(|| MpcError::Internal(format!("{} sent to itself", self.me)))?;
-        tx.send(msg).map_err(|_| MpcError::PeerUnreachable {
-            party: to,
-            what: "it stopped (its endpoint is closed)".into(),
-        })
+        let tx =
+            self.to[to.index()].as_ref().ok_or_else(|| MpcError::Internal(format!("{} sent to itself", self.me)))?;
+        tx.send(msg)
+            .map_err(|_| MpcError::PeerUnreachable { party: to, what: "it stopped (its endpoint is closed)".into() })
     }
 
     fn recv(&mut self, from: PartyId) -> Result<Payload> {
         let rx = self.from[from.index()]
             .as_ref()
             .ok_or_else(|| MpcError::Internal(format!("{} received from itself", self.me)))?;
-        rx.recv_timeout(self.timeout)
-            .map_err(|e| MpcError::PeerUnreachable {
-                party: from,
-                what: match e {
-                    RecvTimeoutError::Timeout => format!("no message within {:?}", self.timeout),
-                    RecvTimeoutError::Disconnected => "it stopped (its endpoint is closed)".into(),
-                },
-            })
+        rx.recv_timeout(self.timeout).map_err(|e| MpcError::PeerUnreachable {
+            party: from,
+            what: match e {
+                RecvTimeoutError::Timeout => format!("no message within {:?}", self.timeout),
+                RecvTimeoutError::Disconnected => "it stopped (its endpoint is closed)".into(),
+            },
+        })
     }
 }
 
@@ -136,11 +132,7 @@ mod tests {
             }
             // P0 sends to P1, then waits for P2; P1 only listens to P0.
             let send = (me == PartyId::P0).then(|| (PartyId::P1, vec![7u64]));
-            let from = if me == PartyId::P0 {
-                PartyId::P2
-            } else {
-                PartyId::P0
-            };
+            let from = if me == PartyId::P0 { PartyId::P2 } else { PartyId::P0 };
             let got = ch.exchange::<u64>(send, Some((from, 1)))?;
             Ok(got.unwrap()[0])
         });

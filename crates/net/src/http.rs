@@ -6,9 +6,7 @@ use crate::mesh::NetError;
 use crate::pki::{Identity, party_name};
 use mitsu_mpc_core::PartyId;
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{
-    ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned,
-};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -27,16 +25,11 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     /// The bearer token, if any.
     pub fn bearer(&self) -> Option<&str> {
-        self.header("authorization")
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+        self.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
     }
 }
 
@@ -50,25 +43,14 @@ pub struct Response {
 
 impl Response {
     pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
-        Response {
-            status,
-            content_type: "application/json",
-            body: body.into(),
-        }
+        Response { status, content_type: "application/json", body: body.into() }
     }
     pub fn bytes(body: Vec<u8>) -> Response {
-        Response {
-            status: 200,
-            content_type: "application/octet-stream",
-            body,
-        }
+        Response { status: 200, content_type: "application/octet-stream", body }
     }
     /// `{"error": msg}` with `status`.
     pub fn error(status: u16, msg: &str) -> Response {
-        let esc = msg
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', " ");
+        let esc = msg.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ");
         Response::json(status, format!("{{\"error\":\"{esc}\"}}"))
     }
 }
@@ -99,10 +81,7 @@ pub fn read_request<R: Read>(r: R, max_body: usize) -> Result<Request, (u16, Str
             .read_until(b'\n', &mut head)
             .map_err(|e| (400, e.to_string()))?;
         if n == 0 {
-            return Err((
-                400,
-                "connection closed before the request was complete".into(),
-            ));
+            return Err((400, "connection closed before the request was complete".into()));
         }
         if head.len() > MAX_HEAD {
             return Err((400, "request headers exceed 64 KiB".into()));
@@ -111,8 +90,7 @@ pub fn read_request<R: Read>(r: R, max_body: usize) -> Result<Request, (u16, Str
             break;
         }
     }
-    let text = std::str::from_utf8(&head)
-        .map_err(|_| (400, "request headers are not UTF-8".to_string()))?;
+    let text = std::str::from_utf8(&head).map_err(|_| (400, "request headers are not UTF-8".to_string()))?;
     let mut lines = text.lines();
     let first = lines.next().unwrap_or_default();
     let mut parts = first.split_whitespace();
@@ -125,35 +103,19 @@ pub fn read_request<R: Read>(r: R, max_body: usize) -> Result<Request, (u16, Str
         if l.is_empty() {
             break;
         }
-        let (k, v) = l
-            .split_once(':')
-            .ok_or_else(|| (400, format!("malformed header {l:?}")))?;
+        let (k, v) = l.split_once(':').ok_or_else(|| (400, format!("malformed header {l:?}")))?;
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let len = match headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-    {
-        Some((_, v)) => v
-            .parse::<usize>()
-            .map_err(|_| (400, format!("bad Content-Length {v:?}")))?,
+    let len = match headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+        Some((_, v)) => v.parse::<usize>().map_err(|_| (400, format!("bad Content-Length {v:?}")))?,
         None => 0,
     };
     if len > max_body {
-        return Err((
-            413,
-            format!("request body of {len} bytes exceeds the limit of {max_body}"),
-        ));
+        return Err((413, format!("request body of {len} bytes exceeds the limit of {max_body}")));
     }
     let mut body = vec![0u8; len];
-    r.read_exact(&mut body)
-        .map_err(|e| (400, format!("request body: {e}")))?;
-    Ok(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
+    r.read_exact(&mut body).map_err(|e| (400, format!("request body: {e}")))?;
+    Ok(Request { method, path, headers, body })
 }
 
 /// Writes one response and flushes.
@@ -200,22 +162,20 @@ pub fn serve<H>(
         }
         let Ok(tcp) = conn else { continue };
         let (tls, handler) = (tls.clone(), handler.clone());
-        let _ = std::thread::Builder::new()
-            .name("api-conn".into())
-            .spawn(move || {
-                let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
-                let Ok(conn) = ServerConnection::new(tls) else {
-                    return;
-                };
-                let mut s = StreamOwned::new(conn, tcp);
-                let resp = match read_request(&mut s, max_body) {
-                    Ok(req) => handler(req),
-                    Err((status, msg)) => Response::error(status, &msg),
-                };
-                let _ = write_response(&mut s, &resp);
-                s.conn.send_close_notify();
-                let _ = s.flush();
-            });
+        let _ = std::thread::Builder::new().name("api-conn".into()).spawn(move || {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
+            let Ok(conn) = ServerConnection::new(tls) else {
+                return;
+            };
+            let mut s = StreamOwned::new(conn, tcp);
+            let resp = match read_request(&mut s, max_body) {
+                Ok(req) => handler(req),
+                Err((status, msg)) => Response::error(status, &msg),
+            };
+            let _ = write_response(&mut s, &resp);
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        });
     }
 }
 
@@ -223,7 +183,10 @@ pub fn serve<H>(
 #[derive(Clone)]
 pub struct ApiClient {
     cfg: Arc<ClientConfig>,
+    /// connecting and sending
     timeout: Duration,
+    /// waiting for the answer
+    read_timeout: Duration,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -242,10 +205,12 @@ impl ApiClient {
             .map_err(|e| NetError::Config(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(ApiClient {
-            cfg: Arc::new(cfg),
-            timeout,
-        })
+        Ok(ApiClient { cfg: Arc::new(cfg), timeout, read_timeout: timeout })
+    }
+
+    /// A client whose requests may wait `read` for an answer (jobs run for as long as they need).
+    pub fn with_read_timeout(&self, read: Duration) -> ApiClient {
+        ApiClient { cfg: self.cfg.clone(), timeout: self.timeout, read_timeout: read }
     }
 
     /// One request to party `party` at `addr`; the server must present that party's certificate.
@@ -264,25 +229,20 @@ impl ApiClient {
             .map_err(|e| format!("{addr}: {e}"))?
             .next()
             .ok_or(format!("{addr} resolves to nothing"))?;
-        let tcp = TcpStream::connect_timeout(&sa, self.timeout)
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        tcp.set_read_timeout(Some(self.timeout))
-            .map_err(|e| e.to_string())?;
-        tcp.set_write_timeout(Some(self.timeout))
-            .map_err(|e| e.to_string())?;
+        let tcp =
+            TcpStream::connect_timeout(&sa, self.timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        tcp.set_read_timeout(Some(self.read_timeout)).map_err(|e| e.to_string())?;
+        tcp.set_write_timeout(Some(self.timeout)).map_err(|e| e.to_string())?;
         let name = ServerName::try_from(party_name(party)).map_err(|e| e.to_string())?;
         let conn = ClientConnection::new(self.cfg.clone(), name).map_err(|e| e.to_string())?;
         let mut s = StreamOwned::new(conn, tcp);
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
             party_name(party),
             body.len()
         );
-        s.write_all(head.as_bytes())
-            .map_err(|e| format!("{addr}: {e}"))?;
+        s.write_all(head.as_bytes()).map_err(|e| format!("{addr}: {e}"))?;
         s.write_all(body).map_err(|e| format!("{addr}: {e}"))?;
         s.flush().map_err(|e| format!("{addr}: {e}"))?;
         let mut resp = Vec::new();
@@ -290,12 +250,12 @@ impl ApiClient {
             Ok(_) => {}
             // some servers close without close_notify; what arrived is complete if it parses
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(format!("{addr}: no answer within {:?}", self.read_timeout));
+            }
             Err(e) => return Err(format!("{addr}: {e}")),
         }
-        let split = resp
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or(format!("{addr}: malformed response"))?;
+        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").ok_or(format!("{addr}: malformed response"))?;
         let head = String::from_utf8_lossy(&resp[..split]);
         let status: u16 = head
             .lines()

@@ -9,9 +9,7 @@ use crate::pki::{Identity, party_name};
 use mitsu_mpc_core::{MpcError, PartyId, Payload, Transport};
 use rustls::pki_types::ServerName;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{
-    ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned,
-};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -107,9 +105,7 @@ fn configs(id: &Identity) -> Result<(Arc<ClientConfig>, Arc<ServerConfig>), NetE
         .with_root_certificates(roots.clone())
         .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
         .map_err(|e| cfg(&e))?;
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
-        .build()
-        .map_err(|e| cfg(&e))?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build().map_err(|e| cfg(&e))?;
     let server = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| cfg(&e))?
@@ -123,9 +119,7 @@ impl Mesh {
     /// Starts accepting peer connections on `listener`; outgoing links are dialed on first use.
     pub fn start(cfg: MeshConfig, listener: TcpListener) -> Result<Mesh, NetError> {
         let (client_cfg, server_cfg) = configs(&cfg.identity)?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| NetError::Listen(e.to_string()))?;
+        let local = listener.local_addr().map_err(|e| NetError::Listen(e.to_string()))?;
         let inner = Arc::new(Inner {
             me: cfg.identity.me,
             client_cfg,
@@ -157,10 +151,7 @@ impl Mesh {
     /// A transport for one job (ids from 1): messages of other jobs never mix with it.
     pub fn transport(&self, job: u64) -> MeshTransport {
         assert_ne!(job, HEARTBEAT_JOB, "job 0 is reserved for heartbeats");
-        MeshTransport {
-            inner: self.inner.clone(),
-            job,
-        }
+        MeshTransport { inner: self.inner.clone(), job }
     }
 
     /// Sends a heartbeat to every peer (dialing if needed); returns the peers that could not be
@@ -223,32 +214,26 @@ fn accept_loop(inner: Arc<Inner>, listener: TcpListener) {
         let Ok(tcp) = conn else { continue };
         let inner = inner.clone();
         // each connection on its own thread: a slow or hostile client cannot block the others
-        let _ = std::thread::Builder::new()
-            .name("mesh-link".into())
-            .spawn(move || {
-                if let Err(e) = serve_link(&inner, tcp)
-                    && !inner.stop.load(Ordering::SeqCst)
-                {
-                    eprintln!("{}: refused or lost an incoming peer link: {e}", inner.me);
-                }
-            });
+        let _ = std::thread::Builder::new().name("mesh-link".into()).spawn(move || {
+            if let Err(e) = serve_link(&inner, tcp)
+                && !inner.stop.load(Ordering::SeqCst)
+            {
+                eprintln!("{}: refused or lost an incoming peer link: {e}", inner.me);
+            }
+        });
     }
 }
 
 fn serve_link(inner: &Arc<Inner>, tcp: TcpStream) -> Result<(), String> {
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let _ = tcp.set_nodelay(true);
     let conn = ServerConnection::new(inner.server_cfg.clone()).map_err(|e| e.to_string())?;
     let mut tls = StreamOwned::new(conn, tcp);
     while tls.conn.is_handshaking() {
-        tls.conn
-            .complete_io(&mut tls.sock)
-            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        tls.conn.complete_io(&mut tls.sock).map_err(|e| format!("TLS handshake failed: {e}"))?;
     }
     let mut hello = [0u8; 9];
-    tls.read_exact(&mut hello)
-        .map_err(|e| format!("no hello: {e}"))?;
+    tls.read_exact(&mut hello).map_err(|e| format!("no hello: {e}"))?;
     if &hello[..8] != HELLO {
         return Err("not a mitsu peer (bad hello)".into());
     }
@@ -256,20 +241,11 @@ fn serve_link(inner: &Arc<Inner>, tcp: TcpStream) -> Result<(), String> {
     if from == inner.me || !inner.peers.contains_key(&from) {
         return Err(format!("{from} is not a peer of {}", inner.me));
     }
-    let cert = tls
-        .conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .ok_or("no client certificate")?
-        .clone();
-    let ee = webpki::EndEntityCert::try_from(&cert)
-        .map_err(|e| format!("unreadable client certificate: {e:?}"))?;
+    let cert = tls.conn.peer_certificates().and_then(|c| c.first()).ok_or("no client certificate")?.clone();
+    let ee = webpki::EndEntityCert::try_from(&cert).map_err(|e| format!("unreadable client certificate: {e:?}"))?;
     let name = ServerName::try_from(party_name(from)).map_err(|e| e.to_string())?;
     ee.verify_is_valid_for_subject_name(&name).map_err(|_| {
-        format!(
-            "a client claiming to be {from} presented a certificate that does not name {}",
-            party_name(from)
-        )
+        format!("a client claiming to be {from} presented a certificate that does not name {}", party_name(from))
     })?;
     tls.sock.set_read_timeout(None).map_err(|e| e.to_string())?;
     {
@@ -306,15 +282,12 @@ fn read_frames(
         inner.inbox.lock().unwrap().last_seen[from.index()] = Some(Instant::now());
         let len = u32::from_le_bytes(head[9..13].try_into().unwrap()) as usize;
         if len > MAX_FRAME {
-            return Err(format!(
-                "{from} sent a frame of {len} bytes (limit {MAX_FRAME})"
-            ));
+            return Err(format!("{from} sent a frame of {len} bytes (limit {MAX_FRAME})"));
         }
         let buf = partial.entry(job).or_default();
         let start = buf.len();
         buf.resize(start + len, 0);
-        tls.read_exact(&mut buf[start..])
-            .map_err(|e| e.to_string())?;
+        tls.read_exact(&mut buf[start..]).map_err(|e| e.to_string())?;
         if last && job == HEARTBEAT_JOB {
             partial.remove(&job);
         } else if last {
@@ -332,10 +305,7 @@ fn read_frames(
 
 impl Inner {
     fn dial(&self, to: PartyId) -> Result<Out, String> {
-        let addr = self
-            .peers
-            .get(&to)
-            .ok_or_else(|| format!("{to} is not configured"))?;
+        let addr = self.peers.get(&to).ok_or_else(|| format!("{to} is not configured"))?;
         let deadline = Instant::now() + self.timeout;
         let mut last_err = String::new();
         let mut wait = Duration::from_millis(20);
@@ -347,28 +317,20 @@ impl Inner {
             std::thread::sleep(wait);
             wait = (wait * 2).min(Duration::from_millis(500));
         }
-        Err(format!(
-            "cannot connect to {addr} within {:?}: {last_err}",
-            self.timeout
-        ))
+        Err(format!("cannot connect to {addr} within {:?}: {last_err}", self.timeout))
     }
 
     fn try_dial(&self, to: PartyId, addr: &str) -> Result<Out, String> {
         let sa: Vec<SocketAddr> = addr.to_socket_addrs().map_err(|e| e.to_string())?.collect();
         let sa = sa.first().ok_or("address resolves to nothing")?;
-        let tcp =
-            TcpStream::connect_timeout(sa, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        let tcp = TcpStream::connect_timeout(sa, Duration::from_secs(5)).map_err(|e| e.to_string())?;
         let _ = tcp.set_nodelay(true);
-        tcp.set_write_timeout(Some(self.timeout))
-            .map_err(|e| e.to_string())?;
+        tcp.set_write_timeout(Some(self.timeout)).map_err(|e| e.to_string())?;
         let name = ServerName::try_from(party_name(to)).map_err(|e| e.to_string())?;
-        let conn =
-            ClientConnection::new(self.client_cfg.clone(), name).map_err(|e| e.to_string())?;
+        let conn = ClientConnection::new(self.client_cfg.clone(), name).map_err(|e| e.to_string())?;
         let mut tls = StreamOwned::new(conn, tcp);
         while tls.conn.is_handshaking() {
-            tls.conn
-                .complete_io(&mut tls.sock)
-                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+            tls.conn.complete_io(&mut tls.sock).map_err(|e| format!("TLS handshake failed: {e}"))?;
         }
         let mut hello = HELLO.to_vec();
         hello.push(self.me.index() as u8);
@@ -433,9 +395,7 @@ impl std::fmt::Debug for MeshTransport {
 impl Transport for MeshTransport {
     fn send(&mut self, to: PartyId, msg: Payload) -> mitsu_mpc_core::Result<()> {
         let bytes = msg.to_bytes();
-        self.inner
-            .send(to, self.job, &bytes)
-            .map_err(|what| MpcError::PeerUnreachable { party: to, what })
+        self.inner.send(to, self.job, &bytes).map_err(|what| MpcError::PeerUnreachable { party: to, what })
     }
 
     fn recv(&mut self, from: PartyId) -> mitsu_mpc_core::Result<Payload> {
@@ -443,20 +403,13 @@ impl Transport for MeshTransport {
         let mut ib = self.inner.inbox.lock().unwrap();
         let closed_at_start = ib.closed[from.index()];
         loop {
-            if let Some(m) = ib
-                .queues
-                .get_mut(&(from, self.job))
-                .and_then(|q| q.pop_front())
-            {
+            if let Some(m) = ib.queues.get_mut(&(from, self.job)).and_then(|q| q.pop_front()) {
                 return Ok(m);
             }
             // the peer's link went down while we were waiting for it: it will not answer this job
             if ib.closed[from.index()] > closed_at_start && ib.open[from.index()] == 0 {
                 let why = ib.why[from.index()].clone().unwrap_or_default();
-                return Err(MpcError::PeerUnreachable {
-                    party: from,
-                    what: why,
-                });
+                return Err(MpcError::PeerUnreachable { party: from, what: why });
             }
             let now = Instant::now();
             if now >= deadline {

@@ -23,21 +23,13 @@ impl Drop for Net {
 }
 
 fn listeners() -> (Vec<TcpListener>, Vec<String>) {
-    let ls: Vec<TcpListener> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let addrs = ls
-        .iter()
-        .map(|l| l.local_addr().unwrap().to_string())
-        .collect();
+    let ls: Vec<TcpListener> = (0..3).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let addrs = ls.iter().map(|l| l.local_addr().unwrap().to_string()).collect();
     (ls, addrs)
 }
 
 fn peers_of(me: usize, addrs: &[String]) -> Vec<(PartyId, String)> {
-    (0..3)
-        .filter(|&j| j != me)
-        .map(|j| (PartyId::new(j).unwrap(), addrs[j].clone()))
-        .collect()
+    (0..3).filter(|&j| j != me).map(|j| (PartyId::new(j).unwrap(), addrs[j].clone())).collect()
 }
 
 fn start(ids: Vec<Identity>, timeout: Duration) -> (Net, Vec<String>) {
@@ -46,17 +38,7 @@ fn start(ids: Vec<Identity>, timeout: Duration) -> (Net, Vec<String>) {
         .into_iter()
         .zip(ls)
         .enumerate()
-        .map(|(i, (id, l))| {
-            Mesh::start(
-                MeshConfig {
-                    identity: id,
-                    peers: peers_of(i, &addrs),
-                    timeout,
-                },
-                l,
-            )
-            .unwrap()
-        })
+        .map(|(i, (id, l))| Mesh::start(MeshConfig { identity: id, peers: peers_of(i, &addrs), timeout }, l).unwrap())
         .collect();
     (Net { meshes }, addrs)
 }
@@ -118,11 +100,7 @@ fn parties_compute_over_mutual_tls() {
     });
     for r in mul {
         let v = r.unwrap();
-        assert!(
-            v.iter()
-                .enumerate()
-                .all(|(i, v)| *v == x[i].wrapping_mul(y[i]))
-        );
+        assert!(v.iter().enumerate().all(|(i, v)| *v == x[i].wrapping_mul(y[i])));
     }
     let mut want = keys.clone();
     want.sort();
@@ -133,15 +111,7 @@ fn parties_compute_over_mutual_tls() {
 
 fn impostor_send(id: Identity, claim_peers: Vec<(PartyId, String)>) -> MpcError {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let m = Mesh::start(
-        MeshConfig {
-            identity: id,
-            peers: claim_peers,
-            timeout: Duration::from_secs(2),
-        },
-        l,
-    )
-    .unwrap();
+    let m = Mesh::start(MeshConfig { identity: id, peers: claim_peers, timeout: Duration::from_secs(2) }, l).unwrap();
     let mut t = m.transport(9);
     let r = t.send(PartyId::P0, Payload::U64(vec![1, 2, 3]));
     m.shutdown();
@@ -158,10 +128,7 @@ fn a_certificate_from_another_deployment_is_refused() {
     let mut stranger = other.identities.into_iter().nth(1).unwrap();
     stranger.me = PartyId::P1;
     let err = impostor_send(stranger, peers_of(1, &addrs));
-    assert!(
-        matches!(err, MpcError::PeerUnreachable { party, .. } if party == PartyId::P0),
-        "{err}"
-    );
+    assert!(matches!(err, MpcError::PeerUnreachable { party, .. } if party == PartyId::P0), "{err}");
     assert!(err.to_string().contains("TLS handshake failed"), "{err}");
     // and party 0 still serves its real peers
     let r = on_mesh(&net, 3, |p| {
@@ -179,15 +146,8 @@ fn a_party_claiming_another_partys_identity_is_refused() {
     // a process holding party 2's genuine certificate claims to be party 1
     liar.me = PartyId::P1;
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let m = Mesh::start(
-        MeshConfig {
-            identity: liar,
-            peers: peers_of(1, &addrs),
-            timeout: Duration::from_secs(2),
-        },
-        l,
-    )
-    .unwrap();
+    let m = Mesh::start(MeshConfig { identity: liar, peers: peers_of(1, &addrs), timeout: Duration::from_secs(2) }, l)
+        .unwrap();
     let _ = m.transport(77).send(PartyId::P0, Payload::U64(vec![42]));
     // party 0 drops the link after the hello: the message is never delivered
     let err = net.meshes[0].transport(77).recv(PartyId::P1).unwrap_err();
@@ -201,9 +161,7 @@ fn random_bytes_do_not_disturb_a_party() {
     let (net, addrs) = start(dep.identities, Duration::from_secs(5));
     for k in 0..5u8 {
         let mut s = TcpStream::connect(&addrs[0]).unwrap();
-        let junk: Vec<u8> = (0..4096u32)
-            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(k))
-            .collect();
+        let junk: Vec<u8> = (0..4096u32).map(|i| (i as u8).wrapping_mul(31).wrapping_add(k)).collect();
         let _ = s.write_all(&junk);
     }
     let r = on_mesh(&net, 4, |p| {
@@ -227,8 +185,5 @@ fn a_party_that_stops_is_named() {
     net.meshes[2].shutdown();
     let mut t = net.meshes[0].transport(6);
     let err = t.recv(PartyId::P2).unwrap_err();
-    assert!(
-        matches!(err, MpcError::PeerUnreachable { party, .. } if party == PartyId::P2),
-        "{err}"
-    );
+    assert!(matches!(err, MpcError::PeerUnreachable { party, .. } if party == PartyId::P2), "{err}");
 }

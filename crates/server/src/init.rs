@@ -37,10 +37,7 @@ pub struct Written {
 }
 
 fn write(path: &Path, text: &str, secret: bool) -> Result<(), InitError> {
-    let io = |err| InitError::Io {
-        path: path.to_path_buf(),
-        err,
-    };
+    let io = |err| InitError::Io { path: path.to_path_buf(), err };
     if let Some(d) = path.parent() {
         fs::create_dir_all(d).map_err(io)?;
     }
@@ -72,11 +69,7 @@ pub fn init(opts: &InitOptions) -> Result<Written, InitError> {
     if last > 65535 {
         return Err(InitError::Ports(opts.base_port as u32, last));
     }
-    if opts.dir.exists()
-        && fs::read_dir(&opts.dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
+    if opts.dir.exists() && fs::read_dir(&opts.dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(InitError::NotEmpty(opts.dir.clone()));
     }
     let dep = mitsu_net::pki::generate(opts.parties, std::slice::from_ref(&opts.host))?;
@@ -106,10 +99,7 @@ pub fn init(opts: &InitOptions) -> Result<Written, InitError> {
             admin_token_sha256: token_hash(&token),
             peers: (0..opts.parties)
                 .filter(|&j| j != i)
-                .map(|j| PeerAddr {
-                    party: j,
-                    address: format!("{}:{}", opts.host, peer_port(j)),
-                })
+                .map(|j| PeerAddr { party: j, address: format!("{}:{}", opts.host, peer_port(j)) })
                 .collect(),
         };
         let path = pd.join("party.toml");
@@ -121,18 +111,12 @@ pub fn init(opts: &InitOptions) -> Result<Written, InitError> {
         token,
         ca: "ca.pem".into(),
         parties: (0..opts.parties)
-            .map(|i| PartyEndpoint {
-                party: i,
-                api: format!("{}:{}", opts.host, api_port(i)),
-            })
+            .map(|i| PartyEndpoint { party: i, api: format!("{}:{}", opts.host, api_port(i)) })
             .collect(),
     };
     let admin_path = dir.join("admin.toml");
     write(&admin_path, &admin.to_toml(), true)?;
-    Ok(Written {
-        party_configs,
-        admin: admin_path,
-    })
+    Ok(Written { party_configs, admin: admin_path })
 }
 
 #[cfg(test)]
@@ -148,21 +132,15 @@ mod tests {
     fn writes_configs_that_load_and_certificates_that_name_their_party() {
         let dir = tmp("ok");
         let _ = fs::remove_dir_all(&dir);
-        let w = init(&InitOptions {
-            dir: dir.clone(),
-            parties: 3,
-            host: "127.0.0.1".into(),
-            base_port: 17000,
-        })
-        .unwrap();
+        let w =
+            init(&InitOptions { dir: dir.clone(), parties: 3, host: "127.0.0.1".into(), base_port: 17000 }).unwrap();
         for (i, p) in w.party_configs.iter().enumerate() {
             let c = PartyConfig::load(p).unwrap();
             assert_eq!(c.party, i);
             assert_eq!(c.peer_listen, format!("127.0.0.1:{}", 17000 + i));
             assert_eq!(c.api_listen, format!("127.0.0.1:{}", 17003 + i));
             assert!(c.ca.exists() && c.cert.exists() && c.key.exists());
-            let id = mitsu_net::Identity::load(PartyId::new(i).unwrap(), &c.ca, &c.cert, &c.key)
-                .unwrap();
+            let id = mitsu_net::Identity::load(PartyId::new(i).unwrap(), &c.ca, &c.cert, &c.key).unwrap();
             assert_eq!(id.chain.len(), 1);
         }
         let admin = mitsu_api::ClientConfig::load(&w.admin).unwrap();
@@ -170,33 +148,18 @@ mod tests {
         let c0 = PartyConfig::load(&w.party_configs[0]).unwrap();
         assert_eq!(c0.admin_token_sha256, token_hash(&admin.token));
         // refuses to overwrite
-        let again = init(&InitOptions {
-            dir: dir.clone(),
-            parties: 3,
-            host: "127.0.0.1".into(),
-            base_port: 17000,
-        });
+        let again = init(&InitOptions { dir: dir.clone(), parties: 3, host: "127.0.0.1".into(), base_port: 17000 });
         assert!(matches!(again, Err(InitError::NotEmpty(_))));
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn bad_options_are_explained() {
-        let e = init(&InitOptions {
-            dir: tmp("p"),
-            parties: 4,
-            host: "127.0.0.1".into(),
-            base_port: 7000,
-        })
-        .unwrap_err();
+        let e =
+            init(&InitOptions { dir: tmp("p"), parties: 4, host: "127.0.0.1".into(), base_port: 7000 }).unwrap_err();
         assert!(e.to_string().contains("only three-party"), "{e}");
-        let e = init(&InitOptions {
-            dir: tmp("q"),
-            parties: 3,
-            host: "127.0.0.1".into(),
-            base_port: 65533,
-        })
-        .unwrap_err();
+        let e =
+            init(&InitOptions { dir: tmp("q"), parties: 3, host: "127.0.0.1".into(), base_port: 65533 }).unwrap_err();
         assert!(e.to_string().contains("smaller --base-port"), "{e}");
     }
 }

@@ -24,11 +24,7 @@ struct JobRequest {
 fn shares<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, String> {
     let size = std::mem::size_of::<R>();
     if bytes.len() != 2 * rows * size {
-        return Err(format!(
-            "stored shares have {} bytes, expected {}",
-            bytes.len(),
-            2 * rows * size
-        ));
+        return Err(format!("stored shares have {} bytes, expected {}", bytes.len(), 2 * rows * size));
     }
     let mut a = vec![R::ZERO; rows];
     let mut b = vec![R::ZERO; rows];
@@ -59,25 +55,16 @@ fn load(
     schema: &Schema,
     col: &str,
 ) -> Result<(AShare<u128>, AShare<u128>, u32, u32), String> {
-    let (i, c) = schema
-        .column(col)
-        .ok_or_else(|| format!("table {:?} has no column {col:?}", t.name))?;
+    let (i, c) = schema.column(col).ok_or_else(|| format!("table {:?} has no column {col:?}", t.name))?;
     let scale = match c.kind {
         Kind::Integer | Kind::Boolean | Kind::Date => 0,
         Kind::Decimal { scale } => scale,
         Kind::Category | Kind::Key => {
-            return Err(format!(
-                "column {col:?} is a {:?}; this analysis needs numbers",
-                c.kind
-            )
-            .to_lowercase());
+            return Err(format!("column {col:?} is a {:?}; this analysis needs numbers", c.kind).to_lowercase());
         }
     };
     let rows = t.rows as usize;
-    let bytes = state
-        .store
-        .read_column(&t.name, t.version, i as i64)
-        .map_err(|e| e.to_string())?;
+    let bytes = state.store.read_column(&t.name, t.version, i as i64).map_err(|e| e.to_string())?;
     let x = if c.ring_bits() == 64 {
         let s = shares::<u64>(&bytes, rows)?;
         p.extend(&s, c.bits).map_err(|e| e.to_string())?
@@ -100,20 +87,13 @@ fn load(
 
 /// count, sum, sum of squares, min, max of each column, NULLs skipped. Opens exactly these to the
 /// client (sum and sum of squares with count are exactly the information in mean and variance).
-fn describe(
-    state: &State,
-    p: &mut Rep3,
-    t: &TableInfo,
-    schema: &Schema,
-    cols: &[String],
-) -> Result<Vec<u128>, String> {
+fn describe(state: &State, p: &mut Rep3, t: &TableInfo, schema: &Schema, cols: &[String]) -> Result<Vec<u128>, String> {
     let rows = t.rows as usize;
     let lg = usize::BITS - rows.max(1).leading_zeros();
     let mut out: Vec<AShare<u128>> = Vec::new();
     for col in cols {
         let (x, valid, bits, _) = load(state, p, t, schema, col)?;
-        let xn = Num::<Rep3, u128>::from_share(x.clone(), FixedPoint::int(bits), col)
-            .map_err(|e| e.to_string())?;
+        let xn = Num::<Rep3, u128>::from_share(x.clone(), FixedPoint::int(bits), col).map_err(|e| e.to_string())?;
         let count = p.sum(&valid);
         let sum = xn.sum(p).map_err(|e| e.to_string())?;
         let sq = xn.sum_of_squares(p).map_err(|e| e.to_string())?;
@@ -127,10 +107,7 @@ fn describe(
         let (mn, mx) = if rows == 0 {
             (p.constant(&[0]), p.constant(&[0]))
         } else {
-            (
-                minimum(p, &lo).map_err(|e| e.to_string())?.share,
-                maximum(p, &hi).map_err(|e| e.to_string())?.share,
-            )
+            (minimum(p, &lo).map_err(|e| e.to_string())?.share, maximum(p, &hi).map_err(|e| e.to_string())?.share)
         };
         let _ = lg;
         out.extend([count, sum.share, sq.share, mn, mx]);
@@ -153,10 +130,7 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
     };
     // until per-table policies exist: admins, analysts and the table's owner may analyse it
     if !(who.role == "admin" || who.role == "analyst" || who.name == t.owner) {
-        return Response::error(
-            403,
-            &format!("account {:?} may not analyse table {:?}", who.name, r.table),
-        );
+        return Response::error(403, &format!("account {:?} may not analyse table {:?}", who.name, r.table));
     }
     let schema: Schema = match serde_json::from_str(&t.schema) {
         Ok(s) => s,
@@ -174,20 +148,12 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
                     &format!(
                         "table {:?} has no column {c:?} (columns: {})",
                         r.table,
-                        schema
-                            .columns
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        schema.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
                     ),
                 );
             }
             Some((_, cs)) if matches!(cs.kind, Kind::Category | Kind::Key) => {
-                return Response::error(
-                    400,
-                    &format!("column {c:?} is not numeric; describe needs numbers"),
-                );
+                return Response::error(400, &format!("column {c:?} is not numeric; describe needs numbers"));
             }
             _ => {}
         }

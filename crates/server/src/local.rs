@@ -25,17 +25,11 @@ fn party_dirs(dir: &Path) -> Result<Vec<PathBuf>, LocalError> {
 
 /// Whether a process with this pid is alive (Linux /proc).
 pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.contains(") Z "))
-        .unwrap_or(false)
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false)
 }
 
 fn read_pid(d: &Path) -> Option<u32> {
-    std::fs::read_to_string(d.join("party.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    std::fs::read_to_string(d.join("party.pid")).ok()?.trim().parse().ok()
 }
 
 /// Starts every party that is not running. Returns the pids (already running ones included).
@@ -47,15 +41,8 @@ pub fn up(dir: &Path, exe: &Path) -> Result<Vec<u32>, LocalError> {
             continue;
         }
         let log_path = d.join("party.log");
-        let io = |err| LocalError::Io {
-            path: log_path.clone(),
-            err,
-        };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io)?;
+        let io = |err| LocalError::Io { path: log_path.clone(), err };
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io)?;
         let err_log = log.try_clone().map_err(io)?;
         // setsid keeps the party running when the starting terminal closes
         let mut cmd = if Path::new("/usr/bin/setsid").exists() {
@@ -72,21 +59,13 @@ pub fn up(dir: &Path, exe: &Path) -> Result<Vec<u32>, LocalError> {
             .stdout(log)
             .stderr(err_log)
             .spawn()
-            .map_err(|err| LocalError::Io {
-                path: exe.to_path_buf(),
-                err,
-            })?;
+            .map_err(|err| LocalError::Io { path: exe.to_path_buf(), err })?;
         let pid = child.id();
-        std::fs::write(d.join("party.pid"), format!("{pid}\n")).map_err(|err| LocalError::Io {
-            path: d.join("party.pid"),
-            err,
-        })?;
+        std::fs::write(d.join("party.pid"), format!("{pid}\n"))
+            .map_err(|err| LocalError::Io { path: d.join("party.pid"), err })?;
         std::thread::sleep(Duration::from_millis(50));
         if !alive(pid) {
-            return Err(LocalError::Exited {
-                party: i,
-                log: log_path.display().to_string(),
-            });
+            return Err(LocalError::Exited { party: i, log: log_path.display().to_string() });
         }
         pids.push(pid);
     }

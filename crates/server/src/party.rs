@@ -38,41 +38,23 @@ pub(crate) struct State {
 }
 
 fn bind(addr: &str) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr).map_err(|err| ServerError::Listen {
-        addr: addr.to_string(),
-        err,
-    })
+    TcpListener::bind(addr).map_err(|err| ServerError::Listen { addr: addr.to_string(), err })
 }
 
 /// Runs the party until `stop` is set (or forever).
 pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
-    let me = PartyId::new(cfg.party)
-        .ok_or_else(|| ServerError::Config(format!("party {} out of range", cfg.party)))?;
+    let me = PartyId::new(cfg.party).ok_or_else(|| ServerError::Config(format!("party {} out of range", cfg.party)))?;
     let id = Identity::load(me, &cfg.ca, &cfg.cert, &cfg.key)?;
     let store = Store::open(&cfg.data_dir)?;
     let peer_l = bind(&cfg.peer_listen)?;
     let api_l = bind(&cfg.api_listen)?;
-    let peers = cfg
-        .peers
-        .iter()
-        .map(|p| (PartyId::new(p.party).expect("validated"), p.address.clone()))
-        .collect();
+    let peers = cfg.peers.iter().map(|p| (PartyId::new(p.party).expect("validated"), p.address.clone())).collect();
     let mesh = Mesh::start(
-        MeshConfig {
-            identity: id.clone(),
-            peers,
-            timeout: Duration::from_secs(cfg.timeout_secs),
-        },
+        MeshConfig { identity: id.clone(), peers, timeout: Duration::from_secs(cfg.timeout_secs) },
         peer_l,
     )?;
     let tls = http::server_config(&id)?;
-    let state = Arc::new(State {
-        cfg,
-        me,
-        mesh: mesh.clone(),
-        store,
-        started: Instant::now(),
-    });
+    let state = Arc::new(State { cfg, me, mesh: mesh.clone(), store, started: Instant::now() });
     {
         let (mesh, stop) = (mesh.clone(), stop.clone());
         std::thread::Builder::new()
@@ -85,18 +67,9 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
             })
             .map_err(|e| ServerError::Config(e.to_string()))?;
     }
-    eprintln!(
-        "{me}: peers on {}, client API on {}",
-        state.cfg.peer_listen, state.cfg.api_listen
-    );
+    eprintln!("{me}: peers on {}, client API on {}", state.cfg.peer_listen, state.cfg.api_listen);
     let st = stop.clone();
-    http::serve(
-        api_l,
-        tls,
-        MAX_BODY,
-        move || st.load(Ordering::SeqCst),
-        move |req| handle(&state, req),
-    );
+    http::serve(api_l, tls, MAX_BODY, move || st.load(Ordering::SeqCst), move |req| handle(&state, req));
     mesh.shutdown();
     Ok(())
 }
@@ -107,17 +80,8 @@ pub(crate) fn caller(state: &State, req: &Request) -> Option<Account> {
     // compare hashes, not tokens, so the comparison's timing says nothing about the token
     let got = crate::init::token_hash(tok);
     let want = &state.cfg.admin_token_sha256;
-    if got.len() == want.len()
-        && got
-            .bytes()
-            .zip(want.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-    {
-        return Some(Account {
-            name: "admin".into(),
-            role: "admin".into(),
-        });
+    if got.len() == want.len() && got.bytes().zip(want.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 {
+        return Some(Account { name: "admin".into(), role: "admin".into() });
     }
     state.store.account_by_token(&got).ok().flatten()
 }

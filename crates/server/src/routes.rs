@@ -20,10 +20,7 @@ fn store_err(e: StoreError) -> Response {
 }
 
 fn forbidden(who: &Account, what: &str) -> Response {
-    Response::error(
-        403,
-        &format!("account {:?} ({}) may not {what}", who.name, who.role),
-    )
+    Response::error(403, &format!("account {:?} ({}) may not {what}", who.name, who.role))
 }
 
 fn table_json(t: &TableInfo, me: PartyId) -> serde_json::Value {
@@ -42,8 +39,7 @@ pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> 
         ("GET", ["v1", "tables"]) => match state.store.tables() {
             Ok(ts) => Response::json(
                 200,
-                serde_json::Value::Array(ts.iter().map(|t| table_json(t, state.me)).collect())
-                    .to_string(),
+                serde_json::Value::Array(ts.iter().map(|t| table_json(t, state.me)).collect()).to_string(),
             ),
             Err(e) => store_err(e),
         },
@@ -52,22 +48,8 @@ pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> 
             Err(e) => store_err(e),
         },
         ("POST", ["v1", "tables", name, "versions"]) => begin(state, who, req, name),
-        (
-            "PUT",
-            [
-                "v1",
-                "tables",
-                name,
-                "versions",
-                v,
-                "columns",
-                c,
-                "chunks",
-                k,
-            ],
-        ) => {
-            let (Ok(v), Ok(c), Ok(k)) = (v.parse::<i64>(), c.parse::<i64>(), k.parse::<i64>())
-            else {
+        ("PUT", ["v1", "tables", name, "versions", v, "columns", c, "chunks", k]) => {
+            let (Ok(v), Ok(c), Ok(k)) = (v.parse::<i64>(), c.parse::<i64>(), k.parse::<i64>()) else {
                 return Response::error(400, "version, column and chunk must be numbers");
             };
             if !may_upload(who) {
@@ -78,17 +60,9 @@ pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> 
                 Err(e) => store_err(e),
             }
         }
-        ("POST", ["v1", "tables", name, "versions", v, "commit"]) => {
-            commit(state, who, req, name, v)
-        }
+        ("POST", ["v1", "tables", name, "versions", v, "commit"]) => commit(state, who, req, name, v),
         ("POST", ["v1", "jobs"]) => crate::jobs::run(state, who, req),
-        _ => Response::error(
-            404,
-            &format!(
-                "{} {path} is not part of the API (see /openapi.json)",
-                req.method
-            ),
-        ),
+        _ => Response::error(404, &format!("{} {path} is not part of the API (see /openapi.json)", req.method)),
     }
 }
 
@@ -128,16 +102,10 @@ fn create_account(state: &State, who: &Account, req: &Request) -> Response {
         Err(e) => return json_err(e),
     };
     if !["provider", "analyst", "admin"].contains(&a.role.as_str()) {
-        return Response::error(
-            400,
-            &format!("role must be provider, analyst or admin, not {:?}", a.role),
-        );
+        return Response::error(400, &format!("role must be provider, analyst or admin, not {:?}", a.role));
     }
     if a.name.is_empty() || a.name == "admin" || a.token_sha256.len() != 64 {
-        return Response::error(
-            400,
-            "an account needs a name other than \"admin\" and a 64-hex-digit token hash",
-        );
+        return Response::error(400, "an account needs a name other than \"admin\" and a 64-hex-digit token hash");
     }
     match state.store.put_account(&a.name, &a.role, &a.token_sha256) {
         Ok(()) => Response::json(200, "{}"),
@@ -165,10 +133,7 @@ fn begin(state: &State, who: &Account, req: &Request, name: &str) -> Response {
         Err(e) => return json_err(e),
     };
     let nullable = b.schema.columns.iter().filter(|c| c.nullable).count() as i64;
-    if b.columns != b.schema.columns.len() as i64 + nullable
-        || b.rows < 0
-        || b.chunks_per_column < 0
-    {
+    if b.columns != b.schema.columns.len() as i64 + nullable || b.rows < 0 || b.chunks_per_column < 0 {
         return Response::error(400, "the column count does not match the schema");
     }
     // a table may be replaced only by its owner (or an admin)
@@ -176,10 +141,7 @@ fn begin(state: &State, who: &Account, req: &Request, name: &str) -> Response {
         && t.owner != who.name
         && who.role != "admin"
     {
-        return forbidden(
-            who,
-            &format!("replace table {name:?}, owned by {:?}", t.owner),
-        );
+        return forbidden(who, &format!("replace table {name:?}, owned by {:?}", t.owner));
     }
     let info = TableInfo {
         name: name.to_string(),
@@ -229,10 +191,7 @@ fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> R
     let me = state.me;
     let mut ch = Channel::new(me, Box::new(state.mesh.transport(c.job)));
     let peers = [me.next(), me.prev()];
-    let sends = peers
-        .iter()
-        .map(|&p| (p, Payload::U64(vec![complete as u64])))
-        .collect();
+    let sends = peers.iter().map(|&p| (p, Payload::U64(vec![complete as u64]))).collect();
     let answers = ch.round(sends, &peers);
     state.mesh.finish_job(c.job);
     let answers = match answers {
@@ -252,9 +211,7 @@ fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> R
         missing.sort();
         return Response::error(
             409,
-            &format!(
-                "not committed: parties {missing:?} do not hold {name:?} version {v} complete"
-            ),
+            &format!("not committed: parties {missing:?} do not hold {name:?} version {v} complete"),
         );
     }
     match state.store.commit_version(name, v) {

@@ -55,17 +55,13 @@ pub struct Store {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 impl Store {
     /// Opens (creating if needed) `<dir>/party.db`.
     pub fn open(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Invalid(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Invalid(format!("{}: {e}", dir.display())))?;
         let conn = Connection::open(dir.join("party.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -84,9 +80,7 @@ impl Store {
                  PRIMARY KEY (name, version, col, chunk),
                  FOREIGN KEY (name, version) REFERENCES tables (name, version) ON DELETE CASCADE);",
         )?;
-        Ok(Store {
-            db: Mutex::new(conn),
-        })
+        Ok(Store { db: Mutex::new(conn) })
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -109,16 +103,9 @@ impl Store {
     pub fn account_by_token(&self, token_sha256: &str) -> Result<Option<Account>> {
         Ok(self
             .db()
-            .query_row(
-                "SELECT name, role FROM accounts WHERE token_sha256 = ?1",
-                [token_sha256],
-                |r| {
-                    Ok(Account {
-                        name: r.get(0)?,
-                        role: r.get(1)?,
-                    })
-                },
-            )
+            .query_row("SELECT name, role FROM accounts WHERE token_sha256 = ?1", [token_sha256], |r| {
+                Ok(Account { name: r.get(0)?, role: r.get(1)? })
+            })
             .optional()?)
     }
 
@@ -129,11 +116,8 @@ impl Store {
     pub fn begin_version(&self, t: &TableInfo) -> Result<()> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        let latest: Option<i64> = tx.query_row(
-            "SELECT MAX(version) FROM tables WHERE name = ?1 AND committed = 1",
-            [&t.name],
-            |r| r.get(0),
-        )?;
+        let latest: Option<i64> =
+            tx.query_row("SELECT MAX(version) FROM tables WHERE name = ?1 AND committed = 1", [&t.name], |r| r.get(0))?;
         if let Some(v) = latest
             && t.version <= v
         {
@@ -142,10 +126,7 @@ impl Store {
                 t.name
             )));
         }
-        tx.execute(
-            "DELETE FROM tables WHERE name = ?1 AND version = ?2",
-            params![t.name, t.version],
-        )?;
+        tx.execute("DELETE FROM tables WHERE name = ?1 AND version = ?2", params![t.name, t.version])?;
         tx.execute(
             "INSERT INTO tables (name, version, owner, schema, rows, columns, chunks_per_column, committed, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
@@ -156,28 +137,16 @@ impl Store {
     }
 
     fn staged(&self, db: &Connection, name: &str, version: i64) -> Result<TableInfo> {
-        let t = Self::info(db, name, version)?.ok_or_else(|| {
-            StoreError::Invalid(format!(
-                "no upload of {name:?} version {version} is in progress"
-            ))
-        })?;
+        let t = Self::info(db, name, version)?
+            .ok_or_else(|| StoreError::Invalid(format!("no upload of {name:?} version {version} is in progress")))?;
         if t.committed {
-            return Err(StoreError::Invalid(format!(
-                "{name:?} version {version} is already committed"
-            )));
+            return Err(StoreError::Invalid(format!("{name:?} version {version} is already committed")));
         }
         Ok(t)
     }
 
     /// Stores one chunk of one column of a staged version (idempotent).
-    pub fn put_chunk(
-        &self,
-        name: &str,
-        version: i64,
-        col: i64,
-        chunk: i64,
-        data: &[u8],
-    ) -> Result<()> {
+    pub fn put_chunk(&self, name: &str, version: i64, col: i64, chunk: i64, data: &[u8]) -> Result<()> {
         let db = self.db();
         let t = self.staged(&db, name, version)?;
         if col < 0 || col >= t.columns || chunk < 0 || chunk >= t.chunks_per_column {
@@ -214,24 +183,16 @@ impl Store {
         }
         let mut db = self.db();
         let tx = db.transaction()?;
-        tx.execute(
-            "UPDATE tables SET committed = 1 WHERE name = ?1 AND version = ?2",
-            params![name, version],
-        )?;
-        tx.execute(
-            "DELETE FROM tables WHERE name = ?1 AND version < ?2",
-            params![name, version],
-        )?;
+        tx.execute("UPDATE tables SET committed = 1 WHERE name = ?1 AND version = ?2", params![name, version])?;
+        tx.execute("DELETE FROM tables WHERE name = ?1 AND version < ?2", params![name, version])?;
         tx.commit()?;
         Ok(())
     }
 
     /// Discards a staged version.
     pub fn abort_version(&self, name: &str, version: i64) -> Result<()> {
-        self.db().execute(
-            "DELETE FROM tables WHERE name = ?1 AND version = ?2 AND committed = 0",
-            params![name, version],
-        )?;
+        self.db()
+            .execute("DELETE FROM tables WHERE name = ?1 AND version = ?2 AND committed = 0", params![name, version])?;
         Ok(())
     }
 
@@ -253,26 +214,20 @@ impl Store {
             "SELECT name, version, owner, schema, rows, columns, chunks_per_column, committed, created
              FROM tables WHERE committed = 1 ORDER BY name",
         )?;
-        let rows = st
-            .query_map([], row_info)?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let rows = st.query_map([], row_info)?.collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     /// The committed version of one table.
     pub fn table(&self, name: &str) -> Result<TableInfo> {
-        self.tables()?
-            .into_iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| StoreError::NoTable(name.to_string()))
+        self.tables()?.into_iter().find(|t| t.name == name).ok_or_else(|| StoreError::NoTable(name.to_string()))
     }
 
     /// A column's chunks of a committed version, concatenated in order.
     pub fn read_column(&self, name: &str, version: i64, col: i64) -> Result<Vec<u8>> {
         let db = self.db();
-        let mut st = db.prepare(
-            "SELECT data FROM chunks WHERE name = ?1 AND version = ?2 AND col = ?3 ORDER BY chunk",
-        )?;
+        let mut st =
+            db.prepare("SELECT data FROM chunks WHERE name = ?1 AND version = ?2 AND col = ?3 ORDER BY chunk")?;
         let mut out = Vec::new();
         let mut rows = st.query(params![name, version, col])?;
         while let Some(r) = rows.next()? {
@@ -327,38 +282,19 @@ mod tests {
         let s = Store::open(&dir).unwrap();
         s.begin_version(&info(1)).unwrap();
         s.put_chunk("clinic", 1, 0, 0, b"a0").unwrap();
-        assert!(
-            s.tables().unwrap().is_empty(),
-            "staged versions are invisible"
-        );
-        assert!(
-            s.commit_version("clinic", 1)
-                .unwrap_err()
-                .to_string()
-                .contains("incomplete")
-        );
+        assert!(s.tables().unwrap().is_empty(), "staged versions are invisible");
+        assert!(s.commit_version("clinic", 1).unwrap_err().to_string().contains("incomplete"));
         for (c, k) in [(0, 1), (1, 0), (1, 1)] {
-            s.put_chunk("clinic", 1, c, k, format!("c{c}k{k}").as_bytes())
-                .unwrap();
+            s.put_chunk("clinic", 1, c, k, format!("c{c}k{k}").as_bytes()).unwrap();
         }
-        assert!(
-            s.put_chunk("clinic", 1, 2, 0, b"x")
-                .unwrap_err()
-                .to_string()
-                .contains("outside the upload")
-        );
+        assert!(s.put_chunk("clinic", 1, 2, 0, b"x").unwrap_err().to_string().contains("outside the upload"));
         s.commit_version("clinic", 1).unwrap();
         assert_eq!(s.table("clinic").unwrap().version, 1);
         assert_eq!(s.read_column("clinic", 1, 1).unwrap(), b"c1k0c1k1");
         // a replacement upload leaves version 1 visible until it commits
         s.begin_version(&info(2)).unwrap();
         assert_eq!(s.table("clinic").unwrap().version, 1);
-        assert!(
-            s.begin_version(&info(1))
-                .unwrap_err()
-                .to_string()
-                .contains("already at version 1")
-        );
+        assert!(s.begin_version(&info(1)).unwrap_err().to_string().contains("already at version 1"));
         drop(s);
         // reopen: everything committed is still there
         let s = Store::open(&dir).unwrap();
@@ -372,13 +308,7 @@ mod tests {
         let dir = tmp("accounts");
         let s = Store::open(&dir).unwrap();
         s.put_account("clinic", "provider", "h1").unwrap();
-        assert_eq!(
-            s.account_by_token("h1").unwrap(),
-            Some(Account {
-                name: "clinic".into(),
-                role: "provider".into()
-            })
-        );
+        assert_eq!(s.account_by_token("h1").unwrap(), Some(Account { name: "clinic".into(), role: "provider".into() }));
         assert_eq!(s.account_by_token("h2").unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -7,9 +7,7 @@ use mitsu_mpc_ref::RefEngine;
 use mitsu_mpc_rep3::Rep3;
 use mitsu_mpc_runtime::run3;
 
-pub fn on_rep3<T: Send + PartialEq + std::fmt::Debug>(
-    f: impl Fn(&mut Rep3) -> Result<T> + Sync,
-) -> T {
+pub fn on_rep3<T: Send + PartialEq + std::fmt::Debug>(f: impl Fn(&mut Rep3) -> Result<T> + Sync) -> T {
     let [a, b, c] = run3(|ch| {
         let mut p = Rep3::setup(ch)?;
         f(&mut p)

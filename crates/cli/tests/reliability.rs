@@ -1,0 +1,135 @@
+//! Failures a deployment must survive, with real party processes on loopback.
+
+mod common;
+
+use common::{Deployment, numbers_csv, stderr, stdout};
+use std::time::Duration;
+
+fn describe_json(d: &Deployment, table: &str, cols: &str) -> std::process::Output {
+    d.run(&["stats", "describe", "--from", table, "--columns", cols, "--format", "json"])
+}
+
+#[test]
+fn a_party_killed_during_an_upload_leaves_nothing_visible_and_a_retry_succeeds() {
+    let mut d = Deployment::new("upload-kill", common::ports(2));
+    d.wait_ready();
+    let csv = d.dir.join("big.csv");
+    numbers_csv(&csv, 1_500_000);
+    let child = common::mitsu()
+        .env("MITSU_CLIENT", d.client("admin.toml"))
+        .args(["upload", "--table", "t", "--csv", csv.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    d.kill(1);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the upload finished before party 1 was killed; use a larger file");
+    assert!(stderr(&out).contains("party 1"), "{}", stderr(&out));
+    d.restart(1);
+    d.wait_ready();
+    // nothing became visible anywhere
+    let out = d.run(&["tables"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("no tables yet"), "{}", stdout(&out));
+    // the same upload simply works now
+    let out = d.run(&["upload", "--table", "t", "--csv", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = describe_json(&d, "t", "a");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"count\":1500000"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_party_killed_during_a_job_is_named_and_the_job_succeeds_after_a_restart() {
+    let mut d = Deployment::new("job-kill", common::ports(3));
+    d.wait_ready();
+    let csv = d.dir.join("t.csv");
+    numbers_csv(&csv, 300_000);
+    let out = d.run(&["upload", "--table", "t", "--csv", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = describe_json(&d, "t", "a,b,c");
+    assert!(before.status.success(), "{}", stderr(&before));
+    let child = common::mitsu()
+        .env("MITSU_CLIENT", d.client("admin.toml"))
+        .args(["stats", "describe", "--from", "t", "--columns", "a,b,c", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    d.kill(2);
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "the job finished before party 2 was killed");
+    assert!(stderr(&out).contains("party 2"), "{}", stderr(&out));
+    // the other parties stay up
+    let st = d.run(&["status"]);
+    assert!(stdout(&st).contains("party 0: up") && stdout(&st).contains("party 1: up"), "{}", stdout(&st));
+    d.restart(2);
+    d.wait_ready();
+    let after = describe_json(&d, "t", "a,b,c");
+    assert!(after.status.success(), "{}", stderr(&after));
+    assert_eq!(stdout(&after), stdout(&before), "data intact after the restart");
+}
+
+#[test]
+fn tables_and_results_survive_kill_9_of_every_party() {
+    let mut d = Deployment::new("restart-all", common::ports(4));
+    d.wait_ready();
+    let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for (t, f) in [("clinic", "clinic_patients.csv"), ("lab", "lab_results.csv")] {
+        let out = d.run(&["upload", "--table", t, "--csv", ex.join(f).to_str().unwrap(), "--key", "patient_id"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let tables = stdout(&d.run(&["tables"]));
+    let r1 = stdout(&describe_json(&d, "clinic", "age,bmi,bp"));
+    let r2 = stdout(&describe_json(&d, "lab", "s1,s5"));
+    for i in 0..3 {
+        d.kill(i);
+    }
+    for i in 0..3 {
+        d.restart(i);
+    }
+    d.wait_ready();
+    assert_eq!(stdout(&d.run(&["tables"])), tables);
+    assert_eq!(stdout(&describe_json(&d, "clinic", "age,bmi,bp")), r1);
+    assert_eq!(stdout(&describe_json(&d, "lab", "s1,s5")), r2);
+    assert!(r1.contains("\"mean\":26.37579185520362"), "{r1}");
+}
+
+#[test]
+fn junk_on_the_client_port_does_not_disturb_a_party_and_shares_are_not_plaintext() {
+    let d = Deployment::new("junk", common::ports(5));
+    d.wait_ready();
+    let api = format!("127.0.0.1:{}", common::ports(5) + 3);
+    for k in 0..5u8 {
+        use std::io::Write;
+        if let Ok(mut s) = std::net::TcpStream::connect(&api) {
+            let junk: Vec<u8> = (0..10_000u32).map(|i| (i as u8).wrapping_mul(17).wrapping_add(k)).collect();
+            let _ = s.write_all(&junk);
+        }
+    }
+    // a distinctive column: every value is 123456789
+    let csv = d.dir.join("secret.csv");
+    std::fs::write(&csv, format!("v\n{}", "123456789\n".repeat(5000))).unwrap();
+    let out = d.run(&["upload", "--table", "secret", "--csv", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = describe_json(&d, "secret", "v");
+    assert!(stdout(&out).contains("\"min\":123456789.0"), "{}", stdout(&out));
+    // the value does not appear in any party's database, in any encoding the client could use
+    let needles: Vec<Vec<u8>> =
+        vec![123456789u64.to_le_bytes().to_vec(), 123456789u32.to_le_bytes().to_vec(), b"123456789".to_vec()];
+    for i in 0..3 {
+        let data = d.dir.join(format!("party-{i}/data"));
+        let mut bytes = Vec::new();
+        for e in std::fs::read_dir(&data).unwrap() {
+            bytes.extend(std::fs::read(e.unwrap().path()).unwrap());
+        }
+        assert!(bytes.len() > 5000 * 16, "party {i} stored the shares");
+        for n in &needles {
+            let hits = bytes.windows(n.len()).filter(|w| w == &&n[..]).count();
+            assert!(hits < 3, "party {i}'s storage contains the plaintext {n:?} {hits} times");
+        }
+    }
+}
