@@ -9,6 +9,7 @@
 //! will use. Large inputs are processed in batches so memory stays bounded.
 
 mod pipeline;
+pub mod processes;
 
 use mitsu_algebra::{FixedPoint, Ring};
 use mitsu_crypto::{Prg, Seed};
@@ -87,14 +88,14 @@ fn mismatch(op: &str, what: String) -> MpcError {
     MpcError::Internal(format!("benchmark {op} computed a wrong result: {what}"))
 }
 
-struct Data {
+pub(crate) struct Data {
     x: Vec<f64>,
     y: Vec<f64>,
     xi: Vec<i64>,
     yi: Vec<i64>,
 }
 
-fn data(n: usize) -> Data {
+pub(crate) fn data(n: usize) -> Data {
     let mut p = Prg::new(Seed::from_u64(0));
     let x = (0..n).map(|_| 50.0 + 10.0 * p.normal()).collect();
     let y = (0..n).map(|_| 50.0 + 10.0 * p.normal()).collect();
@@ -111,17 +112,27 @@ fn deal2<R: Ring>(a: &[R], b: &[R], prg: &mut Prg) -> [(AShare<R>, AShare<R>); 3
 }
 
 /// Encodes two integer slices in `fmt` and deals both.
-fn deal_ints<R: Ring>(x: &[i64], y: &[i64], fmt: FixedPoint, prg: &mut Prg) -> Result<[(AShare<R>, AShare<R>); 3]> {
+pub(crate) fn deal_ints<R: Ring>(
+    x: &[i64],
+    y: &[i64],
+    fmt: FixedPoint,
+    prg: &mut Prg,
+) -> Result<[(AShare<R>, AShare<R>); 3]> {
     let enc = |v: &[i64]| v.iter().map(|&v| fmt.encode_i64::<R>(v)).collect::<std::result::Result<Vec<R>, _>>();
     Ok(deal2(&enc(x)?, &enc(y)?, prg))
 }
 
 /// Encodes two real slices in `fmt` and deals both.
-fn deal_reals<R: Ring>(x: &[f64], y: &[f64], fmt: FixedPoint, prg: &mut Prg) -> Result<[(AShare<R>, AShare<R>); 3]> {
+pub(crate) fn deal_reals<R: Ring>(
+    x: &[f64],
+    y: &[f64],
+    fmt: FixedPoint,
+    prg: &mut Prg,
+) -> Result<[(AShare<R>, AShare<R>); 3]> {
     Ok(deal2(&fmt.encode_all::<R>(x)?, &fmt.encode_all::<R>(y)?, prg))
 }
 
-fn int_bits(v: &[i64]) -> u32 {
+pub(crate) fn int_bits(v: &[i64]) -> u32 {
     let m = v.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
     64 - m.leading_zeros()
 }

@@ -130,6 +130,10 @@ enum Command {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// Run across three party processes over TLS on loopback (compute + open, next to the same
+        /// work in process): mul_int, mul_fixed, lt, eq; default mul_fixed and lt.
+        #[arg(long)]
+        processes: bool,
     },
 }
 
@@ -270,7 +274,10 @@ fn run(cli: Cli) -> Result<()> {
             describe(&client, &from, &columns, &format)
         }
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
-        Command::Bench { n, sort_n, only, repeat, batch, json } => {
+        Command::Bench { n, sort_n, only, repeat, batch, json, processes } => {
+            if processes {
+                return bench_processes(n, &only, repeat, json);
+            }
             let cfg = mitsu_bench::BenchConfig { n, sort_n, only, repeat, batch };
             let report = mitsu_bench::run(&cfg)?;
             if json {
@@ -512,4 +519,52 @@ pub(crate) fn free_ports(n: u16) -> Result<u16> {
         }
     }
     anyhow::bail!("no {n} consecutive free ports found on 127.0.0.1")
+}
+
+fn bench_processes(n: usize, only: &[String], repeat: usize, json: bool) -> Result<()> {
+    use mitsu_bench::processes::PROCESS_OPS;
+    let ops: Vec<String> = if only.is_empty() { vec!["mul_fixed".into(), "lt".into()] } else { only.to_vec() };
+    if let Some(o) = ops.iter().find(|o| !PROCESS_OPS.contains(&o.as_str())) {
+        anyhow::bail!("--processes measures {}, not {o:?}", PROCESS_OPS.join(", "));
+    }
+    let dir = std::env::temp_dir().join(format!("mitsu-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let base = free_ports(6)?;
+    mitsu_server::init::init(&mitsu_server::init::InitOptions {
+        dir: dir.clone(),
+        parties: 3,
+        host: "127.0.0.1".into(),
+        base_port: base,
+    })?;
+    struct Down(std::path::PathBuf);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = mitsu_server::local::down(&self.0);
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _down = Down(dir.clone());
+    mitsu_server::local::up(&dir, &std::env::current_exe()?)?;
+    wait_ready(&dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
+    let c = mitsu_client::Client::load(&dir.join("admin.toml"))?;
+    let mut res = std::collections::BTreeMap::new();
+    for op in &ops {
+        res.insert(op.clone(), c.bench_processes(op, n, repeat)?);
+    }
+    if json {
+        println!("{}", serde_json::json!({ "n": n, "processes": res }));
+    } else {
+        println!("mitsu bench --processes: n = {n}, three party processes, mutual TLS on loopback (compute + open)");
+        println!(
+            "{:<10} {:>12} {:>12} {:>8} {:>16} {:>14}",
+            "op", "processes", "in-process", "ratio", "with sharing", "bytes/party"
+        );
+        for (op, r) in &res {
+            println!(
+                "{:<10} {:>12.4} {:>12.4} {:>8.2} {:>16.4} {:>14}",
+                op, r.processes, r.in_process, r.ratio, r.with_sharing, r.bytes_per_party
+            );
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! Plaintext exists only here: values are secret-shared before they leave, results reconstructed
 //! after they arrive.
 
+pub mod bench;
 pub mod stats;
 pub mod table;
 mod upload;

@@ -79,12 +79,9 @@ impl Payload {
         let bad = |what: &str| MpcError::PeerMisbehaved { party: from, what: what.to_string() };
         let (&tag, body) = b.split_first().ok_or_else(|| bad("empty message"))?;
         match tag {
-            0 if body.len() % 8 == 0 => {
-                Ok(Payload::U64(body.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect()))
-            }
-            1 if body.len() % 16 == 0 => {
-                Ok(Payload::U128(body.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().unwrap())).collect()))
-            }
+            // bulk copies (the body need not be aligned for the element type)
+            0 if body.len() % 8 == 0 => Ok(Payload::U64(bytemuck::pod_collect_to_vec(body))),
+            1 if body.len() % 16 == 0 => Ok(Payload::U128(bytemuck::pod_collect_to_vec(body))),
             0 | 1 => Err(bad("message length is not a whole number of words")),
             _ => Err(bad("unknown payload tag")),
         }

@@ -135,7 +135,7 @@ pub fn write_response<W: Write>(mut w: W, resp: &Response) -> std::io::Result<()
 /// TLS configuration of a party's API: its party certificate, no client certificate (clients
 /// authenticate with bearer tokens).
 pub fn server_config(id: &Identity) -> Result<Arc<ServerConfig>, NetError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::provider();
     let cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| NetError::Config(e.to_string()))?
@@ -199,7 +199,7 @@ impl ApiClient {
     pub fn new(ca: CertificateDer<'static>, timeout: Duration) -> Result<ApiClient, NetError> {
         let mut roots = RootCertStore::empty();
         roots.add(ca).map_err(|e| NetError::Config(e.to_string()))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::provider();
         let cfg = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| NetError::Config(e.to_string()))?

@@ -95,7 +95,7 @@ impl std::fmt::Debug for Mesh {
 
 fn configs(id: &Identity) -> Result<(Arc<ClientConfig>, Arc<ServerConfig>), NetError> {
     let cfg = |e: &dyn std::fmt::Display| NetError::Config(e.to_string());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::provider();
     let mut roots = RootCertStore::empty();
     roots.add(id.ca.clone()).map_err(|e| cfg(&e))?;
     let roots = Arc::new(roots);

@@ -17,8 +17,23 @@ use serde::Deserialize;
 struct JobRequest {
     job: u64,
     kind: String,
+    #[serde(default)]
     table: String,
+    #[serde(default)]
     columns: Vec<String>,
+    /// `bench` jobs: the operation, the staged inputs and their public format
+    #[serde(default)]
+    op: String,
+    #[serde(default)]
+    stage: u64,
+    #[serde(default)]
+    n: usize,
+    #[serde(default)]
+    frac: u32,
+    #[serde(default)]
+    bits: u32,
+    #[serde(default)]
+    ring: u32,
 }
 
 fn shares<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, String> {
@@ -124,6 +139,9 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
     if r.job == 0 {
         return Response::error(400, "job must be non-zero");
     }
+    if r.kind == "bench" {
+        return bench(state, who, &r);
+    }
     let t = match state.store.table(&r.table) {
         Ok(t) => t,
         Err(e) => return Response::error(404, &e.to_string()),
@@ -169,6 +187,27 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
     state.mesh.finish_job(r.job);
     match result {
         Ok(v) => Response::bytes(bytemuck::cast_slice::<u128, u8>(&v).to_vec()),
+        Err(e) => Response::error(500, &format!("job failed: {e}")),
+    }
+}
+
+/// Compute + open of a staged benchmark operation (admins only).
+fn bench(state: &State, who: &Account, r: &JobRequest) -> Response {
+    if who.role != "admin" {
+        return Response::error(403, "only admins may run benchmarks");
+    }
+    let Some(staged) = state.bench.lock().unwrap_or_else(|p| p.into_inner()).remove(&r.stage) else {
+        return Response::error(404, &format!("no benchmark inputs staged under {}", r.stage));
+    };
+    let spec = mitsu_bench::processes::Spec { n: r.n, frac: r.frac, bits: r.bits, ring: r.ring };
+    let result = (|| -> Result<Vec<u8>, MpcError> {
+        let ch = Channel::new(state.me, Box::new(state.mesh.transport(r.job)));
+        let mut p = Rep3::setup(ch)?;
+        mitsu_bench::processes::compute_op(&mut p, &r.op, spec, &staged)
+    })();
+    state.mesh.finish_job(r.job);
+    match result {
+        Ok(v) => Response::bytes(v),
         Err(e) => Response::error(500, &format!("job failed: {e}")),
     }
 }

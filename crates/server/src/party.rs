@@ -35,6 +35,8 @@ pub(crate) struct State {
     pub mesh: Mesh,
     pub store: Store,
     pub started: Instant,
+    /// Benchmark inputs staged by an admin (`mitsu bench --processes`), by stage id; in memory only.
+    pub bench: std::sync::Mutex<std::collections::HashMap<u64, Vec<u8>>>,
 }
 
 fn bind(addr: &str) -> Result<TcpListener, ServerError> {
@@ -54,7 +56,8 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
         peer_l,
     )?;
     let tls = http::server_config(&id)?;
-    let state = Arc::new(State { cfg, me, mesh: mesh.clone(), store, started: Instant::now() });
+    let state =
+        Arc::new(State { cfg, me, mesh: mesh.clone(), store, started: Instant::now(), bench: Default::default() });
     {
         let (mesh, stop) = (mesh.clone(), stop.clone());
         std::thread::Builder::new()

@@ -61,6 +61,16 @@ pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> 
             }
         }
         ("POST", ["v1", "tables", name, "versions", v, "commit"]) => commit(state, who, req, name, v),
+        ("POST", ["v1", "bench", "stage", id]) => {
+            if who.role != "admin" {
+                return forbidden(who, "stage benchmark inputs");
+            }
+            let Ok(id) = id.parse::<u64>() else { return Response::error(400, "stage id must be a number") };
+            let mut b = state.bench.lock().unwrap_or_else(|p| p.into_inner());
+            b.clear(); // one staged benchmark at a time bounds the memory it can take
+            b.insert(id, req.body.clone());
+            Response::json(200, "{}")
+        }
         ("POST", ["v1", "jobs"]) => crate::jobs::run(state, who, req),
         _ => Response::error(404, &format!("{} {path} is not part of the API (see /openapi.json)", req.method)),
     }
