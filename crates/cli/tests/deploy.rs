@@ -43,3 +43,69 @@ fn a_stopped_party_is_reported_and_the_others_stay_up() {
     d.parties[1] = Some(d.spawn(1));
     d.wait_ready();
 }
+
+#[test]
+fn bad_uploads_are_explained_and_store_nothing() {
+    let d = Deployment::new("bad-upload", common::ports(6));
+    d.wait_ready();
+    let csv = d.dir.join("bad.csv");
+    std::fs::write(&csv, "id,x\na,1.5\nb,2.5\nc,abc\n").unwrap();
+    // `schema infer` writes a file that `upload --schema` reads; here x is declared a decimal, so the
+    // fourth line is rejected before anything is sent
+    let schema = d.dir.join("schema.json");
+    let out = d.run(&["schema", "infer", "--csv", csv.to_str().unwrap(), "--out", schema.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(std::fs::read_to_string(&schema).unwrap().contains("\"type\": \"category\""));
+    std::fs::write(
+        &schema,
+        r#"{"columns": [{"name": "id", "type": "category", "nullable": false, "bits": 120},
+                        {"name": "x", "type": "decimal", "scale": 1, "nullable": false, "bits": 8}]}"#,
+    )
+    .unwrap();
+    let out = d.run(&["upload", "--table", "t", "--csv", csv.to_str().unwrap(), "--schema", schema.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("bad.csv, line 4, column \"x\": \"abc\" is not a number"), "{err}");
+    assert!(common::stdout(&d.run(&["tables"])).contains("no tables yet"));
+    // an analyst may not upload; a provider may not replace another provider's table
+    for (name, role) in [("ana", "analyst"), ("p1", "provider"), ("p2", "provider")] {
+        let out = d.run(&[
+            "account",
+            "create",
+            "--name",
+            name,
+            "--role",
+            role,
+            "--out",
+            d.client(&format!("{name}.toml")).to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    let good = d.dir.join("good.csv");
+    std::fs::write(&good, "x\n1\n2\n").unwrap();
+    let up = |who: &str| {
+        common::mitsu()
+            .args([
+                "upload",
+                "--client",
+                d.client(&format!("{who}.toml")).to_str().unwrap(),
+                "--table",
+                "g",
+                "--csv",
+                good.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = up("ana");
+    assert!(
+        common::stderr(&out).contains("account \"ana\" (analyst) may not upload tables"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(up("p1").status.success());
+    let out = up("p2");
+    assert!(common::stderr(&out).contains("may not replace table \"g\", owned by \"p1\""), "{}", common::stderr(&out));
+    let out = d.run(&["table", "show", "g"]);
+    assert!(common::stdout(&out).contains("version 1, 2 rows, owner p1"), "{}", common::stdout(&out));
+}
