@@ -271,9 +271,12 @@ pub fn exp<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     let f = x.frac;
     let r = x.bits.saturating_sub(f);
     let kmax = ((2f64).powi(r as i32) * std::f64::consts::LOG2_E).ceil() as u32 + 1;
-    let ff = working_frac::<R>().min(cheap_bits::<R>().saturating_sub(kmax + f + 2));
-    if ff < 20 {
-        return Err(MpcError::Range { expr, needed_bits: 20 + kmax + f + 2 + 41, ring: R::NAME, max_bits: R::BITS });
+    // 2^t (< 2^(F+1)) times the exact integer 2^(k+kmax) (<= 2^(2 kmax)) must fit: cheaply (probabilistic
+    // truncation) when possible, else with exact truncation up to the ring's signed limit
+    let ff = working_frac::<R>().min(cheap_bits::<R>().saturating_sub(2 * kmax + 1));
+    let ff = if ff >= 24 { ff } else { working_frac::<R>().min((R::BITS - 3).saturating_sub(2 * kmax + 1)) };
+    if ff < 20 || ff + kmax < f {
+        return Err(MpcError::Range { expr, needed_bits: 20 + 2 * kmax + 3, ring: R::NAME, max_bits: R::BITS });
     }
     let n = e.len(&x.share);
     // y = x log2 e at F bits
@@ -292,13 +295,14 @@ pub fn exp<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     let lk = bits_for(span as f64) + 1;
     let hot = e.eqz(&all, lk)?;
     let hot_a: E::A<R> = e.bits2a(&hot)?;
+    // q = 2^(k + kmax), an exact integer: no weight is rounded, however small 2^k is
     let mut q = e.constant(&vec![R::ZERO; n]);
     for j in 0..span as usize {
-        let w: R = enc((2f64).powi(j as i32 - kmax as i32), f);
         let part = e.slice(&hot_a, j * n..(j + 1) * n);
-        q = e.add(&q, &e.mul_public(&part, &[w]));
+        q = e.add(&q, &e.mul_public(&part, &[R::pow2(j as u32)]));
     }
-    let res = e.mul_trunc(&p, &q, ff, ff + 1 + kmax + f)?;
+    // e^x * 2^f = 2^t 2^F * 2^(k+kmax) / 2^(F + kmax - f)
+    let res = e.mul_trunc(&p, &q, ff + kmax - f, ff + 1 + 2 * kmax + 1)?;
     out(res, f, kmax + f + 2, expr)
 }
 

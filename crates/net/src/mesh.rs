@@ -1,9 +1,10 @@
 //! The links of one party to the two others.
 //!
 //! Wire format on every link, after the TLS handshake: the dialer sends a hello
-//! (`MITSU/1\0` + its party id); then frames `[job u64][last u8][len u32][bytes]`, little-endian.
-//! A message is the concatenation of its frames' bytes (at most 1 MiB each), so there is no size
-//! cliff; frames of different jobs are delivered to separate queues.
+//! (`MITSU/1\0` + its party id); then frames `[job u64][flags u8][len u32][bytes]`, little-endian.
+//! A message is a header frame (flag FIRST: element type and total length) followed by data frames
+//! of at most 1 MiB (the last with flag LAST), so there is no size cliff and the receiver reads
+//! straight into a vector of the announced size; frames of different jobs go to separate queues.
 
 use crate::pki::{Identity, party_name};
 use mitsu_mpc_core::{MpcError, PartyId, Payload, Transport};
@@ -21,6 +22,13 @@ const HELLO: &[u8; 8] = b"MITSU/1\0";
 /// Job id of heartbeats; protocol jobs use ids from 1.
 const HEARTBEAT_JOB: u64 = 0;
 const CHUNK: usize = 1 << 20;
+/// Frame flags.
+const LAST: u8 = 1;
+const FIRST: u8 = 2;
+/// The sender abandoned the job; the frame's bytes say why.
+const ABORT: u8 = 4;
+/// Largest message a peer may announce (a bound on what it can make us allocate).
+const MAX_MESSAGE: u64 = 1 << 34;
 /// Largest frame accepted from a peer: a bound on what a misbehaving peer can make us allocate.
 const MAX_FRAME: usize = CHUNK;
 
@@ -59,6 +67,8 @@ pub struct PeerHealth {
 
 #[derive(Default)]
 struct Inbox {
+    /// jobs a peer abandoned, with its reason
+    aborted: HashMap<(PartyId, u64), String>,
     last_seen: [Option<Instant>; 3],
     queues: HashMap<(PartyId, u64), VecDeque<Payload>>,
     /// incoming connections currently open, per peer
@@ -161,8 +171,7 @@ impl Mesh {
         let mut peers: Vec<PartyId> = self.inner.peers.keys().copied().collect();
         peers.sort();
         for p in peers {
-            let bytes = Payload::U64(vec![]).to_bytes();
-            if let Err(e) = self.inner.send(p, HEARTBEAT_JOB, &bytes) {
+            if let Err(e) = self.inner.send(p, HEARTBEAT_JOB, &Payload::U64(vec![])) {
                 failed.push((p, e));
             }
         }
@@ -189,6 +198,21 @@ impl Mesh {
     pub fn finish_job(&self, job: u64) {
         let mut ib = self.inner.inbox.lock().unwrap();
         ib.queues.retain(|(_, j), _| *j != job);
+        ib.aborted.retain(|(_, j), _| *j != job);
+    }
+
+    /// Tells the peers that this party abandoned `job` (best effort), so that they stop waiting for
+    /// it instead of running into their timeout.
+    pub fn abort_job(&self, job: u64, why: &str) {
+        let why = &why.as_bytes()[..why.len().min(4096)];
+        for p in self.inner.peers.keys() {
+            let mut slot = self.inner.out[p.index()].lock().unwrap();
+            if let Some(s) = slot.as_mut()
+                && (write_frame(s, job, ABORT, why).is_err() || s.flush().is_err())
+            {
+                *slot = None;
+            }
+        }
     }
 
     /// Closes all links and stops accepting (the accept loop ends at its next connection).
@@ -264,12 +288,35 @@ fn serve_link(inner: &Arc<Inner>, tcp: TcpStream) -> Result<(), String> {
     res
 }
 
+/// A message being received: its element type and length were announced by its first frame, so
+/// the frames' bytes are read straight into the final vector (no intermediate copy).
+enum Partial {
+    U64(Vec<u64>, usize),
+    U128(Vec<u128>, usize),
+}
+
+impl Partial {
+    fn bytes_mut(&mut self) -> (&mut [u8], &mut usize) {
+        match self {
+            Partial::U64(v, f) => (bytemuck::cast_slice_mut(v), f),
+            Partial::U128(v, f) => (bytemuck::cast_slice_mut(v), f),
+        }
+    }
+    fn finish(self) -> Option<Payload> {
+        match self {
+            Partial::U64(v, f) if f == v.len() * 8 => Some(Payload::U64(v)),
+            Partial::U128(v, f) if f == v.len() * 16 => Some(Payload::U128(v)),
+            _ => None,
+        }
+    }
+}
+
 fn read_frames(
     inner: &Arc<Inner>,
     tls: &mut StreamOwned<ServerConnection, TcpStream>,
     from: PartyId,
 ) -> Result<(), String> {
-    let mut partial: HashMap<u64, Vec<u8>> = HashMap::new();
+    let mut partial: HashMap<u64, Partial> = HashMap::new();
     let mut head = [0u8; 13];
     loop {
         match tls.read_exact(&mut head) {
@@ -278,27 +325,54 @@ fn read_frames(
             Err(e) => return Err(e.to_string()),
         }
         let job = u64::from_le_bytes(head[..8].try_into().unwrap());
-        let last = head[8] == 1;
+        let (last, first) = (head[8] & LAST != 0, head[8] & FIRST != 0);
         inner.inbox.lock().unwrap().last_seen[from.index()] = Some(Instant::now());
         let len = u32::from_le_bytes(head[9..13].try_into().unwrap()) as usize;
         if len > MAX_FRAME {
             return Err(format!("{from} sent a frame of {len} bytes (limit {MAX_FRAME})"));
         }
-        let buf = partial.entry(job).or_default();
-        let start = buf.len();
-        buf.resize(start + len, 0);
-        tls.read_exact(&mut buf[start..]).map_err(|e| e.to_string())?;
-        if last && job == HEARTBEAT_JOB {
+        if head[8] & ABORT != 0 {
+            let mut why = vec![0u8; len];
+            tls.read_exact(&mut why).map_err(|e| e.to_string())?;
             partial.remove(&job);
-        } else if last {
-            let bytes = partial.remove(&job).unwrap_or_default();
-            let msg = match Payload::from_bytes(&bytes, from) {
-                Ok(m) => m,
-                Err(e) => return Err(e.to_string()),
-            };
             let mut ib = inner.inbox.lock().unwrap();
-            ib.queues.entry((from, job)).or_default().push_back(msg);
+            ib.aborted.insert((from, job), String::from_utf8_lossy(&why).into_owned());
             inner.cv.notify_all();
+            continue;
+        }
+        if first {
+            let mut meta = [0u8; 9];
+            if len != meta.len() {
+                return Err(format!("{from} sent a malformed message header"));
+            }
+            tls.read_exact(&mut meta).map_err(|e| e.to_string())?;
+            let total = u64::from_le_bytes(meta[1..].try_into().unwrap());
+            if total > MAX_MESSAGE {
+                return Err(format!("{from} announced a message of {total} bytes (limit {MAX_MESSAGE})"));
+            }
+            let p = match meta[0] {
+                0 if total % 8 == 0 => Partial::U64(vec![0; (total / 8) as usize], 0),
+                1 if total % 16 == 0 => Partial::U128(vec![0; (total / 16) as usize], 0),
+                _ => return Err(format!("{from} sent a message of an unknown type or size")),
+            };
+            partial.insert(job, p);
+        } else {
+            let p = partial.get_mut(&job).ok_or_else(|| format!("{from} sent data for job {job} without a header"))?;
+            let (buf, filled) = p.bytes_mut();
+            if *filled + len > buf.len() {
+                return Err(format!("{from} sent more data than it announced"));
+            }
+            tls.read_exact(&mut buf[*filled..*filled + len]).map_err(|e| e.to_string())?;
+            *filled += len;
+        }
+        if last {
+            let msg = partial.remove(&job).and_then(Partial::finish);
+            let Some(msg) = msg else { return Err(format!("{from} ended a message before sending all of it")) };
+            if job != HEARTBEAT_JOB {
+                let mut ib = inner.inbox.lock().unwrap();
+                ib.queues.entry((from, job)).or_default().push_back(msg);
+                inner.cv.notify_all();
+            }
         }
     }
 }
@@ -338,7 +412,7 @@ impl Inner {
         Ok(tls)
     }
 
-    fn send(&self, to: PartyId, job: u64, bytes: &[u8]) -> Result<(), String> {
+    fn send(&self, to: PartyId, job: u64, msg: &Payload) -> Result<(), String> {
         let mut slot = self.out[to.index()].lock().unwrap();
         // one retry on a fresh connection: the receiver drops partial messages of a lost link
         for attempt in 0..2 {
@@ -346,7 +420,7 @@ impl Inner {
                 *slot = Some(self.dial(to)?);
             }
             let s = slot.as_mut().unwrap();
-            match write_message(s, job, bytes) {
+            match write_message(s, job, msg) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     *slot = None;
@@ -360,21 +434,27 @@ impl Inner {
     }
 }
 
-fn write_message(s: &mut Out, job: u64, bytes: &[u8]) -> Result<(), String> {
+/// A header frame (element type, total bytes), then the elements' bytes straight from the vector.
+fn write_message(s: &mut Out, job: u64, msg: &Payload) -> Result<(), String> {
+    let (tag, bytes): (u8, &[u8]) = match msg {
+        Payload::U64(v) => (0, bytemuck::cast_slice(v)),
+        Payload::U128(v) => (1, bytemuck::cast_slice(v)),
+    };
+    let mut meta = [0u8; 9];
+    meta[0] = tag;
+    meta[1..].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+    write_frame(s, job, FIRST | if bytes.is_empty() { LAST } else { 0 }, &meta)?;
     let mut chunks = bytes.chunks(CHUNK).peekable();
-    if bytes.is_empty() {
-        return write_frame(s, job, true, &[]);
-    }
     while let Some(c) = chunks.next() {
-        write_frame(s, job, chunks.peek().is_none(), c)?;
+        write_frame(s, job, if chunks.peek().is_none() { LAST } else { 0 }, c)?;
     }
     s.flush().map_err(|e| e.to_string())
 }
 
-fn write_frame(s: &mut Out, job: u64, last: bool, c: &[u8]) -> Result<(), String> {
+fn write_frame(s: &mut Out, job: u64, flags: u8, c: &[u8]) -> Result<(), String> {
     let mut head = [0u8; 13];
     head[..8].copy_from_slice(&job.to_le_bytes());
-    head[8] = last as u8;
+    head[8] = flags;
     head[9..13].copy_from_slice(&(c.len() as u32).to_le_bytes());
     s.write_all(&head).map_err(|e| e.to_string())?;
     s.write_all(c).map_err(|e| e.to_string())
@@ -394,8 +474,7 @@ impl std::fmt::Debug for MeshTransport {
 
 impl Transport for MeshTransport {
     fn send(&mut self, to: PartyId, msg: Payload) -> mitsu_mpc_core::Result<()> {
-        let bytes = msg.to_bytes();
-        self.inner.send(to, self.job, &bytes).map_err(|what| MpcError::PeerUnreachable { party: to, what })
+        self.inner.send(to, self.job, &msg).map_err(|what| MpcError::PeerUnreachable { party: to, what })
     }
 
     fn recv(&mut self, from: PartyId) -> mitsu_mpc_core::Result<Payload> {
@@ -405,6 +484,9 @@ impl Transport for MeshTransport {
         loop {
             if let Some(m) = ib.queues.get_mut(&(from, self.job)).and_then(|q| q.pop_front()) {
                 return Ok(m);
+            }
+            if let Some(why) = ib.aborted.get(&(from, self.job)) {
+                return Err(MpcError::PeerUnreachable { party: from, what: format!("it abandoned the job: {why}") });
             }
             // the peer's link went down while we were waiting for it: it will not answer this job
             if ib.closed[from.index()] > closed_at_start && ib.open[from.index()] == 0 {

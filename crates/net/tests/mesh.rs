@@ -188,3 +188,20 @@ fn a_party_that_stops_is_named() {
     let err = t.recv(PartyId::P2).unwrap_err();
     assert!(matches!(err, MpcError::PeerUnreachable { party, .. } if party == PartyId::P2), "{err}");
 }
+
+#[test]
+fn a_party_that_abandons_a_job_releases_its_peers_at_once() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let (net, _) = start(dep.identities, Duration::from_secs(30));
+    // links exist once something was sent
+    let r = on_mesh(&net, 10, |p| {
+        let a = p.input(PartyId::P0, Some(&[1u64]), 1)?;
+        p.open(&a)
+    });
+    assert!(r.into_iter().all(|v| v.is_ok()));
+    net.meshes[0].abort_job(11, "its input was malformed");
+    let t = std::time::Instant::now();
+    let err = net.meshes[1].transport(11).recv(PartyId::P0).unwrap_err().to_string();
+    assert!(t.elapsed() < Duration::from_secs(5), "waited {:?}", t.elapsed());
+    assert!(err.contains("party 0") && err.contains("abandoned the job: its input was malformed"), "{err}");
+}

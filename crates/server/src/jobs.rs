@@ -184,6 +184,9 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
             k => Err(format!("unknown job kind {k:?}")),
         }
     })();
+    if let Err(e) = &result {
+        state.mesh.abort_job(r.job, e);
+    }
     state.mesh.finish_job(r.job);
     match result {
         Ok(v) => Response::bytes(bytemuck::cast_slice::<u128, u8>(&v).to_vec()),
@@ -205,6 +208,9 @@ fn bench(state: &State, who: &Account, r: &JobRequest) -> Response {
         let mut p = Rep3::setup(ch)?;
         mitsu_bench::processes::compute_op(&mut p, &r.op, spec, &staged)
     })();
+    if let Err(e) = &result {
+        state.mesh.abort_job(r.job, &e.to_string());
+    }
     state.mesh.finish_job(r.job);
     match result {
         Ok(v) => Response::bytes(v),

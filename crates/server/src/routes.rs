@@ -229,3 +229,27 @@ fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> R
         Err(e) => store_err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // Every route `route` serves is described in the OpenAPI document served at /openapi.json.
+    #[test]
+    fn the_openapi_document_describes_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for (method, path) in [
+            ("get", "/v1/status"),
+            ("post", "/v1/accounts"),
+            ("get", "/v1/tables"),
+            ("get", "/v1/tables/{name}"),
+            ("post", "/v1/tables/{name}/versions"),
+            ("put", "/v1/tables/{name}/versions/{version}/columns/{column}/chunks/{chunk}"),
+            ("post", "/v1/tables/{name}/versions/{version}/commit"),
+            ("post", "/v1/jobs"),
+            ("post", "/v1/bench/stage/{id}"),
+            ("get", "/openapi.json"),
+        ] {
+            assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not documented");
+        }
+    }
+}

@@ -12,7 +12,12 @@ pub fn mitsu() -> Command {
 pub struct Deployment {
     pub dir: PathBuf,
     pub parties: Vec<Option<Child>>,
+    // Deployments of one test binary run one at a time: twelve party processes on two cores
+    // starve each other past their timeouts. Dropped last, after the processes are killed.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Drop for Deployment {
     fn drop(&mut self) {
@@ -26,6 +31,7 @@ impl Drop for Deployment {
 
 impl Deployment {
     pub fn new(name: &str, base_port: u16) -> Deployment {
+        let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let dir = std::env::temp_dir().join(format!("mitsu-deploy-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let out = mitsu()
@@ -33,7 +39,7 @@ impl Deployment {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut d = Deployment { dir, parties: vec![] };
+        let mut d = Deployment { dir, parties: vec![], _turn: turn };
         for i in 0..3 {
             let c = d.spawn(i);
             d.parties.push(Some(c));
