@@ -109,3 +109,47 @@ fn bad_uploads_are_explained_and_store_nothing() {
     let out = d.run(&["table", "show", "g"]);
     assert!(common::stdout(&out).contains("version 1, 2 rows, owner p1"), "{}", common::stdout(&out));
 }
+
+/// Mean and sample variance of the non-empty cells of `col`, computed here in plain f64.
+fn plain_stats(csv: &std::path::Path, col: &str) -> (usize, f64, f64) {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut lines = text.lines();
+    let idx = lines.next().unwrap().split(',').position(|h| h == col).unwrap();
+    let v: Vec<f64> =
+        lines.filter_map(|l| l.split(',').nth(idx)).filter(|c| !c.is_empty()).map(|c| c.parse().unwrap()).collect();
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    (v.len(), m, v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0))
+}
+
+#[test]
+fn describe_skips_nulls_and_a_reupload_replaces_the_table() {
+    let d = Deployment::new("nulls", common::ports(7));
+    d.wait_ready();
+    let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/insurer_a_members.csv");
+    let out = d.run(&["upload", "--table", "ins", "--csv", csv.to_str().unwrap(), "--key", "member_id"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = d.run(&["stats", "describe", "--from", "ins", "--columns", "lpi,mdvis", "--format", "json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for col in ["lpi", "mdvis"] {
+        let (n, mean, var) = plain_stats(&csv, col);
+        let got = &v["columns"][col];
+        assert_eq!(got["count"].as_u64().unwrap() as usize, n, "{col}: NULLs are not counted");
+        assert!((got["mean"].as_f64().unwrap() - mean).abs() <= 1e-9 * mean.abs().max(1.0), "{col} mean {got}");
+        assert!((got["variance"].as_f64().unwrap() - var).abs() <= 1e-9 * var, "{col} variance {got}");
+    }
+    assert!(v["columns"]["lpi"]["count"].as_u64().unwrap() < 10_095, "lpi has missing values");
+    // a re-upload replaces the table as a whole: new version, new rows
+    let small = d.dir.join("small.csv");
+    std::fs::write(&small, "member_id,lpi,mdvis\nA,1.5,2\nB,,4\n").unwrap();
+    let out = d.run(&["upload", "--table", "ins", "--csv", small.to_str().unwrap(), "--key", "member_id"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = d.run(&["table", "show", "ins"]);
+    assert!(common::stdout(&out).contains("version 2, 2 rows"), "{}", common::stdout(&out));
+    let out = d.run(&["stats", "describe", "--from", "ins", "--columns", "lpi,mdvis", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["columns"]["lpi"]["count"], 1);
+    assert_eq!(v["columns"]["lpi"]["variance"], serde_json::Value::Null, "one value has no sample variance");
+    assert_eq!(v["columns"]["mdvis"]["mean"], 3.0);
+}
