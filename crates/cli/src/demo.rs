@@ -20,21 +20,10 @@ const FRAC: u32 = 16;
 /// The story across real processes.
 pub fn run(data: Option<PathBuf>) -> Result<()> {
     let data = data.unwrap_or_else(default_dir);
-    let dir = std::env::temp_dir().join(format!("mitsu-demo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let t0 = Instant::now();
-    let base = crate::free_ports(6)?;
-    mitsu_server::init::init(&mitsu_server::init::InitOptions {
-        dir: dir.clone(),
-        parties: 3,
-        host: "127.0.0.1".into(),
-        base_port: base,
-    })?;
+    let dep = crate::TempDeployment::start("demo")?;
+    let (dir, base) = (dep.dir.clone(), dep.base_port);
     println!("mitsu demo: a three-party deployment in {} (ports {base}-{})", dir.display(), base + 5);
-    let _guard = Stopper(dir.clone());
-    let exe = std::env::current_exe()?;
-    mitsu_server::local::up(&dir, &exe)?;
-    crate::wait_ready(&dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
     println!("  three party processes are up and linked by mutually authenticated TLS\n");
     let admin = mitsu_client::Client::load(&dir.join("admin.toml"))?;
     for (name, role) in [("clinic", "provider"), ("lab", "provider"), ("analyst", "analyst")] {
@@ -76,16 +65,6 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
     let stopped = mitsu_server::local::down(&dir)?;
     println!("  stopped {stopped} parties; total {:.1} s", t0.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Stops the demo's parties and removes its directory, also when the demo fails.
-struct Stopper(PathBuf);
-
-impl Drop for Stopper {
-    fn drop(&mut self) {
-        let _ = mitsu_server::local::down(&self.0);
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn default_dir() -> PathBuf {

@@ -527,25 +527,8 @@ fn bench_processes(n: usize, only: &[String], repeat: usize, json: bool) -> Resu
     if let Some(o) = ops.iter().find(|o| !PROCESS_OPS.contains(&o.as_str())) {
         anyhow::bail!("--processes measures {}, not {o:?}", PROCESS_OPS.join(", "));
     }
-    let dir = std::env::temp_dir().join(format!("mitsu-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let base = free_ports(6)?;
-    mitsu_server::init::init(&mitsu_server::init::InitOptions {
-        dir: dir.clone(),
-        parties: 3,
-        host: "127.0.0.1".into(),
-        base_port: base,
-    })?;
-    struct Down(std::path::PathBuf);
-    impl Drop for Down {
-        fn drop(&mut self) {
-            let _ = mitsu_server::local::down(&self.0);
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _down = Down(dir.clone());
-    mitsu_server::local::up(&dir, &std::env::current_exe()?)?;
-    wait_ready(&dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
+    let dep = TempDeployment::start("bench")?;
+    let dir = dep.dir.clone();
     let c = mitsu_client::Client::load(&dir.join("admin.toml"))?;
     let mut res = std::collections::BTreeMap::new();
     for op in &ops {
@@ -567,4 +550,33 @@ fn bench_processes(n: usize, only: &[String], repeat: usize, json: bool) -> Resu
         }
     }
     Ok(())
+}
+
+/// A local deployment in a temporary directory, started and linked; stopped and removed on drop,
+/// also when the command fails.
+pub(crate) struct TempDeployment {
+    pub dir: std::path::PathBuf,
+    pub base_port: u16,
+}
+
+impl TempDeployment {
+    pub fn start(name: &str) -> Result<TempDeployment> {
+        let dir = std::env::temp_dir().join(format!("mitsu-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let base_port = free_ports(6)?;
+        let opts =
+            mitsu_server::init::InitOptions { dir: dir.clone(), parties: 3, host: "127.0.0.1".into(), base_port };
+        mitsu_server::init::init(&opts)?;
+        let dep = TempDeployment { dir, base_port };
+        mitsu_server::local::up(&dep.dir, &std::env::current_exe()?)?;
+        wait_ready(&dep.dir.join("admin.toml"), std::time::Duration::from_secs(30))?;
+        Ok(dep)
+    }
+}
+
+impl Drop for TempDeployment {
+    fn drop(&mut self) {
+        let _ = mitsu_server::local::down(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
