@@ -122,6 +122,38 @@ impl Planes {
         Planes { n: self.n, nplanes: idx.len(), words }
     }
 
+    /// Elements `range` of every plane (bit-level copy).
+    pub fn slice_elems(&self, range: std::ops::Range<usize>) -> Planes {
+        let mut out = Planes::zeros(self.nplanes, range.len());
+        for p in 0..self.nplanes {
+            for (k, i) in range.clone().enumerate() {
+                if self.get(p, i) {
+                    out.set(p, k, true);
+                }
+            }
+        }
+        out
+    }
+
+    /// The elements of `a` followed by those of `b` (same number of planes).
+    pub fn concat_elems(a: &Planes, b: &Planes) -> Planes {
+        assert_eq!(a.nplanes, b.nplanes, "concatenating planes of different depth");
+        let mut out = Planes::zeros(a.nplanes, a.n + b.n);
+        for p in 0..a.nplanes {
+            for i in 0..a.n {
+                if a.get(p, i) {
+                    out.set(p, i, true);
+                }
+            }
+            for i in 0..b.n {
+                if b.get(p, i) {
+                    out.set(p, a.n + i, true);
+                }
+            }
+        }
+        out
+    }
+
     /// Planes stacked on top of each other (all with the same `n`).
     pub fn stack(parts: &[&Planes]) -> Planes {
         let n = parts.first().map_or(0, |p| p.n);
@@ -281,6 +313,18 @@ mod tests {
                 assert_eq!(p.get(3, i), (v128[i] >> 3) & 1 == 1);
             }
         }
+    }
+
+    #[test]
+    fn element_slices_and_concatenations_keep_every_bit() {
+        let v: Vec<u64> = (0..130u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let p = Planes::from_values(&v, 5);
+        let a = p.slice_elems(3..70);
+        let b = p.slice_elems(70..130);
+        assert_eq!(a.to_values::<u64>(), v[3..70].iter().map(|x| x & 31).collect::<Vec<_>>());
+        let c = Planes::concat_elems(&a, &b);
+        assert_eq!(c.to_values::<u64>(), v[3..130].iter().map(|x| x & 31).collect::<Vec<_>>());
+        assert!(Planes::from_words(5, c.n(), c.words().to_vec()).is_some(), "padding stays clear");
     }
 
     #[test]

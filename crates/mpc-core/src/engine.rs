@@ -95,6 +95,10 @@ pub trait Engine: Send {
     fn b_and(&mut self, a: &Self::B, b: &Self::B) -> Result<Self::B>;
     fn b_select(&self, a: &Self::B, planes: std::ops::Range<usize>) -> Self::B;
     fn b_stack(&self, parts: &[&Self::B]) -> Self::B;
+    /// Elements `range` of every plane.
+    fn b_slice_elems(&self, a: &Self::B, range: std::ops::Range<usize>) -> Self::B;
+    /// The elements of `a` followed by those of `b`.
+    fn b_concat_elems(&self, a: &Self::B, b: &Self::B) -> Self::B;
 
     // ---- permutation ---------------------------------------------------------------------
     /// Applies one uniformly random permutation, unknown to every single party, to all columns.

@@ -250,6 +250,12 @@ impl Engine for RefEngine {
     fn b_stack(&self, parts: &[&Planes]) -> Planes {
         Planes::stack(parts)
     }
+    fn b_slice_elems(&self, a: &Planes, range: std::ops::Range<usize>) -> Planes {
+        a.slice_elems(range)
+    }
+    fn b_concat_elems(&self, a: &Planes, b: &Planes) -> Planes {
+        Planes::concat_elems(a, b)
+    }
 
     fn shuffle<R: Ring>(&mut self, cols: &[&Vec<R>]) -> Result<Vec<Vec<R>>> {
         let n = cols.first().map_or(0, |c| c.len());

@@ -167,6 +167,12 @@ impl Engine for Rep3 {
     fn b_stack(&self, parts: &[&BShare]) -> BShare {
         Rep3::b_stack(self, parts)
     }
+    fn b_slice_elems(&self, a: &BShare, range: std::ops::Range<usize>) -> BShare {
+        BShare { a: a.a.slice_elems(range.clone()), b: a.b.slice_elems(range) }
+    }
+    fn b_concat_elems(&self, x: &BShare, y: &BShare) -> BShare {
+        BShare { a: Planes::concat_elems(&x.a, &y.a), b: Planes::concat_elems(&x.b, &y.b) }
+    }
 
     fn shuffle<R: Ring>(&mut self, cols: &[&AShare<R>]) -> Result<Vec<AShare<R>>> {
         Rep3::shuffle(self, cols)
