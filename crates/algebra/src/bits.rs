@@ -122,16 +122,26 @@ impl Planes {
         Planes { n: self.n, nplanes: idx.len(), words }
     }
 
-    /// Elements `range` of every plane (bit-level copy).
+    /// Elements `range` of every plane (word shifts, not bit by bit).
     pub fn slice_elems(&self, range: std::ops::Range<usize>) -> Planes {
-        let mut out = Planes::zeros(self.nplanes, range.len());
+        assert!(range.end <= self.n, "element range past the end");
+        let len = range.len();
+        let mut out = Planes::zeros(self.nplanes, len);
+        let (w_in, w_out) = (self.words_per_plane(), out.words_per_plane());
+        let (first, off) = (range.start / 64, range.start % 64);
         for p in 0..self.nplanes {
-            for (k, i) in range.clone().enumerate() {
-                if self.get(p, i) {
-                    out.set(p, k, true);
-                }
+            let src = &self.words[p * w_in..(p + 1) * w_in];
+            let dst = &mut out.words[p * w_out..(p + 1) * w_out];
+            for (k, d) in dst.iter_mut().enumerate() {
+                let lo = src.get(first + k).copied().unwrap_or(0);
+                *d = if off == 0 {
+                    lo
+                } else {
+                    (lo >> off) | (src.get(first + k + 1).copied().unwrap_or(0) << (64 - off))
+                };
             }
         }
+        out.clear_padding();
         out
     }
 
@@ -139,18 +149,23 @@ impl Planes {
     pub fn concat_elems(a: &Planes, b: &Planes) -> Planes {
         assert_eq!(a.nplanes, b.nplanes, "concatenating planes of different depth");
         let mut out = Planes::zeros(a.nplanes, a.n + b.n);
+        let (wa, wb, wo) = (a.words_per_plane(), b.words_per_plane(), out.words_per_plane());
+        let (first, off) = (a.n / 64, a.n % 64);
         for p in 0..a.nplanes {
-            for i in 0..a.n {
-                if a.get(p, i) {
-                    out.set(p, i, true);
-                }
-            }
-            for i in 0..b.n {
-                if b.get(p, i) {
-                    out.set(p, a.n + i, true);
+            let dst = &mut out.words[p * wo..(p + 1) * wo];
+            dst[..wa].copy_from_slice(&a.words[p * wa..(p + 1) * wa]);
+            for (k, &w) in b.words[p * wb..(p + 1) * wb].iter().enumerate() {
+                if off == 0 {
+                    dst[first + k] = w;
+                } else {
+                    dst[first + k] |= w << off;
+                    if first + k + 1 < wo {
+                        dst[first + k + 1] |= w >> (64 - off);
+                    }
                 }
             }
         }
+        out.clear_padding();
         out
     }
 
@@ -325,6 +340,17 @@ mod tests {
         let c = Planes::concat_elems(&a, &b);
         assert_eq!(c.to_values::<u64>(), v[3..130].iter().map(|x| x & 31).collect::<Vec<_>>());
         assert!(Planes::from_words(5, c.n(), c.words().to_vec()).is_some(), "padding stays clear");
+        // every split and offset against the bitwise definition
+        for (lo, hi) in [(0, 0), (0, 1), (1, 64), (63, 129), (64, 128), (5, 130), (129, 130)] {
+            let s = p.slice_elems(lo..hi);
+            for q in 0..5 {
+                for i in lo..hi {
+                    assert_eq!(s.get(q, i - lo), p.get(q, i), "slice {lo}..{hi}, plane {q}, element {i}");
+                }
+            }
+            let back = Planes::concat_elems(&p.slice_elems(0..lo), &p.slice_elems(lo..130));
+            assert_eq!(back, p, "split at {lo}");
+        }
     }
 
     #[test]
