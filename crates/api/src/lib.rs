@@ -124,10 +124,24 @@ impl ClientConfig {
 mod tests {
     use super::*;
 
-    fn write(name: &str, text: &str) -> PathBuf {
+    /// A file that removes itself when the test is done with it.
+    struct TempFile(PathBuf);
+    impl std::ops::Deref for TempFile {
+        type Target = std::path::Path;
+        fn deref(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn write(name: &str, text: &str) -> TempFile {
         let p = std::env::temp_dir().join(format!("mitsu-api-{name}-{}.toml", std::process::id()));
         std::fs::write(&p, text).unwrap();
-        p
+        TempFile(p)
     }
 
     #[test]

@@ -271,10 +271,24 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
 mod tests {
     use super::*;
 
-    fn write(name: &str, text: &str) -> std::path::PathBuf {
+    /// A file that removes itself when the test is done with it.
+    struct TempFile(std::path::PathBuf);
+    impl std::ops::Deref for TempFile {
+        type Target = std::path::Path;
+        fn deref(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn write(name: &str, text: &str) -> TempFile {
         let p = std::env::temp_dir().join(format!("mitsu-table-{name}-{}.csv", std::process::id()));
         std::fs::write(&p, text).unwrap();
-        p
+        TempFile(p)
     }
 
     #[test]
