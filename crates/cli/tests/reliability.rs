@@ -133,3 +133,43 @@ fn junk_on_the_client_port_does_not_disturb_a_party_and_shares_are_not_plaintext
         }
     }
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn a_party_restored_from_an_old_backup_is_detected_not_computed_with() {
+    let mut d = Deployment::new("old-backup", common::ports(8));
+    d.wait_ready();
+    let csv = d.dir.join("t.csv");
+    std::fs::write(&csv, "x\n1\n2\n3\n").unwrap();
+    assert!(d.run(&["upload", "--table", "t", "--csv", csv.to_str().unwrap()]).status.success());
+    // back up party 1 while it is stopped
+    let data = d.dir.join("party-1/data");
+    let backup = d.dir.join("party-1-backup");
+    d.kill(1);
+    copy_dir(&data, &backup);
+    d.parties[1] = Some(d.spawn(1));
+    d.wait_ready();
+    std::fs::write(&csv, "x\n10\n20\n30\n40\n").unwrap();
+    assert!(d.run(&["upload", "--table", "t", "--csv", csv.to_str().unwrap()]).status.success());
+    // party 1 comes back from the old backup: it holds version 1, the others version 2
+    d.kill(1);
+    std::fs::remove_dir_all(&data).unwrap();
+    copy_dir(&backup, &data);
+    d.parties[1] = Some(d.spawn(1));
+    d.wait_ready();
+    let out = describe_json(&d, "t", "x");
+    assert!(!out.status.success(), "computed with mixed versions: {}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("different versions of table \"t\"") && err.contains("party 1: version 1 (3 rows)"), "{err}");
+    // uploading again brings every party to one version
+    assert!(d.run(&["upload", "--table", "t", "--csv", csv.to_str().unwrap()]).status.success());
+    let out = describe_json(&d, "t", "x");
+    assert!(stdout(&out).contains("\"count\":4") && stdout(&out).contains("\"mean\":25.0"), "{}", stdout(&out));
+}

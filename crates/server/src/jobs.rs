@@ -177,7 +177,8 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
         }
     }
     let result = (|| -> Result<Vec<u128>, String> {
-        let ch = Channel::new(state.me, Box::new(state.mesh.transport(r.job)));
+        let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(r.job)));
+        same_version(state, &mut ch, &t)?;
         let mut p = Rep3::setup(ch).map_err(|e: MpcError| e.to_string())?;
         match r.kind.as_str() {
             "describe" => describe(state, &mut p, &t, &schema, &r.columns),
@@ -216,4 +217,29 @@ fn bench(state: &State, who: &Account, r: &JobRequest) -> Response {
         Ok(v) => Response::bytes(v),
         Err(e) => Response::error(500, &format!("job failed: {e}")),
     }
+}
+
+/// The parties must compute on shares of one and the same table version: shares of different
+/// versions would reconstruct to a wrong number, silently. One round: each party tells the others
+/// its (version, rows) and all refuse on any difference.
+fn same_version(state: &State, ch: &mut Channel, t: &TableInfo) -> Result<(), String> {
+    let me = state.me;
+    let peers = [me.next(), me.prev()];
+    let mine = mitsu_mpc_core::Payload::U64(vec![t.version as u64, t.rows as u64]);
+    let got = ch.round(peers.iter().map(|&p| (p, mine.clone())).collect(), &peers).map_err(|e| e.to_string())?;
+    let mut seen = vec![(me.index(), t.version, t.rows)];
+    for (p, msg) in peers.iter().zip(got) {
+        let v: Vec<u64> = msg.into_ring(*p, 2).map_err(|e| e.to_string())?;
+        seen.push((p.index(), v[0] as i64, v[1] as i64));
+    }
+    seen.sort();
+    if seen.iter().any(|s| (s.1, s.2) != (t.version, t.rows)) {
+        let list: Vec<String> = seen.iter().map(|(p, v, r)| format!("party {p}: version {v} ({r} rows)")).collect();
+        return Err(format!(
+            "the parties hold different versions of table {:?} ({}); upload it again, or retry the interrupted commit",
+            t.name,
+            list.join(", ")
+        ));
+    }
+    Ok(())
 }

@@ -194,9 +194,15 @@ fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> R
     if c.job == 0 {
         return Response::error(400, "job must be non-zero");
     }
-    let complete = match state.store.is_complete(name, v) {
-        Ok(x) => x,
-        Err(e) => return store_err(e),
+    // a retried commit of a version this party already committed takes part again (answering
+    // "complete"), so that a party which missed the commit can catch up
+    let already = state.store.table(name).map(|t| t.version == v).unwrap_or(false);
+    let complete = match already {
+        true => true,
+        false => match state.store.is_complete(name, v) {
+            Ok(x) => x,
+            Err(e) => return store_err(e),
+        },
     };
     let me = state.me;
     let mut ch = Channel::new(me, Box::new(state.mesh.transport(c.job)));
@@ -223,6 +229,9 @@ fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> R
             409,
             &format!("not committed: parties {missing:?} do not hold {name:?} version {v} complete"),
         );
+    }
+    if already {
+        return Response::json(200, "{}");
     }
     match state.store.commit_version(name, v) {
         Ok(()) => Response::json(200, "{}"),
