@@ -65,40 +65,10 @@ pub fn group_sum<E: Engine, R: Ring>(
     let (skey, svalid) = (&sorted[0], &sorted[1]);
     // starts: row 0, or a sort key (validity and key) different from the previous row's, so that
     // invalid rows never join a valid group
-    let prev = e.concat(&[&e.slice(&ssk.share, 0..1), &e.slice(&ssk.share, 0..n - 1)]);
-    let diff = e.sub(&ssk.share, &prev);
-    let same = e.eqz(&diff, kb + 3)?; // row 0 compares with itself: "same", fixed below
-    let mut first = Planes::zeros(1, n);
-    first.set(0, 0, true);
-    let start = e.b_xor(&e.b_not(&same), &e.b_constant(&first));
-    // segmented scan over [count, values...]
+    let start = segment_starts(e, &ssk.share, kb + 2)?;
     let mut cols: Vec<E::A<R>> = vec![svalid.clone()];
     cols.extend(sorted[2..].iter().cloned());
-    let mut b = start.clone();
-    let mut s = 1usize;
-    while s < n {
-        // shifted copies: position j sees j - s (zero and "start" before the beginning)
-        let shift_a = |e: &E, x: &E::A<R>| e.concat(&[&e.constant(&vec![R::ZERO; s]), &e.slice(x, 0..n - s)]);
-        // B_{j-s}, with "start" before the first row
-        let bits_prev = {
-            let mut head = Planes::zeros(1, s.min(n));
-            head.not_assign();
-            shift_bits(e, &b, s, e.b_constant(&head))
-        };
-        let nb: E::A<R> = e.bits2a(&e.b_not(&b))?; // 1 - B_j
-        let mut prods = Vec::with_capacity(cols.len());
-        for c in &cols {
-            let sc = shift_a(e, c);
-            prods.push(e.mul(&nb, &sc)?);
-        }
-        for (c, p) in cols.iter_mut().zip(prods) {
-            *c = e.add(c, &p);
-        }
-        // B_j |= B_{j-s}
-        let and = e.b_and(&b, &bits_prev)?;
-        b = e.b_xor(&e.b_xor(&b, &bits_prev), &and);
-        s *= 2;
-    }
+    let cols = segmented_sum(e, &start, cols)?;
     // last row of a group: the next row starts a group (or j = n-1), and the row is valid
     let next_start = {
         let mut tail = Planes::zeros(1, 1);
@@ -126,6 +96,53 @@ pub fn group_sum<E: Engine, R: Ring>(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Groups { keys, counts, sums })
+}
+
+/// 1 where a row starts a segment of equal sorted keys (|key| < 2^bits): row 0, or a key different
+/// from the previous row's. One batched zero test.
+pub(crate) fn segment_starts<E: Engine, R: Ring>(e: &mut E, sorted_key: &E::A<R>, bits: u32) -> Result<E::B> {
+    let n = e.len(sorted_key);
+    let prev = e.concat(&[&e.slice(sorted_key, 0..1), &e.slice(sorted_key, 0..n - 1)]);
+    let diff = e.sub(sorted_key, &prev);
+    let same = e.eqz(&diff, bits + 1)?; // row 0 compares with itself: "same", fixed below
+    let mut first = Planes::zeros(1, n);
+    first.set(0, 0, true);
+    Ok(e.b_xor(&e.b_not(&same), &e.b_constant(&first)))
+}
+
+/// Segmented prefix sums: afterwards row j of each column holds the sum of its segment's rows up
+/// to j. ceil(log2 n) levels, each one AND and one multiplication (all columns in one call):
+/// S_j += (1 - B_j) S_{j-s}, B_j |= B_{j-s}.
+pub(crate) fn segmented_sum<E: Engine, R: Ring>(
+    e: &mut E,
+    starts: &E::B,
+    mut cols: Vec<E::A<R>>,
+) -> Result<Vec<E::A<R>>> {
+    let (_, n) = e.b_shape(starts);
+    let k = cols.len();
+    let mut b = starts.clone();
+    let mut s = 1usize;
+    while s < n {
+        // B_{j-s}, with "start" before the first row; values before the first row are zero
+        let bits_prev = {
+            let mut head = Planes::zeros(1, s);
+            head.not_assign();
+            shift_bits(e, &b, s, e.b_constant(&head))
+        };
+        let nb: E::A<R> = e.bits2a(&e.b_not(&b))?; // 1 - B_j
+        let zeros = e.constant(&vec![R::ZERO; s]);
+        let shifted: Vec<E::A<R>> = cols.iter().map(|c| e.concat(&[&zeros, &e.slice(c, 0..n - s)])).collect();
+        let lhs = e.concat(&vec![&nb; k]);
+        let rhs = e.concat(&shifted.iter().collect::<Vec<_>>());
+        let prod = e.mul(&lhs, &rhs)?;
+        for (i, c) in cols.iter_mut().enumerate() {
+            *c = e.add(c, &e.slice(&prod, i * n..(i + 1) * n));
+        }
+        let and = e.b_and(&b, &bits_prev)?;
+        b = e.b_xor(&e.b_xor(&b, &bits_prev), &and);
+        s *= 2;
+    }
+    Ok(cols)
 }
 
 /// `x` moved down by `s` positions, with `head` (s planes' worth of one plane) in front.
