@@ -15,16 +15,7 @@ fn a_party_killed_during_an_upload_leaves_nothing_visible_and_a_retry_succeeds()
     d.wait_ready();
     let csv = d.dir.join("big.csv");
     numbers_csv(&csv, 1_500_000);
-    let child = common::mitsu()
-        .env("MITSU_CLIENT", d.client("admin.toml"))
-        .args(["upload", "--table", "t", "--csv", csv.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(900));
-    d.kill(1);
-    let out = child.wait_with_output().unwrap();
+    let out = d.run_killing(&["upload", "--table", "t", "--csv", csv.to_str().unwrap()], Duration::from_millis(900), 1);
     assert!(!out.status.success(), "the upload finished before party 1 was killed; use a larger file");
     assert!(stderr(&out).contains("party 1"), "{}", stderr(&out));
     d.restart(1);
@@ -51,16 +42,8 @@ fn a_party_killed_during_a_job_is_named_and_the_job_succeeds_after_a_restart() {
     assert!(out.status.success(), "{}", stderr(&out));
     let before = describe_json(&d, "t", "a,b,c");
     assert!(before.status.success(), "{}", stderr(&before));
-    let child = common::mitsu()
-        .env("MITSU_CLIENT", d.client("admin.toml"))
-        .args(["stats", "describe", "--from", "t", "--columns", "a,b,c", "--format", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    d.kill(2);
-    let out = child.wait_with_output().unwrap();
+    let args = ["stats", "describe", "--from", "t", "--columns", "a,b,c", "--format", "json"];
+    let out = d.run_killing(&args, Duration::from_millis(300), 2);
     assert!(!out.status.success(), "the job finished before party 2 was killed");
     assert!(stderr(&out).contains("party 2"), "{}", stderr(&out));
     // the other parties stay up

@@ -98,6 +98,20 @@ impl Deployment {
         }
     }
 
+    /// Runs `mitsu <args>` (admin client) and kills party `i` after `delay`, while it runs.
+    pub fn run_killing(&mut self, args: &[&str], delay: Duration, i: usize) -> Output {
+        let child = mitsu()
+            .env("MITSU_CLIENT", self.client("admin.toml"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        self.kill(i);
+        child.wait_with_output().unwrap()
+    }
+
     /// Restarts party `i`.
     pub fn restart(&mut self, i: usize) {
         self.kill(i);
