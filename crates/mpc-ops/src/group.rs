@@ -100,7 +100,7 @@ pub fn group_sum<E: Engine, R: Ring>(
 
 /// 1 where a row starts a segment of equal sorted keys (|key| < 2^bits): row 0, or a key different
 /// from the previous row's. One batched zero test.
-pub(crate) fn segment_starts<E: Engine, R: Ring>(e: &mut E, sorted_key: &E::A<R>, bits: u32) -> Result<E::B> {
+pub fn segment_starts<E: Engine, R: Ring>(e: &mut E, sorted_key: &E::A<R>, bits: u32) -> Result<E::B> {
     let n = e.len(sorted_key);
     let prev = e.concat(&[&e.slice(sorted_key, 0..1), &e.slice(sorted_key, 0..n - 1)]);
     let diff = e.sub(sorted_key, &prev);
@@ -113,7 +113,7 @@ pub(crate) fn segment_starts<E: Engine, R: Ring>(e: &mut E, sorted_key: &E::A<R>
 /// Segmented prefix sums: afterwards row j of each column holds the sum of its segment's rows up
 /// to j. ceil(log2 n) levels, each one AND and one multiplication (all columns in one call):
 /// S_j += (1 - B_j) S_{j-s}, B_j |= B_{j-s}.
-pub(crate) fn segmented_sum<E: Engine, R: Ring>(
+pub fn segmented_sum<E: Engine, R: Ring>(
     e: &mut E,
     starts: &E::B,
     mut cols: Vec<E::A<R>>,

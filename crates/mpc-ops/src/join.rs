@@ -1,42 +1,46 @@
-//! Equi-join of a table whose valid rows have unique keys (left) with a table whose keys may repeat
-//! (right): the 1:1 and 1:N joins, sort-based, O((nl + nr) log(nl + nr)).
+//! Equi-join of two tables with secret validity bits, 1:1, 1:N and N:1, INNER or LEFT; sort-based,
+//! O((nl + nr) log(nl + nr)).
 //!
-//! 1. Both tables' rows are stacked and sorted by (validity, key, side), so each left row directly
-//!    precedes the right rows with its key (stable shuffle-based sort; reveals nothing).
-//! 2. A segmented prefix sum over segments of equal (validity, key) copies each left row's columns
-//!    (right rows carry zeros there) and its "present" bit onto the right rows after it.
-//! 3. A right row is a result row when it is valid and a valid left row shares its key: the output
-//!    keeps all nl + nr rows with a secret validity bit, so nothing is revealed but the input sizes.
+//! 1. Both tables' rows are stacked and sorted by (validity, key, side), so the rows of one key form
+//!    a segment: left rows first, then right rows (stable shuffle-based sort; reveals nothing).
+//! 2. A forward segmented prefix sum copies a unique left row's columns onto the right rows after
+//!    it and counts left rows; a backward one (on the reversed order) copies a unique right row's
+//!    columns onto the left rows before it and counts right rows.
+//! 3. One batched zero test decides which side's keys are unique among valid rows; the two bits are
+//!    opened. Left unique: result rows are the matched right rows (plus, for LEFT, unmatched left
+//!    rows); else right unique: result rows are the left rows with the right columns copied.
+//!    Both sides with repeated keys (many-to-many) is refused.
 //!
-//! Duplicate keys among valid left rows are refused: the number of left rows that are not the first
-//! of their key is opened (0 when the join is legal, so then it reveals nothing).
+//! Output: nl + nr rows with a secret validity bit, so nothing is revealed beyond the input sizes
+//! and the two uniqueness bits.
 
 use crate::group::{segment_starts, segmented_sum};
-use crate::num::{Num, check_bits};
+use crate::num::check_bits;
 use crate::sort::sort_by_key;
-use mitsu_algebra::Ring;
+use crate::Num;
+use mitsu_algebra::{FixedPoint, Planes, Ring};
 use mitsu_mpc_core::{Engine, MpcError, Result};
 
-/// One side of a join.
+/// One side of a join: a non-negative key below 2^key_bits, validity (1 = the row exists) and the
+/// columns to carry.
 pub struct JoinSide<'a, E: Engine, R: Ring> {
-    pub key: &'a Num<E, R>,
-    /// 1 for rows that exist (after filters), 0 otherwise.
+    pub key: &'a E::A<R>,
     pub valid: &'a E::A<R>,
-    pub cols: Vec<&'a Num<E, R>>,
+    pub cols: Vec<&'a E::A<R>>,
 }
 
 impl<E: Engine, R: Ring> std::fmt::Debug for JoinSide<'_, E, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "JoinSide({}, {} columns)", self.key.expr, self.cols.len())
+        write!(f, "JoinSide({} columns)", self.cols.len())
     }
 }
 
-/// The joined rows: nl + nr rows, of which those with `valid` = 1 are the result.
+/// The joined rows: nl + nr rows, of which those with `valid` = 1 are the result. Right columns of
+/// unmatched rows of a LEFT join are 0 (the caller's not-NULL columns then say NULL).
 pub struct Joined<E: Engine, R: Ring> {
     pub valid: E::A<R>,
-    pub key: Num<E, R>,
-    pub left: Vec<Num<E, R>>,
-    pub right: Vec<Num<E, R>>,
+    pub left: Vec<E::A<R>>,
+    pub right: Vec<E::A<R>>,
 }
 
 impl<E: Engine, R: Ring> std::fmt::Debug for Joined<E, R> {
@@ -45,81 +49,110 @@ impl<E: Engine, R: Ring> std::fmt::Debug for Joined<E, R> {
     }
 }
 
-/// Inner equi-join `left JOIN right ON left.key = right.key`, left keys unique among valid rows.
-pub fn join_unique_left<E: Engine, R: Ring>(
+/// `left [LEFT] JOIN right ON left.key = right.key`; `expr` names the join in errors.
+pub fn equi_join<E: Engine, R: Ring>(
     e: &mut E,
     left: &JoinSide<E, R>,
     right: &JoinSide<E, R>,
+    key_bits: u32,
+    left_outer: bool,
+    expr: &str,
 ) -> Result<Joined<E, R>> {
-    let (nl, nr) = (e.len(&left.key.share), e.len(&right.key.share));
-    if left.key.frac != 0 || right.key.frac != 0 {
-        return Err(MpcError::invalid("join keys must be integers, keys or categories"));
-    }
+    let (nl, nr) = (e.len(left.key), e.len(right.key));
     for side in [left, right] {
-        let n = e.len(&side.key.share);
-        if e.len(side.valid) != n || side.cols.iter().any(|c| e.len(&c.share) != n) {
+        let n = e.len(side.key);
+        if e.len(side.valid) != n || side.cols.iter().any(|c| e.len(c) != n) {
             return Err(MpcError::invalid("join: columns of different lengths"));
         }
     }
     let n = nl + nr;
+    let (zl, zr) = (e.constant(&vec![R::ZERO; nl]), e.constant(&vec![R::ZERO; nr]));
     if nl == 0 || nr == 0 {
-        return Err(MpcError::invalid("join of an empty table"));
+        // nothing matches; a LEFT join keeps the left rows
+        let valid = if left_outer { e.concat(&[left.valid, &zr]) } else { e.constant(&vec![R::ZERO; n]) };
+        let pad = |e: &E, c: &E::A<R>, left_side: bool| {
+            if left_side { e.concat(&[c, &zr]) } else { e.concat(&[&zl, c]) }
+        };
+        return Ok(Joined {
+            valid,
+            left: left.cols.iter().map(|c| pad(e, c, true)).collect(),
+            right: right.cols.iter().map(|c| pad(e, c, false)).collect(),
+        });
     }
-    let kb = left.key.bits.max(right.key.bits);
-    let expr = format!("JOIN ON {} = {}", left.key.expr, right.key.expr);
-    check_bits::<R>(kb + 4, 0, &expr)?;
-    // segment key: (1 - valid) * 2^(kb+1) + key + 2^kb >= 0; sort key: segment key * 2 + side
+    check_bits::<R>(key_bits + 3, 0, expr)?;
+    // segment key: (1 - valid) * 2^kb + key; sort key: segment key * 2 + side
     let seg = |e: &E, s: &JoinSide<E, R>| {
         let m = e.len(s.valid);
         let inv = e.sub(&e.constant(&vec![R::ONE; m]), s.valid);
-        e.add_public(&e.add(&e.mul_public(&inv, &[R::pow2(kb + 1)]), &s.key.share), &[R::pow2(kb)])
+        e.add(&e.mul_public(&inv, &[R::pow2(key_bits)]), s.key)
     };
     let segkey = e.concat(&[&seg(e, left), &seg(e, right)]);
     let side: Vec<R> = (0..n).map(|i| if i < nl { R::ZERO } else { R::ONE }).collect();
     let sk = e.add_public(&e.mul_public(&segkey, &[R::from_u64(2)]), &side);
-    let sort_key = Num::<E, R> { share: sk, frac: 0, bits: kb + 3, expr: expr.clone() };
-    // payload: segment key, key, left-present, right-valid, left columns, right columns
-    let zl = e.constant(&vec![R::ZERO; nl]);
-    let zr = e.constant(&vec![R::ZERO; nr]);
-    let key = e.concat(&[&left.key.share, &right.key.share]);
-    let present = e.concat(&[left.valid, &zr]);
-    let rvalid = e.concat(&[&zl, right.valid]);
-    let lcols: Vec<E::A<R>> = left.cols.iter().map(|c| e.concat(&[&c.share, &zr])).collect();
-    let rcols: Vec<E::A<R>> = right.cols.iter().map(|c| e.concat(&[&zl, &c.share])).collect();
-    let mut payload: Vec<&E::A<R>> = vec![&segkey, &key, &present, &rvalid];
+    let sort_key = Num::<E, R>::from_share(sk, FixedPoint::int(key_bits + 2), expr)?;
+    let lp = e.concat(&[left.valid, &zr]);
+    let rp = e.concat(&[&zl, right.valid]);
+    let lcols: Vec<E::A<R>> = left.cols.iter().map(|c| e.concat(&[c, &zr])).collect();
+    let rcols: Vec<E::A<R>> = right.cols.iter().map(|c| e.concat(&[&zl, c])).collect();
+    let nlc = lcols.len();
+    let mut payload: Vec<&E::A<R>> = vec![&segkey, &lp, &rp];
     payload.extend(lcols.iter());
     payload.extend(rcols.iter());
     let (_, sorted) = sort_by_key(e, &sort_key, &payload)?;
-    let starts = segment_starts(e, &sorted[0], kb + 2)?;
-    let mut scan = vec![sorted[2].clone()];
-    scan.extend(sorted[4..4 + lcols.len()].iter().cloned());
-    let scanned = segmented_sum(e, &starts, scan)?;
-    // duplicates among valid left rows: a left row (present = 1) whose running count exceeds 1
-    let count = &scanned[0];
-    let excess = e.sub(count, &e.constant(&vec![R::ONE; n]));
-    let dup = e.mul(&sorted[2], &excess)?; // nonzero only at the second and later left rows of a key
-    let dups = e.open(&e.sum(&dup))?[0];
-    if dups != R::ZERO {
-        return Err(MpcError::invalid(format!(
-            "{expr}: the left table has {} rows whose key repeats; a join needs unique keys on one side",
-            dups.to_i128()
-        )));
+    let (slp, srp) = (&sorted[1], &sorted[2]);
+    let slcols = &sorted[3..3 + nlc];
+    let srcols = &sorted[3 + nlc..];
+    // forward: left count and left columns; backward (reversed order): right count and columns
+    let rev: Vec<u32> = (0..n as u32).rev().collect();
+    let both_starts = {
+        let rkey = e.gather(&sorted[0], &rev);
+        let stacked = e.concat(&[&sorted[0], &rkey]);
+        segment_starts_pair(e, &stacked, n, key_bits + 1)?
+    };
+    let (fstarts, bstarts) = both_starts;
+    let mut fcols = vec![slp.clone()];
+    fcols.extend(slcols.iter().cloned());
+    let fwd = segmented_sum(e, &fstarts, fcols)?;
+    let mut bcols = vec![e.gather(srp, &rev)];
+    bcols.extend(srcols.iter().map(|c| e.gather(c, &rev)));
+    let bwd: Vec<E::A<R>> = segmented_sum(e, &bstarts, bcols)?.iter().map(|c| e.gather(c, &rev)).collect();
+    let (cl, cr) = (&fwd[0], &bwd[0]);
+    // repeated keys: a valid left row after the first of its key (cl > 1), likewise right
+    let ones = e.constant(&vec![R::ONE; n]);
+    let dup = e.mul(&e.concat(&[slp, srp]), &e.concat(&[&e.sub(cl, &ones), &e.sub(cr, &ones)]))?;
+    let dups = e.concat(&[&e.sum(&e.slice(&dup, 0..n)), &e.sum(&e.slice(&dup, n..2 * n))]);
+    let lgn = usize::BITS - n.leading_zeros();
+    let z = e.eqz(&dups, lgn + 2)?;
+    let unique = e.open_b(&z)?;
+    let (left_unique, right_unique) = (unique.get(0, 0), unique.get(0, 1));
+    if left_unique {
+        // result rows: right rows under a valid left row; LEFT adds left rows without right rows
+        let mut valid = e.mul(srp, cl)?;
+        if left_outer {
+            let z = e.eqz(cr, lgn + 1)?;
+            let none: E::A<R> = e.bits2a(&z)?;
+            let un = e.mul(slp, &none)?;
+            valid = e.add(&valid, &un);
+        }
+        Ok(Joined { valid, left: fwd[1..].to_vec(), right: srcols.to_vec() })
+    } else if right_unique {
+        let valid = if left_outer { slp.clone() } else { e.mul(slp, cr)? };
+        Ok(Joined { valid, left: slcols.to_vec(), right: bwd[1..].to_vec() })
+    } else {
+        Err(MpcError::invalid(format!(
+            "{expr}: keys repeat on both sides (a many-to-many join); make the keys of one side unique, e.g. by aggregating it first"
+        )))
     }
-    let valid = e.mul(&sorted[3], count)?;
-    Ok(Joined {
-        valid,
-        key: Num { share: sorted[1].clone(), frac: 0, bits: kb, expr: left.key.expr.clone() },
-        left: left
-            .cols
-            .iter()
-            .zip(&scanned[1..])
-            .map(|(c, s)| Num { share: s.clone(), frac: c.frac, bits: c.bits, expr: c.expr.clone() })
-            .collect(),
-        right: right
-            .cols
-            .iter()
-            .zip(&sorted[4 + lcols.len()..])
-            .map(|(c, s)| Num { share: s.clone(), frac: c.frac, bits: c.bits, expr: c.expr.clone() })
-            .collect(),
-    })
+}
+
+/// Segment starts of two stacked sorted key vectors of length n each, in one zero test.
+fn segment_starts_pair<E: Engine, R: Ring>(e: &mut E, keys: &E::A<R>, n: usize, bits: u32) -> Result<(E::B, E::B)> {
+    let s = segment_starts(e, keys, bits)?;
+    // row n (the first of the second vector) was compared with row n-1 of the first: it starts a
+    // segment regardless
+    let mut one = Planes::zeros(1, 1);
+    one.not_assign();
+    let first = e.b_slice_elems(&s, 0..n);
+    let second = e.b_concat_elems(&e.b_constant(&one), &e.b_slice_elems(&s, n + 1..2 * n));
+    Ok((first, second))
 }
