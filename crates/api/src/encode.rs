@@ -67,4 +67,3 @@ pub fn unpack_label(v: i128) -> String {
     let bytes: Vec<u8> = (0..15).map(|i| ((v as u128) >> (8 * i)) as u8).take_while(|&b| b != 0).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
-

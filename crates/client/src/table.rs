@@ -105,7 +105,8 @@ fn infer_column(name: &str, cells: &[&str], nullable: bool, is_key: bool) -> Col
     let mut c = ColumnSchema { name: name.to_string(), kind, nullable, bits: 127 };
     let m = cells.iter().filter_map(|s| encode(&c, s).ok()).map(|v| v.unsigned_abs()).max().unwrap_or(0);
     c.bits = match c.kind {
-        Kind::Category => 120,
+        // labels get the bound of the longest one seen, so GROUP BY keys stay narrow
+        Kind::Category => bits_of(m).max(8),
         Kind::Key => 96,
         Kind::Boolean => 1,
         _ => bits_of(m),

@@ -113,11 +113,7 @@ pub fn segment_starts<E: Engine, R: Ring>(e: &mut E, sorted_key: &E::A<R>, bits:
 /// Segmented prefix sums: afterwards row j of each column holds the sum of its segment's rows up
 /// to j. ceil(log2 n) levels, each one AND and one multiplication (all columns in one call):
 /// S_j += (1 - B_j) S_{j-s}, B_j |= B_{j-s}.
-pub fn segmented_sum<E: Engine, R: Ring>(
-    e: &mut E,
-    starts: &E::B,
-    mut cols: Vec<E::A<R>>,
-) -> Result<Vec<E::A<R>>> {
+pub fn segmented_sum<E: Engine, R: Ring>(e: &mut E, starts: &E::B, mut cols: Vec<E::A<R>>) -> Result<Vec<E::A<R>>> {
     let (_, n) = e.b_shape(starts);
     let k = cols.len();
     let mut b = starts.clone();

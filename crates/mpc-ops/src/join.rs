@@ -14,10 +14,10 @@
 //! Output: nl + nr rows with a secret validity bit, so nothing is revealed beyond the input sizes
 //! and the two uniqueness bits.
 
+use crate::Num;
 use crate::group::{segment_starts, segmented_sum};
 use crate::num::check_bits;
 use crate::sort::sort_by_key;
-use crate::Num;
 use mitsu_algebra::{FixedPoint, Planes, Ring};
 use mitsu_mpc_core::{Engine, MpcError, Result};
 

@@ -107,7 +107,10 @@ fn empty_sides_and_many_to_many() {
     assert!(matches!(err, MpcError::Invalid(_)) && err.to_string().contains("keys repeat on both sides"), "{err}");
     // a duplicate that is filtered out is fine
     let r = [(5, true, 9), (5, false, 8)];
-    assert_eq!(common::on_twin(|e| case::<_, u64>(e, &l, &r, false)), vec![(5, Some(1), Some(9)), (5, Some(2), Some(9))]);
+    assert_eq!(
+        common::on_twin(|e| case::<_, u64>(e, &l, &r, false)),
+        vec![(5, Some(1), Some(9)), (5, Some(2), Some(9))]
+    );
     assert_eq!(common::on_twin(|e| case::<_, u64>(e, &l, &[], true)).len(), 3);
     assert_eq!(common::on_twin(|e| case::<_, u64>(e, &[], &r, false)), vec![]);
 }

@@ -1,0 +1,172 @@
+//! What a plan does, what it costs (estimated from public sizes and bounds) and what each step
+//! reveals besides the result.
+
+use crate::plan::{AggFn, Node, Plan, Query, component_bits};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub depth: usize,
+    pub op: String,
+    /// Physical rows (valid or not) the step produces.
+    pub rows: u64,
+    pub rounds: u64,
+    /// Bytes each party sends.
+    pub bytes: u64,
+    pub reveals: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explain {
+    pub ring: u32,
+    pub steps: Vec<Step>,
+    pub rounds: u64,
+    pub bytes: u64,
+    pub leakage: Vec<String>,
+}
+
+fn lg(n: u64) -> u64 {
+    (64 - n.max(1).leading_zeros()) as u64
+}
+
+/// Cost of a comparison (MSB or zero test) of `bits`-bit values on n elements.
+fn cmp_cost(n: u64, bits: u64, ring: u64) -> (u64, u64) {
+    (lg(bits) + 3, n * (bits * lg(bits) / 8 + ring / 8 * 2))
+}
+
+/// Cost of sorting n rows with a `bits`-bit key and `cols` payload columns.
+fn sort_cost(n: u64, bits: u64, cols: u64, ring: u64) -> (u64, u64) {
+    let (cr, cb) = cmp_cost(1, bits + lg(n), ring);
+    let comparisons = n * lg(n) * 139 / 100;
+    (3 + 2 * lg(n) * cr, 3 * n * (cols + 2) * ring / 8 + comparisons * cb)
+}
+
+/// Cost of a segmented scan over n rows with k columns.
+fn scan_cost(n: u64, k: u64, ring: u64) -> (u64, u64) {
+    (3 * lg(n), lg(n) * n * ((k + 1) * ring / 8 + 1))
+}
+
+pub fn explain(q: &Query) -> Explain {
+    let mut steps = Vec::new();
+    let ring = q.ring as u64;
+    walk(&q.root, 0, ring, &mut steps);
+    let out_rows = q.root.rows;
+    let compact = !matches!(q.root.node, Node::TopK { .. });
+    if compact {
+        let cols = q.root.out.len() as u64;
+        steps.push(Step {
+            depth: 0,
+            op: "open result: shuffle, open validity, keep result rows".into(),
+            rows: out_rows,
+            rounds: 4,
+            bytes: out_rows * (2 * cols + 1) * ring / 8 * 3,
+            reveals: "the number of result rows".into(),
+        });
+    }
+    steps.push(Step {
+        depth: 0,
+        op: format!("send result shares to the analyst ({} columns)", q.root.out.len()),
+        rows: out_rows,
+        rounds: 1,
+        bytes: out_rows * q.root.out.len() as u64 * 2 * ring / 8,
+        reveals: "the result values, to the analyst only".into(),
+    });
+    let leakage: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.reveals.is_empty() && s.reveals != "nothing")
+        .map(|s| format!("{}: {}", s.op, s.reveals))
+        .collect();
+    Explain {
+        ring: q.ring,
+        rounds: steps.iter().map(|s| s.rounds).sum(),
+        bytes: steps.iter().map(|s| s.bytes).sum(),
+        steps,
+        leakage,
+    }
+}
+
+fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
+    let n = p.rows;
+    let cols = p.out.len() as u64;
+    let (op, (rounds, bytes), reveals): (String, (u64, u64), String) = match &p.node {
+        Node::Scan { table, .. } => {
+            (format!("scan {table:?}"), (0, 0), "the table's row count (public metadata)".into())
+        }
+        Node::Filter { input, pred } => {
+            walk(input, depth + 1, ring, out);
+            (format!("filter {}", pred.text), cmp_cost(n, pred.ty.bits() as u64 + 40, ring), "nothing".into())
+        }
+        Node::Project { input, exprs } => {
+            walk(input, depth + 1, ring, out);
+            let texts: Vec<&str> = exprs.iter().map(|e| e.text.as_str()).collect();
+            let nonlinear = exprs.iter().filter(|e| !matches!(e.op, crate::plan::Op::Col(_))).count() as u64;
+            (format!("project {}", texts.join(", ")), (nonlinear * 2, nonlinear * n * ring / 8), "nothing".into())
+        }
+        Node::Union { inputs } => {
+            for i in inputs {
+                walk(i, depth + 1, ring, out);
+            }
+            (format!("union all of {} inputs", inputs.len()), (0, 0), "nothing".into())
+        }
+        Node::Join { left, right, left_outer, lkeys, rkeys } => {
+            walk(left, depth + 1, ring, out);
+            walk(right, depth + 1, ring, out);
+            let kb: u64 = lkeys.iter().map(|k| component_bits(&k.ty) as u64).sum::<u64>() + 2;
+            let (sr, sb) = sort_cost(n, kb, 2 * cols + 3, ring);
+            let (cr, cbytes) = scan_cost(n, cols + 1, ring);
+            let keys: Vec<String> = lkeys.iter().zip(rkeys).map(|(a, b)| format!("{} = {}", a.text, b.text)).collect();
+            (
+                format!("{} join on {} (sort-based)", if *left_outer { "left" } else { "inner" }, keys.join(" and ")),
+                (sr + 2 * cr + 10, sb + 2 * cbytes),
+                "whether each side's join keys are unique (two bits); the output keeps all input rows with a secret validity bit"
+                    .into(),
+            )
+        }
+        Node::Aggregate { input, keys, aggs, ordered } => {
+            walk(input, depth + 1, ring, out);
+            let texts: Vec<&str> = aggs.iter().map(|a| a.text.as_str()).collect();
+            let m = input.rows;
+            let divs = aggs.iter().filter(|a| matches!(a.func, AggFn::Avg | AggFn::VarSamp | AggFn::StddevSamp)).count()
+                as u64;
+            if keys.is_empty() && ordered.is_none() {
+                (
+                    format!("aggregate {}", texts.join(", ")),
+                    (2 + divs * 30, aggs.len() as u64 * m * ring / 8 + divs * 2000),
+                    "nothing".into(),
+                )
+            } else {
+                let kb: u64 = keys.iter().map(|k| component_bits(&k.ty) as u64).sum::<u64>()
+                    + ordered.as_ref().map(|o| component_bits(&o.ty) as u64).unwrap_or(0)
+                    + 1;
+                let (sr, sb) = sort_cost(m, kb, 2 * keys.len() as u64 + 2 * aggs.len() as u64 + 2, ring);
+                let (cr, cbytes) = scan_cost(m, aggs.len() as u64 * 2 + 1, ring);
+                let gtext: Vec<&str> = keys.iter().map(|k| k.text.as_str()).collect();
+                let reveals = if keys.is_empty() {
+                    "whether any row qualifies".to_string()
+                } else {
+                    "the number of groups".to_string()
+                };
+                (
+                    format!(
+                        "group by {} computing {}",
+                        if gtext.is_empty() { "()".into() } else { gtext.join(", ") },
+                        texts.join(", ")
+                    ),
+                    (sr + cr + 8 + divs * 30, sb + cbytes + divs * n * 2000),
+                    reveals,
+                )
+            }
+        }
+        Node::TopK { input, keys, limit } => {
+            walk(input, depth + 1, ring, out);
+            let kb: u64 = keys.iter().map(|k| component_bits(&input.out[k.col]) as u64).sum::<u64>() + 1;
+            let (sr, sb) = sort_cost(input.rows, kb, 2 * cols + 1, ring);
+            (
+                format!("order by and keep the first {limit} rows"),
+                (sr + 1, sb),
+                format!("min({limit}, number of rows before the limit)"),
+            )
+        }
+    };
+    out.push(Step { depth, op, rows: n, rounds, bytes, reveals });
+}
