@@ -195,3 +195,7 @@ macro_rules! slt {
 }
 
 slt!(basics, "basics.test");
+slt!(joins, "joins.test");
+slt!(unions, "union.test");
+slt!(cancer, "cancer.test");
+slt!(groups, "groups.test");

@@ -10,7 +10,7 @@ use crate::plan::{Agg, AggFn, Cmp, Expr, Node, Op, Plan, Query, SortKey, compone
 use crate::ty::{Class, FRAC, Ty, bits_of, factor};
 use mitsu_algebra::{FixedPoint, Planes, Ring};
 use mitsu_mpc_core::Engine;
-use mitsu_mpc_ops::{JoinSide, Num, div, equi_join, segment_starts, segmented_sum, sort_by_key, sqrt};
+use mitsu_mpc_ops::{JoinSide, Num, equi_join, segment_starts, segmented_sum, sort_by_key, sqrt};
 
 type Res<T> = Result<T, QueryError>;
 
@@ -332,23 +332,57 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             Some(m) => self.e.mul(&m, &nz)?,
             None => nz,
         };
-        let e = &mut *self.e;
-        let an = Num::<E, R>::from_share(
-            e.mul_public(&ca.v, &[R::pow2(FRAC)]),
-            FixedPoint { frac: fa + FRAC, bits: a.ty.bits() + FRAC },
-            &a.text,
-        )?;
-        let bn = Num::<E, R>::from_share(cb.v.clone(), FixedPoint { frac: fb, bits: b.ty.bits() }, &b.text)?;
-        let q = div(e, &an, &bn)?;
-        let mut v = q.share;
-        if fa > 0 {
-            v = e.trunc(&v, fa, q.bits)?;
-        }
+        let mut v = self.ratio(&ca.v, a.ty.bits(), fa, &cb.v, b.ty.bits(), fb, FRAC, &x.text)?;
         if db > da {
-            v = e.mul_public(&v, &[r(factor(db - da, 0, &x.text)?)]);
+            v = self.e.mul_public(&v, &[r(factor(db - da, 0, &x.text)?)]);
         }
         let v = self.e.mul(&v, &nn)?;
         Ok(Col { v, nn: Some(nn) })
+    }
+
+    /// a / b at `out_frac` fraction bits, for encoded a (|a| < 2^a_bits, a_frac fraction bits) and
+    /// b (b_bits, b_frac; b != 0 where the result is used). 1/b is formed by Newton's iteration
+    /// with as many fraction bits as the reciprocal allows (relative error ~1e-9), and a is
+    /// pre-truncated only when a * (1/b) would not fit the ring.
+    fn ratio<R: Ring>(
+        &mut self,
+        a: &E::A<R>,
+        a_bits: u32,
+        a_frac: u32,
+        b: &E::A<R>,
+        b_bits: u32,
+        b_frac: u32,
+        out_frac: u32,
+        expr: &str,
+    ) -> Res<E::A<R>> {
+        let limit = R::BITS - 3;
+        // the reciprocal needs bits(x) + 40 and 2 frac(x) + 2 to fit the ring
+        let k = ((R::BITS - 42).saturating_sub(b_bits + 1) + b_frac).min((R::BITS - 3) / 2);
+        if k < b_frac + 8 {
+            return Err(QueryError::range(expr, b_bits + 48));
+        }
+        let e = &mut *self.e;
+        let x = Num::<E, R>::from_share(
+            e.mul_public(b, &[R::pow2(k - b_frac)]),
+            FixedPoint { frac: k, bits: b_bits + k - b_frac },
+            expr,
+        )?;
+        let rc = mitsu_mpc_ops::reciprocal(e, &x)?; // 1/b at k fraction bits, |.| <= 2^(k + b_frac)
+        let rb = k + b_frac + 1;
+        let (mut a, mut a_bits, mut a_frac) = (a.clone(), a_bits, a_frac as i64);
+        if a_bits + rb > limit {
+            let t = a_bits + rb - limit;
+            a = e.trunc(&a, t, a_bits)?;
+            a_bits -= t;
+            a_frac -= t as i64;
+        }
+        let p = e.mul(&a, &rc.share)?;
+        let shift = a_frac + k as i64 - out_frac as i64;
+        Ok(if shift > 0 {
+            e.trunc(&p, shift as u32, a_bits + rb)?
+        } else {
+            e.mul_public(&p, &[R::pow2((-shift) as u32)])
+        })
     }
 
     /// Numbers to integers (toward zero, as SQL casts) or to more decimal places / reals.
@@ -842,17 +876,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let at = arg_ty.expect("argument");
                     let (_, f) = at.scale();
                     let sbits = at.bits() + cb;
-                    let s = Num::<E, R>::from_share(
-                        self.e.mul_public(&sums[idx[1]], &[R::pow2(FRAC)]),
-                        FixedPoint { frac: f + FRAC, bits: sbits + FRAC },
-                        &a.text,
-                    )?;
-                    let cn = Num::<E, R>::from_share(c.clone(), FixedPoint::int(cb), &a.text)?;
-                    let q = div(self.e, &s, &cn)?;
-                    let mut v = q.share;
-                    if f > 0 && a.ty.scale().1 < f + FRAC {
-                        v = self.e.trunc(&v, f + FRAC - a.ty.scale().1, q.bits)?;
-                    }
+                    let v = self.ratio(&sums[idx[1]], sbits, f, c, cb, 0, a.ty.scale().1, &a.text)?;
                     Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
                 }
                 AggFn::VarSamp | AggFn::StddevSamp => {
@@ -864,28 +888,25 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let lt2 = self.e.msb(&m2, cb + 1)?;
                     let lt2a: E::A<R> = self.e.bits2a(&lt2)?;
                     let nn = self.e.sub(&ones, &lt2a);
+                    // mean at f1 fraction bits, the sum of squared deviations s2 - s1 * mean, then / (n - 1)
+                    let bx = at.bits();
+                    let limit = R::BITS - 4;
+                    let f1 = 40.min(limit.saturating_sub(2 * bx + cb + 1));
+                    let mean = self.ratio(s1, bx + cb, 0, c, cb, 0, f1, &a.text)?;
+                    let sm = self.e.mul(s1, &mean)?;
+                    let dev = self.e.sub(&self.e.mul_public(s2, &[R::pow2(f1)]), &sm);
                     let cm1 = self.e.add_public(c, &[R::from_i128(-1)]);
-                    let p = self.e.mul(&self.e.concat(&[c, s1, c]), &self.e.concat(&[s2, s1, &cm1]))?;
-                    let num = self.e.sub(&self.e.slice(&p, 0..g), &self.e.slice(&p, g..2 * g));
-                    let den = self.e.slice(&p, 2 * g..3 * g);
-                    // den >= 2 where it matters; elsewhere make it 1 so the division stays in range
-                    let dm = self.e.mul(&den, &nn)?;
-                    let den = self.e.add(&dm, &lt2a);
-                    let nb = 2 * at.bits() + 2 * cb + 1;
-                    let numf = Num::<E, R>::from_share(
-                        self.e.mul_public(&num, &[R::pow2(FRAC)]),
-                        FixedPoint { frac: FRAC, bits: nb + FRAC },
+                    // n - 1 >= 1 where it matters; elsewhere 1 keeps the division in range
+                    let cm1 = self.e.mul(&cm1, &nn)?;
+                    let cm1 = self.e.add(&cm1, &lt2a);
+                    let dbits = 2 * bx + cb + f1 + 1;
+                    let var = Num::<E, R>::from_share(
+                        self.ratio(&dev, dbits, f1, &cm1, cb, 0, FRAC, &a.text)?,
+                        FixedPoint { frac: FRAC, bits: (2 * bx + FRAC + 2).min(R::BITS - 2) },
                         &a.text,
                     )?;
-                    let denf = Num::<E, R>::from_share(den, FixedPoint::int(2 * cb), &a.text)?;
-                    let var = div(self.e, &numf, &denf)?;
                     // var >= 0 mathematically; tiny negative approximation errors are clamped by sqrt's domain
-                    let v = if a.func == AggFn::VarSamp {
-                        var.share
-                    } else {
-                        let vv = Num { bits: (2 * at.bits() + FRAC + 2).min(var.bits), ..var };
-                        sqrt(self.e, &vv)?.share
-                    };
+                    let v = if a.func == AggFn::VarSamp { var.share } else { sqrt(self.e, &var)?.share };
                     Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
                 }
                 AggFn::CountDistinct => {
