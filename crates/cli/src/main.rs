@@ -105,6 +105,20 @@ enum Command {
         #[command(subcommand)]
         cmd: TableCmd,
     },
+    /// Run a SQL query jointly: joins, unions, filters, group-by. Only the result is opened, to you;
+    /// the leakage list says what else the parties learned (e.g. the number of result rows).
+    Sql {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// The SELECT statement.
+        query: String,
+        /// table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Print the plan, estimated rounds and bytes per party, and what each step reveals; run nothing.
+        #[arg(long)]
+        explain: bool,
+    },
     /// Statistics computed jointly by the three parties; only the results are opened, to you.
     Stats {
         #[command(subcommand)]
@@ -175,7 +189,7 @@ enum StatsCmd {
     Describe {
         #[arg(long, env = "MITSU_CLIENT")]
         client: PathBuf,
-        /// Table to analyse.
+        /// Table to analyse, or a SELECT query whose result is analysed.
         #[arg(long = "from")]
         from: String,
         /// Columns (comma separated).
@@ -274,6 +288,7 @@ fn run(cli: Cli) -> Result<()> {
             describe(&client, &from, &columns, &format)
         }
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
+        Command::Sql { client, query, format, explain } => sql(&client, &query, &format, explain),
         Command::Bench { n, sort_n, only, repeat, batch, json, processes } => {
             if processes {
                 return bench_processes(n, &only, repeat, json);
@@ -452,6 +467,82 @@ fn table_show(client: &std::path::Path, name: &str) -> Result<()> {
     let s: mitsu_api::Schema = serde_json::from_value(v["schema"].clone())?;
     print_schema(&s);
     Ok(())
+}
+
+fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool) -> Result<()> {
+    if !["table", "json", "csv"].contains(&format) {
+        anyhow::bail!("--format must be table, json or csv, not {format:?}");
+    }
+    let c = mitsu_client::Client::load(client)?;
+    if explain {
+        let x = c.explain_sql(query)?;
+        if format == "json" {
+            println!("{}", serde_json::to_string_pretty(&x)?);
+            return Ok(());
+        }
+        println!("plan (ring Z_2^{}; rounds and bytes per party are estimates):", x.ring);
+        for st in &x.steps {
+            println!(
+                "{:indent$}{}  [rows {}, rounds ~{}, bytes ~{}]\n{:indent$}  reveals: {}",
+                "",
+                st.op,
+                st.rows,
+                st.rounds,
+                human_bytes(st.bytes),
+                "",
+                st.reveals,
+                indent = 2 * st.depth
+            );
+        }
+        println!("total: ~{} rounds, ~{} per party", x.rounds, human_bytes(x.bytes));
+        return Ok(());
+    }
+    let t = std::time::Instant::now();
+    let r = c.sql(query)?;
+    match format {
+        "json" => println!("{}", r.to_json()),
+        "csv" => {
+            let mut w = csv::Writer::from_writer(std::io::stdout());
+            w.write_record(&r.columns)?;
+            for row in &r.rows {
+                w.write_record(
+                    row.iter().map(|v| if *v == mitsu_query::Value::Null { String::new() } else { v.to_string() }),
+                )?;
+            }
+            w.flush()?;
+        }
+        _ => {
+            let cells: Vec<Vec<String>> =
+                r.rows.iter().map(|row| row.iter().map(|v| v.to_string()).collect()).collect();
+            let widths: Vec<usize> = (0..r.columns.len())
+                .map(|i| {
+                    cells.iter().map(|c| c[i].chars().count()).chain([r.columns[i].chars().count()]).max().unwrap_or(0)
+                })
+                .collect();
+            let line = |vals: &[String]| {
+                vals.iter().zip(&widths).map(|(v, w)| format!("{v:>w$}")).collect::<Vec<_>>().join("  ")
+            };
+            println!("{}", line(&r.columns));
+            for c in &cells {
+                println!("{}", line(c));
+            }
+            println!("({} rows, {:.2} s)", r.rows.len(), t.elapsed().as_secs_f64());
+            println!("revealed besides the result:");
+            for l in &r.leakage {
+                println!("  - {l}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        0..1_000 => format!("{b} B"),
+        1_000..1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        _ => format!("{:.2} GB", b as f64 / 1e9),
+    }
 }
 
 fn describe(client: &std::path::Path, from: &str, columns: &[String], format: &str) -> Result<()> {

@@ -175,6 +175,9 @@ mod tests {
             if p.id == PartyId::P1 {
                 // party 1 sends party 0 nine elements instead of ten
                 p.ch.round(vec![(PartyId::P0, Payload::U64(vec![0; 9]))], &[])?;
+                // stay until party 2's multiplication message arrives, so that party 2 and then
+                // party 0 do not fail on a closed endpoint first
+                let _ = p.ch.round(vec![], &[PartyId::P2]);
                 return Ok(());
             }
             p.mul(&x, &x).map(|_| ())

@@ -161,7 +161,9 @@ impl Mesh {
     /// A transport for one job (ids from 1): messages of other jobs never mix with it.
     pub fn transport(&self, job: u64) -> MeshTransport {
         assert_ne!(job, HEARTBEAT_JOB, "job 0 is reserved for heartbeats");
-        MeshTransport { inner: self.inner.clone(), job }
+        // links that go down from now on end this job (see `recv`)
+        let closed_at_start = self.inner.inbox.lock().unwrap().closed;
+        MeshTransport { inner: self.inner.clone(), job, closed_at_start }
     }
 
     /// Sends a heartbeat to every peer (dialing if needed); returns the peers that could not be
@@ -464,6 +466,7 @@ fn write_frame(s: &mut Out, job: u64, flags: u8, c: &[u8]) -> Result<(), String>
 pub struct MeshTransport {
     inner: Arc<Inner>,
     job: u64,
+    closed_at_start: [u64; 3],
 }
 
 impl std::fmt::Debug for MeshTransport {
@@ -474,13 +477,22 @@ impl std::fmt::Debug for MeshTransport {
 
 impl Transport for MeshTransport {
     fn send(&mut self, to: PartyId, msg: Payload) -> mitsu_mpc_core::Result<()> {
+        // a peer whose link dropped during this job has lost the job's state: fail now rather
+        // than reconnect and wait for an answer that cannot come
+        {
+            let ib = self.inner.inbox.lock().unwrap();
+            if ib.closed[to.index()] > self.closed_at_start[to.index()] {
+                let why = ib.why[to.index()].clone().unwrap_or_else(|| "its link went down".into());
+                return Err(MpcError::PeerUnreachable { party: to, what: format!("during this job: {why}") });
+            }
+        }
         self.inner.send(to, self.job, &msg).map_err(|what| MpcError::PeerUnreachable { party: to, what })
     }
 
     fn recv(&mut self, from: PartyId) -> mitsu_mpc_core::Result<Payload> {
         let deadline = Instant::now() + self.inner.timeout;
         let mut ib = self.inner.inbox.lock().unwrap();
-        let closed_at_start = ib.closed[from.index()];
+        let closed_at_start = self.closed_at_start[from.index()];
         loop {
             if let Some(m) = ib.queues.get_mut(&(from, self.job)).and_then(|q| q.pop_front()) {
                 return Ok(m);
@@ -488,7 +500,7 @@ impl Transport for MeshTransport {
             if let Some(why) = ib.aborted.get(&(from, self.job)) {
                 return Err(MpcError::PeerUnreachable { party: from, what: format!("it abandoned the job: {why}") });
             }
-            // the peer's link went down while we were waiting for it: it will not answer this job
+            // the peer's link went down during this job: it will not answer
             if ib.closed[from.index()] > closed_at_start && ib.open[from.index()] == 0 {
                 let why = ib.why[from.index()].clone().unwrap_or_default();
                 return Err(MpcError::PeerUnreachable { party: from, what: why });

@@ -21,6 +21,10 @@ struct JobRequest {
     table: String,
     #[serde(default)]
     columns: Vec<String>,
+    /// `sql` jobs (and analyses over a query): the query text, planned here from this party's own
+    /// schemas
+    #[serde(default)]
+    sql: String,
     /// `bench` jobs: the operation, the staged inputs and their public format
     #[serde(default)]
     op: String,
@@ -36,7 +40,7 @@ struct JobRequest {
     ring: u32,
 }
 
-fn shares<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, String> {
+pub(crate) fn shares<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, String> {
     let size = std::mem::size_of::<R>();
     if bytes.len() != 2 * rows * size {
         return Err(format!("stored shares have {} bytes, expected {}", bytes.len(), 2 * rows * size));
@@ -142,6 +146,9 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
     if r.kind == "bench" {
         return bench(state, who, &r);
     }
+    if r.kind == "sql" {
+        return crate::sql::run(state, who, r.job, &r.sql);
+    }
     let t = match state.store.table(&r.table) {
         Ok(t) => t,
         Err(e) => return Response::error(404, &e.to_string()),
@@ -222,7 +229,7 @@ fn bench(state: &State, who: &Account, r: &JobRequest) -> Response {
 /// The parties must compute on shares of one and the same table version: shares of different
 /// versions would reconstruct to a wrong number, silently. One round: each party tells the others
 /// its (version, rows) and all refuse on any difference.
-fn same_version(state: &State, ch: &mut Channel, t: &TableInfo) -> Result<(), String> {
+pub(crate) fn same_version(state: &State, ch: &mut Channel, t: &TableInfo) -> Result<(), String> {
     let me = state.me;
     let peers = [me.next(), me.prev()];
     let mine = mitsu_mpc_core::Payload::U64(vec![t.version as u64, t.rows as u64]);

@@ -5,3 +5,4 @@ mod jobs;
 pub mod local;
 pub mod party;
 mod routes;
+mod sql;
