@@ -10,6 +10,7 @@
 
 mod pipeline;
 pub mod processes;
+pub mod relational;
 
 use mitsu_algebra::{FixedPoint, Ring};
 use mitsu_crypto::{Prg, Seed};

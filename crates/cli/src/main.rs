@@ -148,6 +148,16 @@ enum Command {
         /// work in process): mul_int, mul_fixed, lt, eq; default mul_fixed and lt.
         #[arg(long)]
         processes: bool,
+        /// SQL benchmarks in process: a join of ROWS x ROWS rows and a GROUP BY of ROWS rows into
+        /// GROUPS groups, checked against plain Rust.
+        #[arg(long)]
+        relational: bool,
+        /// Rows per table for --relational.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Groups for --relational.
+        #[arg(long, default_value_t = 1000)]
+        groups: usize,
     },
 }
 
@@ -289,7 +299,16 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
         Command::Sql { client, query, format, explain } => sql(&client, &query, &format, explain),
-        Command::Bench { n, sort_n, only, repeat, batch, json, processes } => {
+        Command::Bench { n, sort_n, only, repeat, batch, json, processes, relational, rows, groups } => {
+            if relational {
+                let r = mitsu_bench::relational::run(&mitsu_bench::relational::RelConfig { rows, groups, repeat })?;
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    print!("{}", mitsu_bench::relational::format(&r));
+                }
+                return Ok(());
+            }
             if processes {
                 return bench_processes(n, &only, repeat, json);
             }

@@ -102,42 +102,46 @@ pub fn equi_join<E: Engine, R: Ring>(
     let (slp, srp) = (&sorted[1], &sorted[2]);
     let slcols = &sorted[3..3 + nlc];
     let srcols = &sorted[3 + nlc..];
-    // forward: left count and left columns; backward (reversed order): right count and columns
+    // segments in forward order, and in reversed order, stacked: one zero test, and one scan
+    // counts left rows forward and right rows backward
     let rev: Vec<u32> = (0..n as u32).rev().collect();
-    let both_starts = {
+    let starts = {
         let rkey = e.gather(&sorted[0], &rev);
         let stacked = e.concat(&[&sorted[0], &rkey]);
-        segment_starts_pair(e, &stacked, n, key_bits + 1)?
+        stacked_starts(e, &stacked, n, key_bits + 1)?
     };
-    let (fstarts, bstarts) = both_starts;
-    let mut fcols = vec![slp.clone()];
-    fcols.extend(slcols.iter().cloned());
-    let fwd = segmented_sum(e, &fstarts, fcols)?;
-    let mut bcols = vec![e.gather(srp, &rev)];
-    bcols.extend(srcols.iter().map(|c| e.gather(c, &rev)));
-    let bwd: Vec<E::A<R>> = segmented_sum(e, &bstarts, bcols)?.iter().map(|c| e.gather(c, &rev)).collect();
-    let (cl, cr) = (&fwd[0], &bwd[0]);
+    let counts = segmented_sum(e, &starts, vec![e.concat(&[slp, &e.gather(srp, &rev)])])?.remove(0);
+    let cl = e.slice(&counts, 0..n);
+    let cr = e.gather(&e.slice(&counts, n..2 * n), &rev);
     // repeated keys: a valid left row after the first of its key (cl > 1), likewise right
     let ones = e.constant(&vec![R::ONE; n]);
-    let dup = e.mul(&e.concat(&[slp, srp]), &e.concat(&[&e.sub(cl, &ones), &e.sub(cr, &ones)]))?;
+    let dup = e.mul(&e.concat(&[slp, srp]), &e.concat(&[&e.sub(&cl, &ones), &e.sub(&cr, &ones)]))?;
     let dups = e.concat(&[&e.sum(&e.slice(&dup, 0..n)), &e.sum(&e.slice(&dup, n..2 * n))]);
     let lgn = usize::BITS - n.leading_zeros();
     let z = e.eqz(&dups, lgn + 2)?;
     let unique = e.open_b(&z)?;
     let (left_unique, right_unique) = (unique.get(0, 0), unique.get(0, 1));
     if left_unique {
+        // the unique left row's columns are copied forward onto the right rows of its key;
         // result rows: right rows under a valid left row; LEFT adds left rows without right rows
-        let mut valid = e.mul(srp, cl)?;
+        let left = segmented_sum(e, &e.b_slice_elems(&starts, 0..n), slcols.to_vec())?;
+        let mut valid = e.mul(srp, &cl)?;
         if left_outer {
-            let z = e.eqz(cr, lgn + 1)?;
+            let z = e.eqz(&cr, lgn + 1)?;
             let none: E::A<R> = e.bits2a(&z)?;
             let un = e.mul(slp, &none)?;
             valid = e.add(&valid, &un);
         }
-        Ok(Joined { valid, left: fwd[1..].to_vec(), right: srcols.to_vec() })
+        Ok(Joined { valid, left, right: srcols.to_vec() })
     } else if right_unique {
-        let valid = if left_outer { slp.clone() } else { e.mul(slp, cr)? };
-        Ok(Joined { valid, left: slcols.to_vec(), right: bwd[1..].to_vec() })
+        // the unique right row's columns are copied backward onto the left rows of its key
+        let rcols: Vec<E::A<R>> = srcols.iter().map(|c| e.gather(c, &rev)).collect();
+        let right: Vec<E::A<R>> = segmented_sum(e, &e.b_slice_elems(&starts, n..2 * n), rcols)?
+            .iter()
+            .map(|c| e.gather(c, &rev))
+            .collect();
+        let valid = if left_outer { slp.clone() } else { e.mul(slp, &cr)? };
+        Ok(Joined { valid, left: slcols.to_vec(), right })
     } else {
         Err(MpcError::invalid(format!(
             "{expr}: keys repeat on both sides (a many-to-many join); make the keys of one side unique, e.g. by aggregating it first"
@@ -145,14 +149,12 @@ pub fn equi_join<E: Engine, R: Ring>(
     }
 }
 
-/// Segment starts of two stacked sorted key vectors of length n each, in one zero test.
-fn segment_starts_pair<E: Engine, R: Ring>(e: &mut E, keys: &E::A<R>, n: usize, bits: u32) -> Result<(E::B, E::B)> {
+/// Segment starts of two stacked sorted key vectors of length n each, in one zero test; the
+/// second vector's first row starts a segment, so scans never cross from one into the other.
+fn stacked_starts<E: Engine, R: Ring>(e: &mut E, keys: &E::A<R>, n: usize, bits: u32) -> Result<E::B> {
     let s = segment_starts(e, keys, bits)?;
-    // row n (the first of the second vector) was compared with row n-1 of the first: it starts a
-    // segment regardless
     let mut one = Planes::zeros(1, 1);
     one.not_assign();
-    let first = e.b_slice_elems(&s, 0..n);
-    let second = e.b_concat_elems(&e.b_constant(&one), &e.b_slice_elems(&s, n + 1..2 * n));
-    Ok((first, second))
+    let head = e.b_concat_elems(&e.b_slice_elems(&s, 0..n), &e.b_constant(&one));
+    Ok(e.b_concat_elems(&head, &e.b_slice_elems(&s, n + 1..2 * n)))
 }

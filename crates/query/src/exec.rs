@@ -468,15 +468,24 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             shift += w;
         }
         let lrows_valid = lv.clone();
+        // carried columns: values, not-NULL flags of nullable columns, and for LEFT JOIN one
+        // "matched" flag (1 on every right row) that makes unmatched rows' right columns NULL
         let mut lcols = Vec::new();
         for c in &l.cols {
             lcols.push(c.v.clone());
-            lcols.push(c.nn.clone().unwrap_or_else(|| self.ones(l.n)));
+            if let Some(m) = &c.nn {
+                lcols.push(m.clone());
+            }
         }
         let mut rcols = Vec::new();
         for c in &rr.cols {
             rcols.push(c.v.clone());
-            rcols.push(c.nn.clone().unwrap_or_else(|| self.ones(rr.n)));
+            if let Some(m) = &c.nn {
+                rcols.push(m.clone());
+            }
+        }
+        if left_outer {
+            rcols.push(self.ones(rr.n));
         }
         // LEFT JOIN keeps left rows whose key is NULL too: they match nothing
         let lside_valid = if left_outer { l.valid.clone().unwrap_or_else(|| self.ones(l.n)) } else { lrows_valid };
@@ -488,16 +497,32 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             left_outer,
             &text,
         )?;
+        let matched = if left_outer { j.right.last().cloned() } else { None };
         let mut cols = Vec::new();
-        for (i, t) in p.out.iter().enumerate() {
-            let (v, nn) = if i < l.cols.len() {
-                (j.left[2 * i].clone(), j.left[2 * i + 1].clone())
-            } else {
-                let k = i - l.cols.len();
-                (j.right[2 * k].clone(), j.right[2 * k + 1].clone())
-            };
-            cols.push(Col { v, nn: if t.nullable { Some(nn) } else { None } });
+        let (mut li, mut ri) = (0, 0);
+        for c in &l.cols {
+            let v = j.left[li].clone();
+            li += 1;
+            let nn = c.nn.as_ref().map(|_| {
+                li += 1;
+                j.left[li - 1].clone()
+            });
+            cols.push(Col { v, nn });
         }
+        for c in &rr.cols {
+            let v = j.right[ri].clone();
+            ri += 1;
+            let nn = match &c.nn {
+                Some(_) => {
+                    ri += 1;
+                    Some(j.right[ri - 1].clone())
+                }
+                // unmatched rows of a LEFT JOIN carry zeros: their not-NULL flag is the match flag
+                None => matched.clone(),
+            };
+            cols.push(Col { v, nn });
+        }
+        debug_assert_eq!(cols.len(), p.out.len());
         Ok(Rel { n: l.n + rr.n, valid: Some(j.valid), cols })
     }
 
