@@ -61,7 +61,12 @@ fn int(name: &str, bits: u32) -> ColumnSchema {
 struct Dealt<R: Ring>(BTreeMap<(String, usize), AShare<R>>);
 
 impl<R0: Ring> Source<Rep3> for Dealt<R0> {
-    fn column<R: Ring>(&mut self, _: &mut Rep3, table: &str, col: usize) -> Result<(AShare<R>, Option<AShare<R>>), QueryError> {
+    fn column<R: Ring>(
+        &mut self,
+        _: &mut Rep3,
+        table: &str,
+        col: usize,
+    ) -> Result<(AShare<R>, Option<AShare<R>>), QueryError> {
         let s = self.0.remove(&(table.to_string(), col)).ok_or_else(|| QueryError::Mpc("column read twice".into()))?;
         let b: Box<dyn std::any::Any> = Box::new(s);
         let s = b.downcast::<AShare<R>>().map_err(|_| QueryError::Mpc("ring mismatch".into()))?;
@@ -90,7 +95,8 @@ fn run_query<R: Ring>(q: &Query, t: &Tables) -> Result<(f64, u64, u64, Vec<Vec<i
     let start = Instant::now();
     let res = mitsu_mpc_runtime::run3_with(dealt, |ch, mut src| {
         let mut p = Rep3::setup(ch)?;
-        let out = mitsu_query::execute::<_, R, _>(&mut p, q, &mut src).map_err(|e| MpcError::Internal(e.to_string()))?;
+        let out =
+            mitsu_query::execute::<_, R, _>(&mut p, q, &mut src).map_err(|e| MpcError::Internal(e.to_string()))?;
         let st = p.stats();
         Ok::<_, MpcError>((out.values.into_iter().map(AShare::into_client).collect::<Vec<_>>(), st))
     });
@@ -190,7 +196,10 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
     for i in 0..out[0].len() {
         let (cnt, sum) = agg[&out[0][i]];
         let avg = out[3][i] as f64 / 2f64.powi(mitsu_query::ty::FRAC as i32);
-        if out[1][i] != cnt || out[2][i] != sum || (avg - sum as f64 / cnt as f64).abs() > 1e-6 * (sum as f64 / cnt as f64).max(1.0) {
+        if out[1][i] != cnt
+            || out[2][i] != sum
+            || (avg - sum as f64 / cnt as f64).abs() > 1e-6 * (sum as f64 / cnt as f64).max(1.0)
+        {
             return Err(MpcError::Internal(format!("group by: group {} differs from the plain result", out[0][i])));
         }
     }
@@ -208,7 +217,9 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
 }
 
 pub fn format(r: &RelReport) -> String {
-    let mut s = String::from("query                                                 rows      mpc s   ring   rounds   MB/party   plain s\n");
+    let mut s = String::from(
+        "query                                                 rows      mpc s   ring   rounds   MB/party   plain s\n",
+    );
     for x in [&r.join, &r.group_by] {
         s += &format!(
             "{:<52} {:>8} {:>9.2} {:>6} {:>8} {:>10.1} {:>9.3}\n",

@@ -136,10 +136,8 @@ pub fn equi_join<E: Engine, R: Ring>(
     } else if right_unique {
         // the unique right row's columns are copied backward onto the left rows of its key
         let rcols: Vec<E::A<R>> = srcols.iter().map(|c| e.gather(c, &rev)).collect();
-        let right: Vec<E::A<R>> = segmented_sum(e, &e.b_slice_elems(&starts, n..2 * n), rcols)?
-            .iter()
-            .map(|c| e.gather(c, &rev))
-            .collect();
+        let right: Vec<E::A<R>> =
+            segmented_sum(e, &e.b_slice_elems(&starts, n..2 * n), rcols)?.iter().map(|c| e.gather(c, &rev)).collect();
         let valid = if left_outer { slp.clone() } else { e.mul(slp, &cr)? };
         Ok(Joined { valid, left: slcols.to_vec(), right })
     } else {
