@@ -59,7 +59,7 @@ pub fn execute<E: Engine, R: Ring, S: Source<E>>(e: &mut E, q: &Query, src: &mut
         return Err(QueryError::Mpc(format!("plan needs Z_2^{}, executor runs Z_2^{}", q.ring, R::BITS)));
     }
     let mut x = Exec { e, src };
-    let rel = x.run(&q.root)?;
+    let rel = x.run(&q.root, &vec![true; q.root.out.len()])?;
     let rel = x.compact(rel)?;
     let ones = x.e.constant(&vec![R::ONE; rel.n]);
     Ok(Output {
@@ -91,19 +91,30 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         self.e.constant(&vec![R::ZERO; n])
     }
 
-    fn run<R: Ring>(&mut self, p: &Plan) -> Res<Rel<E, R>> {
+    /// Runs `p`, computing only the output columns flagged in `need` (the others are zero
+    /// placeholders): columns no later step reads are never loaded, sorted or carried.
+    fn run<R: Ring>(&mut self, p: &Plan, need: &[bool]) -> Res<Rel<E, R>> {
         match &p.node {
             Node::Scan { table, cols } => {
+                let n = p.rows as usize;
                 let mut out = Vec::new();
-                for &c in cols {
-                    let (v, nn) = self.src.column::<R>(self.e, table, c)?;
-                    out.push(Col { v, nn });
+                for (i, &c) in cols.iter().enumerate() {
+                    if need[i] {
+                        let (v, nn) = self.src.column::<R>(self.e, table, c)?;
+                        if self.e.len(&v) != n {
+                            return Err(QueryError::Mpc(format!("table {table:?}: column lengths differ")));
+                        }
+                        out.push(Col { v, nn });
+                    } else {
+                        out.push(self.placeholder(n));
+                    }
                 }
-                let n = out.first().map(|c| self.e.len(&c.v)).unwrap_or(0);
                 Ok(Rel { n, valid: None, cols: out })
             }
             Node::Filter { input, pred } => {
-                let rel = self.run::<R>(input)?;
+                let mut inner = need.to_vec();
+                uses(pred, &mut inner);
+                let rel = self.run::<R>(input, &inner)?;
                 let c = self.eval(&rel, pred, &input.out)?;
                 let valid = match &rel.valid {
                     None => c.v,
@@ -112,12 +123,19 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 Ok(Rel { valid: Some(valid), ..rel })
             }
             Node::Project { input, exprs } => {
-                let rel = self.run::<R>(input)?;
-                let cols = exprs.iter().map(|x| self.eval(&rel, x, &input.out)).collect::<Res<Vec<_>>>()?;
+                let mut inner = vec![false; input.out.len()];
+                for (x, _) in exprs.iter().zip(need).filter(|(_, n)| **n) {
+                    uses(x, &mut inner);
+                }
+                let rel = self.run::<R>(input, &inner)?;
+                let mut cols = Vec::new();
+                for (x, n) in exprs.iter().zip(need) {
+                    cols.push(if *n { self.eval(&rel, x, &input.out)? } else { self.placeholder(rel.n) });
+                }
                 Ok(Rel { n: rel.n, valid: rel.valid, cols })
             }
             Node::Union { inputs } => {
-                let rels = inputs.iter().map(|i| self.run::<R>(i)).collect::<Res<Vec<_>>>()?;
+                let rels = inputs.iter().map(|i| self.run::<R>(i, need)).collect::<Res<Vec<_>>>()?;
                 let n = rels.iter().map(|r| r.n).sum();
                 let valid = if rels.iter().all(|r| r.valid.is_none()) {
                     None
@@ -128,6 +146,10 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 };
                 let mut cols = Vec::new();
                 for (j, t) in p.out.iter().enumerate() {
+                    if !need[j] {
+                        cols.push(self.placeholder(n));
+                        continue;
+                    }
                     let parts: Vec<Col<E, R>> = rels
                         .iter()
                         .zip(inputs)
@@ -146,14 +168,38 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 Ok(Rel { n, valid, cols })
             }
             Node::Join { left, right, left_outer, lkeys, rkeys } => {
-                self.join(p, left, right, *left_outer, lkeys, rkeys)
+                self.join(left, right, *left_outer, lkeys, rkeys, need)
             }
-            Node::Aggregate { input, keys, aggs, ordered } => self.aggregate(input, keys, aggs, ordered.as_ref()),
+            Node::Aggregate { input, keys, aggs, ordered } => {
+                let mut inner = vec![false; input.out.len()];
+                for k in keys {
+                    uses(k, &mut inner);
+                }
+                for a in aggs {
+                    if let Some(x) = &a.arg {
+                        uses(x, &mut inner);
+                    }
+                }
+                if let Some(o) = ordered {
+                    uses(o, &mut inner);
+                }
+                let rel = self.run::<R>(input, &inner)?;
+                self.aggregate(rel, input, keys, aggs, ordered.as_ref())
+            }
             Node::TopK { input, keys, limit } => {
-                let rel = self.run::<R>(input)?;
+                let mut inner = need.to_vec();
+                for k in keys {
+                    inner[k.col] = true;
+                }
+                let rel = self.run::<R>(input, &inner)?;
                 self.top_k(rel, &input.out, keys, *limit as usize)
             }
         }
+    }
+
+    /// A column no later step reads.
+    fn placeholder<R: Ring>(&self, n: usize) -> Col<E, R> {
+        Col { v: self.zeros(n), nn: None }
     }
 
     /// A value converted to another type of the same family (numbers: scaled up exactly).
@@ -434,15 +480,20 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
 
     fn join<R: Ring>(
         &mut self,
-        p: &Plan,
         left: &Plan,
         right: &Plan,
         left_outer: bool,
         lkeys: &[Expr],
         rkeys: &[Expr],
+        need: &[bool],
     ) -> Res<Rel<E, R>> {
-        let l = self.run::<R>(left)?;
-        let rr = self.run::<R>(right)?;
+        let nlc = left.out.len();
+        let mut lneed = need[..nlc].to_vec();
+        let mut rneed = need[nlc..].to_vec();
+        lkeys.iter().for_each(|k| uses(k, &mut lneed));
+        rkeys.iter().for_each(|k| uses(k, &mut rneed));
+        let l = self.run::<R>(left, &lneed)?;
+        let rr = self.run::<R>(right, &rneed)?;
         let text = format!("JOIN ON {}", lkeys.iter().map(|k| k.text.clone()).collect::<Vec<_>>().join(", "));
         // composite key: each component shifted to >= 0 by the common lower bound
         let mut lk = self.zeros::<R>(l.n);
@@ -471,14 +522,14 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         // carried columns: values, not-NULL flags of nullable columns, and for LEFT JOIN one
         // "matched" flag (1 on every right row) that makes unmatched rows' right columns NULL
         let mut lcols = Vec::new();
-        for c in &l.cols {
+        for c in l.cols.iter().zip(&need[..nlc]).filter(|(_, n)| **n).map(|(c, _)| c) {
             lcols.push(c.v.clone());
             if let Some(m) = &c.nn {
                 lcols.push(m.clone());
             }
         }
         let mut rcols = Vec::new();
-        for c in &rr.cols {
+        for c in rr.cols.iter().zip(&need[nlc..]).filter(|(_, n)| **n).map(|(c, _)| c) {
             rcols.push(c.v.clone());
             if let Some(m) = &c.nn {
                 rcols.push(m.clone());
@@ -500,7 +551,8 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let matched = if left_outer { j.right.last().cloned() } else { None };
         let mut cols = Vec::new();
         let (mut li, mut ri) = (0, 0);
-        for c in &l.cols {
+        let n = l.n + rr.n;
+        for (c, _) in l.cols.iter().zip(&need[..nlc]).filter(|(_, n)| **n) {
             let v = j.left[li].clone();
             li += 1;
             let nn = c.nn.as_ref().map(|_| {
@@ -509,7 +561,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             });
             cols.push(Col { v, nn });
         }
-        for c in &rr.cols {
+        for (c, _) in rr.cols.iter().zip(&need[nlc..]).filter(|(_, n)| **n) {
             let v = j.right[ri].clone();
             ri += 1;
             let nn = match &c.nn {
@@ -522,8 +574,11 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             };
             cols.push(Col { v, nn });
         }
-        debug_assert_eq!(cols.len(), p.out.len());
-        Ok(Rel { n: l.n + rr.n, valid: Some(j.valid), cols })
+        // back to one entry per output column, placeholders where nothing reads it
+        let mut it = cols.into_iter();
+        let cols: Vec<Col<E, R>> =
+            need.iter().map(|k| if *k { it.next().expect("a needed column") } else { self.placeholder(n) }).collect();
+        Ok(Rel { n, valid: Some(j.valid), cols })
     }
 
     /// The composite sort key of `cols` (non-negative, below 2^bits): each component shifted by its
@@ -620,12 +675,12 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
 
     fn aggregate<R: Ring>(
         &mut self,
+        rel: Rel<E, R>,
         input: &Plan,
         keys: &[Expr],
         aggs: &[Agg],
         ordered: Option<&Expr>,
     ) -> Res<Rel<E, R>> {
-        let rel = self.run::<R>(input)?;
         let n = rel.n;
         let vl = rel.valid.clone().unwrap_or_else(|| self.ones(n));
         let kcols = keys.iter().map(|k| self.eval(&rel, k, &input.out)).collect::<Res<Vec<_>>>()?;
@@ -956,5 +1011,14 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             out.push(col);
         }
         Ok(out)
+    }
+}
+
+/// Flags the input columns `x` reads.
+fn uses(x: &Expr, need: &mut [bool]) {
+    let mut cols = Vec::new();
+    crate::plan::collect_cols(x, &mut cols);
+    for c in cols {
+        need[c] = true;
     }
 }
