@@ -152,3 +152,42 @@ fn unshift_bits<E: Engine>(e: &E, x: &E::B, tail: E::B) -> E::B {
     let (_, n) = e.b_shape(x);
     e.b_concat_elems(&e.b_slice_elems(x, 1..n), &tail)
 }
+
+/// Segmented running minimum (or maximum) of `col` (|v| < 2^bits): afterwards row j holds the
+/// extremum of its segment's rows up to j. ceil(log2 n) levels of one comparison, one AND and one
+/// selection each. Rows to ignore should hold a value beyond every real one (e.g. 2^bits for a
+/// minimum).
+pub fn segmented_extremum<E: Engine, R: Ring>(
+    e: &mut E,
+    starts: &E::B,
+    col: E::A<R>,
+    bits: u32,
+    max: bool,
+) -> Result<E::A<R>> {
+    check_bits::<R>(bits + 2, 0, "segmented minimum/maximum")?;
+    let (_, n) = e.b_shape(starts);
+    let mut b = starts.clone();
+    let mut cur = col;
+    let mut s = 1usize;
+    let sentinel = if max { R::from_i128(-(1i128 << bits)) } else { R::pow2(bits) };
+    while s < n {
+        let bits_prev = {
+            let mut head = Planes::zeros(1, s);
+            head.not_assign();
+            shift_bits(e, &b, s, e.b_constant(&head))
+        };
+        let cand = e.concat(&[&e.constant(&vec![sentinel; s]), &e.slice(&cur, 0..n - s)]);
+        // better: cand < cur for a minimum, cur < cand for a maximum
+        let diff = if max { e.sub(&cur, &cand) } else { e.sub(&cand, &cur) };
+        let better = e.msb(&diff, bits + 2)?;
+        let take = e.b_and(&better, &e.b_not(&b))?;
+        let t: E::A<R> = e.bits2a(&take)?;
+        let d = e.sub(&cand, &cur);
+        let p = e.mul(&t, &d)?;
+        cur = e.add(&cur, &p);
+        let and = e.b_and(&b, &bits_prev)?;
+        b = e.b_xor(&e.b_xor(&b, &bits_prev), &and);
+        s *= 2;
+    }
+    Ok(cur)
+}

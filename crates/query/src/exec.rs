@@ -766,6 +766,31 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             ox_nn = c.nn.clone().unwrap_or_else(|| ones.clone());
             payload.push(&ox_nn);
         }
+        // MIN/MAX of other columns: a running extremum over values where ignored rows (invalid or
+        // NULL) hold a value beyond every real one
+        let by_order = |a: &Agg| ordered.zip(a.arg.as_ref()).is_some_and(|(o, x)| o.text == x.text);
+        let mut scanned: Vec<(usize, u32, bool)> = Vec::new(); // (agg, bits, max)
+        let mut masked_cols: Vec<E::A<R>> = Vec::new();
+        for (ai, (a, c)) in aggs.iter().zip(&args).enumerate() {
+            if !matches!(a.func, AggFn::Min | AggFn::Max) || by_order(a) {
+                continue;
+            }
+            let (c, x) = (c.as_ref().expect("an argument"), a.arg.as_ref().expect("an argument"));
+            let bits = x.ty.bits();
+            let max = a.func == AggFn::Max;
+            let sentinel = if max { R::from_i128(-(1i128 << bits)) } else { R::pow2(bits) };
+            let present = match &c.nn {
+                Some(m) => self.e.mul(&vl, m)?,
+                None => vl.clone(),
+            };
+            // sentinel + present * (v - sentinel)
+            let d = self.e.add_public(&c.v, &[sentinel.neg()]);
+            let pd = self.e.mul(&present, &d)?;
+            masked_cols.push(self.e.add_public(&pd, &[sentinel]));
+            scanned.push((ai, bits, max));
+        }
+        let nm = payload.len();
+        payload.extend(masked_cols.iter());
         let kn = Num::<E, R>::from_share(skey, FixedPoint::int(sbits), "GROUP BY")?;
         let (ssk, sorted) = sort_by_key(self.e, &kn, &payload)?;
         let svl = sorted[1].clone();
@@ -792,7 +817,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                         extra.push((ai, scan.len()));
                         scan.push(c);
                     }
-                    AggFn::Min | AggFn::Max => {
+                    AggFn::Min | AggFn::Max if by_order(a) => {
                         let target = if a.func == AggFn::Min {
                             self.e.add_public(&rank, &[R::from_i128(-1)])
                         } else {
@@ -840,7 +865,13 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 }
             }
         }
-        let summed = segmented_sum(self.e, &starts, scan)?;
+        let mut summed = segmented_sum(self.e, &starts, scan)?;
+        for (k, (ai, bits, max)) in scanned.iter().enumerate() {
+            let col = sorted[nm + k].clone();
+            let ext = mitsu_mpc_ops::segmented_extremum(self.e, &starts, col, *bits, *max)?;
+            extra.push((*ai, summed.len()));
+            summed.push(ext);
+        }
         // the last row of each valid group holds the group's sums
         let next_start = {
             let mut tail = Planes::zeros(1, 1);
@@ -996,7 +1027,8 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 AggFn::Min | AggFn::Max => {
                     let nn = nonzero(self, &sums[idx[0]])?;
                     let s = &ordered.iter().find(|(i, _)| *i == ai).expect("ordered sum").1;
-                    Col { v: s.clone(), nn: Some(nn) }
+                    // a group without values holds the scan's sentinel: NULL, value 0
+                    Col { v: self.e.mul(s, &nn)?, nn: Some(nn) }
                 }
                 AggFn::Percentile(_) => {
                     let nn = nonzero(self, &sums[idx[0]])?;

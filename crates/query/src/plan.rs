@@ -461,19 +461,26 @@ impl Binder<'_> {
             None => None,
         };
         let ctx = ctx.expect("aggregation context");
-        let mut ordered: Option<Expr> = None;
-        for a in ctx.aggs.iter().filter(|a| a.func.ordered()) {
-            let arg = a.arg.as_ref().expect("ordered aggregates have an argument");
-            match &ordered {
-                None => ordered = Some(arg.clone()),
-                Some(o) if o.text == arg.text => {}
-                Some(o) => {
-                    return Err(QueryError::Invalid(format!(
-                        "MIN, MAX, MEDIAN, PERCENTILE_CONT and COUNT(DISTINCT) are computed on one column per query \
-                         (they share one sort); this query asks for {} and {}",
-                        o.text, arg.text
-                    )));
-                }
+        // COUNT(DISTINCT x) and percentiles need the rows of each group sorted by x; MIN and MAX
+        // use that order when they name the same x, else a segmented running extremum
+        let rank_based = |a: &&Agg| matches!(a.func, AggFn::CountDistinct | AggFn::Percentile(_));
+        let ordered: Option<Expr> = ctx
+            .aggs
+            .iter()
+            .find(rank_based)
+            .or_else(|| ctx.aggs.iter().find(|a| a.func.ordered()))
+            .and_then(|a| a.arg.clone());
+        for a in ctx.aggs.iter().filter(rank_based) {
+            let (o, arg) = (ordered.as_ref().expect("set above"), a.arg.as_ref().expect("an argument"));
+            if o.text != arg.text {
+                return Err(QueryError::Invalid(format!(
+                    "MEDIAN, PERCENTILE_CONT and COUNT(DISTINCT) are computed on one column per query \
+                     (they share one sort); this query asks for {} and {}",
+                    o.text, arg.text
+                )));
+            }
+            if arg.ty.scale().1 > 0 {
+                return Err(QueryError::Invalid(format!("{}: take it of a column, not of a quotient", a.text)));
             }
         }
         // sort key of the grouping: the composite of the keys (and the ordered argument)
