@@ -1,7 +1,7 @@
 //! What a plan does, what it costs (estimated from public sizes and bounds) and what each step
 //! reveals besides the result.
 
-use crate::plan::{AggFn, Node, Plan, Query, component_bits};
+use crate::plan::{AggFn, Expr, Node, Op, Plan, Query, component_bits};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +85,47 @@ pub fn explain(q: &Query) -> Explain {
     }
 }
 
+/// Rounds (critical path) and bytes of evaluating `e` on n rows.
+fn expr_cost(e: &Expr, n: u64, ring: u64) -> (u64, u64) {
+    let mul = (1, n * ring / 8);
+    let kids: Vec<&Expr> = match &e.op {
+        Op::Col(_) | Op::Lit(_) | Op::Null => vec![],
+        Op::Add(a, b)
+        | Op::Sub(a, b)
+        | Op::Mul(a, b)
+        | Op::Div(a, b)
+        | Op::Cmp(_, a, b)
+        | Op::And(a, b)
+        | Op::Or(a, b) => {
+            vec![a, b]
+        }
+        Op::Neg(a) | Op::Not(a) | Op::IsNull(a) | Op::Cast(a) => vec![a],
+        Op::Case(w, els) => w.iter().flat_map(|(c, r)| [c, r]).chain([els.as_ref()]).collect(),
+        Op::Coalesce(xs) => xs.iter().collect(),
+    };
+    let (mut r, mut b) = (0, 0);
+    for k in kids {
+        let (kr, kb) = expr_cost(k, n, ring);
+        r = r.max(kr);
+        b += kb;
+    }
+    let own = match &e.op {
+        Op::Mul(..) | Op::And(..) | Op::Or(..) => mul,
+        Op::Add(..) | Op::Sub(..) if e.ty.nullable => mul,
+        Op::Cmp(_, a, c) => {
+            let (cr, cb) = cmp_cost(n, a.ty.bits().max(c.ty.bits()) as u64 + 2, ring);
+            (cr + 1, cb + n * ring / 8)
+        }
+        // zero test, reciprocal (normalisation and Newton steps), product
+        Op::Div(..) => (40, n * (ring / 8) * 60),
+        Op::Cast(a) if a.ty.scale() != e.ty.scale() => (12, n * ring / 8 * 8),
+        Op::Case(w, _) => (w.len() as u64, w.len() as u64 * 2 * n * ring / 8),
+        Op::Coalesce(xs) => (xs.len() as u64, xs.len() as u64 * 2 * n * ring / 8),
+        _ => (0, 0),
+    };
+    (r + own.0, b + own.1)
+}
+
 fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
     let n = p.rows;
     let cols = p.out.len() as u64;
@@ -94,13 +135,14 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
         }
         Node::Filter { input, pred } => {
             walk(input, depth + 1, ring, out);
-            (format!("filter {}", pred.text), cmp_cost(n, pred.ty.bits() as u64 + 40, ring), "nothing".into())
+            let (r, b) = expr_cost(pred, n, ring);
+            (format!("filter {}", pred.text), (r + 1, b + n * ring / 8), "nothing".into())
         }
         Node::Project { input, exprs } => {
             walk(input, depth + 1, ring, out);
             let texts: Vec<&str> = exprs.iter().map(|e| e.text.as_str()).collect();
-            let nonlinear = exprs.iter().filter(|e| !matches!(e.op, crate::plan::Op::Col(_))).count() as u64;
-            (format!("project {}", texts.join(", ")), (nonlinear * 2, nonlinear * n * ring / 8), "nothing".into())
+            let cost = exprs.iter().map(|e| expr_cost(e, n, ring)).fold((0, 0), |a, c| (a.0.max(c.0), a.1 + c.1));
+            (format!("project {}", texts.join(", ")), cost, "nothing".into())
         }
         Node::Union { inputs } => {
             for i in inputs {

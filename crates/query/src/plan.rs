@@ -1509,8 +1509,3 @@ fn literal(v: &ast::Value, hint: Option<Class>, span: sqlparser::tokenizer::Span
         other => Err(QueryError::unsupported(&format!("literal {other}"), span)),
     }
 }
-
-/// The bound below which a composite sort key over `tys` stays (for EXPLAIN and ring choice).
-pub fn composite_bits(tys: &[&Ty]) -> u32 {
-    tys.iter().map(|t| component_bits(t)).sum::<u32>().max(1)
-}
