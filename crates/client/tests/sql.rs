@@ -199,3 +199,4 @@ slt!(joins, "joins.test");
 slt!(unions, "union.test");
 slt!(cancer, "cancer.test");
 slt!(groups, "groups.test");
+slt!(edge, "edge.test");

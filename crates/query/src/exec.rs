@@ -378,7 +378,9 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             Some(m) => self.e.mul(&m, &nz)?,
             None => nz,
         };
-        let mut v = self.ratio(&ca.v, a.ty.bits(), fa, &cb.v, b.ty.bits(), fb, FRAC, &x.text)?;
+        // the reciprocal of a zero divisor would leave its range: divide by 1 there (masked below)
+        let safe = self.e.add(&cb.v, &zero);
+        let mut v = self.ratio(&ca.v, a.ty.bits(), fa, &safe, b.ty.bits(), fb, FRAC, &x.text)?;
         if db > da {
             v = self.e.mul_public(&v, &[r(factor(db - da, 0, &x.text)?)]);
         }
@@ -387,7 +389,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
     }
 
     /// a / b at `out_frac` fraction bits, for encoded a (|a| < 2^a_bits, a_frac fraction bits) and
-    /// b (b_bits, b_frac; b != 0 where the result is used). 1/b is formed by Newton's iteration
+    /// b (b_bits, b_frac; b != 0: callers replace zero divisors). 1/b is formed by Newton's iteration
     /// with as many fraction bits as the reciprocal allows (relative error ~1e-9), and a is
     /// pre-truncated only when a * (1/b) would not fit the ring.
     fn ratio<R: Ring>(
@@ -590,21 +592,22 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         for (c, t, desc, nulls_first) in parts.iter().rev() {
             let w = component_bits(t);
             let span = t.hi - t.lo;
-            // comp in [0, span + 1]: NULL -> 0 (first) or span + 1 (last); value -> v - lo (+1 if NULLs first)
+            // val = v - lo ascending, hi - v descending, in [0, span]; NULL goes to 0 (first) or
+            // span + 1 (last) whatever the direction. A NULL's v is 0, so v * nn = v and every
+            // term is linear: val * nn = a v + c nn.
+            let (a, k) = if *desc { (-1, t.hi) } else { (1, -t.lo) };
+            let av = e.mul_public(&c.v, &[r(a)]);
             let comp = match &c.nn {
-                None => e.add_public(&c.v, &[r(-t.lo)]),
+                None => e.add_public(&av, &[r(k)]),
                 Some(m) => {
                     if *nulls_first {
-                        e.add(&c.v, &e.mul_public(m, &[r(1 - t.lo)]))
+                        e.add(&av, &e.mul_public(m, &[r(k + 1)]))
                     } else {
-                        let ones = e.constant(&vec![R::ONE; n]);
-                        let null = e.sub(&ones, m);
-                        e.add(&e.add(&c.v, &e.mul_public(m, &[r(-t.lo)])), &e.mul_public(&null, &[r(span + 1)]))
+                        let t = e.add(&av, &e.mul_public(m, &[r(k - span - 1)]));
+                        e.add_public(&t, &[r(span + 1)])
                     }
                 }
             };
-            let max = if c.nn.is_some() { span + 1 } else { span };
-            let comp = if *desc { e.add_public(&e.neg(&comp), &[r(max)]) } else { comp };
             key = e.add(&key, &e.mul_public(&comp, &[R::pow2(shift)]));
             shift += w;
         }
@@ -987,7 +990,9 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let at = arg_ty.expect("argument");
                     let (_, f) = at.scale();
                     let sbits = at.bits() + cb;
-                    let v = self.ratio(&sums[idx[1]], sbits, f, c, cb, 0, a.ty.scale().1, &a.text)?;
+                    // no values: divide by 1 instead of 0 (masked below)
+                    let safe = self.e.sub(&self.e.add(c, &ones), &nn);
+                    let v = self.ratio(&sums[idx[1]], sbits, f, &safe, cb, 0, a.ty.scale().1, &a.text)?;
                     Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
                 }
                 AggFn::VarSamp | AggFn::StddevSamp => {
@@ -1003,7 +1008,10 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let bx = at.bits();
                     let limit = R::BITS - 4;
                     let f1 = 40.min(limit.saturating_sub(2 * bx + cb + 1));
-                    let mean = self.ratio(s1, bx + cb, 0, c, cb, 0, f1, &a.text)?;
+                    // fewer than two values: divide by 1 (the result is masked)
+                    let cn = self.e.mul(c, &nn)?;
+                    let safe = self.e.add(&cn, &lt2a);
+                    let mean = self.ratio(s1, bx + cb, 0, &safe, cb, 0, f1, &a.text)?;
                     let sm = self.e.mul(s1, &mean)?;
                     let dev = self.e.sub(&self.e.mul_public(s2, &[R::pow2(f1)]), &sm);
                     let cm1 = self.e.add_public(c, &[R::from_i128(-1)]);
