@@ -1,0 +1,95 @@
+//! The planner on its own: names, types, ranges, ring choice, and the errors users see.
+
+use mitsu_api::{ColumnSchema, Kind, Schema};
+use mitsu_query::{Catalog, QueryError, TableMeta, plan};
+
+struct Cat;
+
+fn col(name: &str, kind: Kind, nullable: bool, bits: u32) -> ColumnSchema {
+    ColumnSchema { name: name.into(), kind, nullable, bits }
+}
+
+impl Catalog for Cat {
+    fn table(&self, name: &str) -> Result<TableMeta, QueryError> {
+        let schema = match name {
+            "t" => Schema {
+                columns: vec![
+                    col("id", Kind::Key, false, 96),
+                    col("x", Kind::Integer, false, 20),
+                    col("price", Kind::Decimal { scale: 2 }, true, 30),
+                    col("sex", Kind::Category, false, 8),
+                    col("day", Kind::Date, true, 16),
+                    col("wide", Kind::Integer, false, 90),
+                    col("mean radius", Kind::Decimal { scale: 3 }, false, 20),
+                ],
+            },
+            "u" => Schema { columns: vec![col("id", Kind::Key, false, 96), col("y", Kind::Integer, false, 10)] },
+            _ => return Err(QueryError::Invalid(format!("no table {name:?}"))),
+        };
+        Ok(TableMeta { schema, rows: 1000 })
+    }
+}
+
+fn err(sql: &str) -> String {
+    plan(sql, &Cat).map(|_| ()).unwrap_err().to_string()
+}
+
+#[test]
+fn ring_follows_the_ranges() {
+    assert_eq!(plan("SELECT x + 1 FROM t WHERE x > 3", &Cat).unwrap().ring, 64);
+    assert_eq!(plan("SELECT SUM(x) FROM t", &Cat).unwrap().ring, 64);
+    // a 90-bit column, a division, or a join on 96-bit keys need Z_2^128
+    assert_eq!(plan("SELECT wide FROM t", &Cat).unwrap().ring, 128);
+    assert_eq!(plan("SELECT x / 3 FROM t", &Cat).unwrap().ring, 128);
+    assert_eq!(plan("SELECT AVG(x) FROM t", &Cat).unwrap().ring, 128);
+    assert_eq!(plan("SELECT u.y FROM t JOIN u USING (id)", &Cat).unwrap().ring, 128);
+}
+
+#[test]
+fn overflow_is_refused_naming_the_expression() {
+    let e = err("SELECT wide * wide FROM t");
+    assert!(e.contains("wide * wide") && e.contains("bits"), "{e}");
+    let e = err("SELECT SUM(wide * x) FROM t");
+    assert!(e.contains("wide * x"), "{e}");
+}
+
+#[test]
+fn names_types_and_positions() {
+    assert!(err("SELECT nope FROM t").contains("unknown column \"nope\""));
+    assert!(
+        err("SELECT x FROM t\nWHERE nope > 1").contains("line 2, column 7"),
+        "{}",
+        err("SELECT x FROM t\nWHERE nope > 1")
+    );
+    assert!(err("SELECT id FROM t").contains("keys only join tables"));
+    assert!(err("SELECT x FROM t JOIN u ON t.id = u.id WHERE id IS NULL").contains("ambiguous"));
+    assert!(err("SELECT sex + 1 FROM t").contains("not a number"));
+    assert!(err("SELECT x FROM t WHERE sex < 'F'").contains("cannot compare"));
+    assert!(err("SELECT x FROM t WHERE day > 'yesterday'").contains("not a date"));
+    assert!(err("SELECT x FROM nosuch").contains("no table \"nosuch\""));
+    assert!(err("SELECT x FROM t, u").contains("not supported: comma joins"));
+    assert!(err("SELECT x FROM t FULL OUTER JOIN u ON t.id = u.id").contains("only INNER and LEFT"));
+    assert!(err("SELECT x FROM t WHERE x IN (SELECT y FROM u)").contains("subqueries"));
+    assert!(err("SELECT x FROM t UNION SELECT y FROM u").contains("only UNION ALL"));
+    assert!(err("SELECT DISTINCT x FROM t").contains("DISTINCT"));
+    assert!(err("SELECT x, COUNT(*) FROM t").contains("must appear in GROUP BY"));
+    assert!(err("SELECT SUM(COUNT(*)) FROM t").contains("nested"));
+    assert!(err("SELEC x FROM t").contains("SQL syntax error"));
+    assert!(err("SELECT x * 0.0001 * 0.0001 * 0.0001 * 0.001 FROM t").contains("decimal places"));
+    // quoted names with spaces, dates compared with text
+    plan("SELECT \"mean radius\" FROM t WHERE day >= '2024-01-31'", &Cat).unwrap();
+}
+
+#[test]
+fn types_and_ranges_of_results() {
+    let q = plan("SELECT x * price, price + 1, x > 1 FROM t", &Cat).unwrap();
+    let a = plan("SELECT COUNT(*), AVG(price) FROM t", &Cat).unwrap();
+    let t: Vec<_> = q.root.out.iter().take(2).chain(&a.root.out).chain([&q.root.out[2]]).cloned().collect();
+    assert_eq!(t[0].class, mitsu_query::ty::Class::Num { d: 2, f: 0 });
+    assert_eq!(t[0].hi, ((1i128 << 20) - 1) * ((1i128 << 30) - 1));
+    assert!(t[0].nullable && t[1].nullable);
+    assert_eq!(t[2].hi, 1000);
+    assert!(!t[2].nullable);
+    assert_eq!(t[3].class, mitsu_query::ty::Class::Num { d: 2, f: mitsu_query::ty::FRAC });
+    assert_eq!(t[4].class, mitsu_query::ty::Class::Bool);
+}
