@@ -32,6 +32,9 @@ pub struct RelResult {
     /// Bytes sent by the busiest party.
     pub bytes_per_party: u64,
     pub rounds: u64,
+    /// What `mitsu sql --explain` estimated for the same query.
+    pub estimated_rounds: u64,
+    pub estimated_bytes: u64,
     pub ring: u32,
     /// The same query computed in plain Rust (hash join / hash aggregation).
     pub plain_seconds: f64,
@@ -168,6 +171,8 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
         seconds: secs,
         bytes_per_party: bytes,
         rounds,
+        estimated_rounds: mitsu_query::explain::explain(&q).rounds,
+        estimated_bytes: mitsu_query::explain::explain(&q).bytes,
         ring: q.ring,
         plain_seconds: plain,
         result_rows: got.len(),
@@ -209,6 +214,8 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
         seconds: secs,
         bytes_per_party: bytes,
         rounds,
+        estimated_rounds: mitsu_query::explain::explain(&q).rounds,
+        estimated_bytes: mitsu_query::explain::explain(&q).bytes,
         ring: q.ring,
         plain_seconds: plain,
         result_rows: out[0].len(),
@@ -222,14 +229,16 @@ pub fn format(r: &RelReport) -> String {
     );
     for x in [&r.join, &r.group_by] {
         s += &format!(
-            "{:<52} {:>8} {:>9.2} {:>6} {:>8} {:>10.1} {:>9.3}\n",
+            "{:<52} {:>8} {:>9.2} {:>6} {:>8} {:>10.1} {:>9.3}   ({}, {:.1})\n",
             x.query.chars().take(52).collect::<String>(),
             x.rows,
             x.seconds,
             x.ring,
             x.rounds,
             x.bytes_per_party as f64 / 1e6,
-            x.plain_seconds
+            x.plain_seconds,
+            x.estimated_rounds,
+            x.estimated_bytes as f64 / 1e6
         );
     }
     s

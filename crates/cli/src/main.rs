@@ -545,7 +545,13 @@ fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool) -> Re
             for c in &cells {
                 println!("{}", line(c));
             }
-            println!("({} rows, {:.2} s)", r.rows.len(), t.elapsed().as_secs_f64());
+            println!(
+                "({} rows, {:.2} s; {} rounds, {} sent by the busiest party)",
+                r.rows.len(),
+                t.elapsed().as_secs_f64(),
+                r.rounds,
+                human_bytes(r.bytes_per_party)
+            );
             println!("revealed besides the result:");
             for l in &r.leakage {
                 println!("  - {l}");

@@ -33,6 +33,7 @@ fn sql_over_party_processes() {
     assert_eq!((rows[1][0].as_str(), rows[1][1].as_i64()), (Some("M"), Some(187)));
     assert!((rows[0][2].as_f64().unwrap() - 146.72985782).abs() < 1e-6, "{rows:?}");
     assert!((rows[1][2].as_f64().unwrap() - 153.267379679).abs() < 1e-6, "{rows:?}");
+    assert!(v["cost"]["rounds"].as_u64().unwrap() > 10 && v["cost"]["bytes_per_party"].as_u64().unwrap() > 1000, "{v}");
     let leak = v["leakage"].to_string();
     assert!(leak.contains("number of groups") && leak.contains("unique"), "{leak}");
 

@@ -15,6 +15,9 @@ pub struct SqlResult {
     pub rows: Vec<Vec<Value>>,
     /// What the computation revealed besides the result.
     pub leakage: Vec<String>,
+    /// Measured: rounds and bytes sent by the busiest party.
+    pub rounds: u64,
+    pub bytes_per_party: u64,
 }
 
 impl SqlResult {
@@ -23,6 +26,7 @@ impl SqlResult {
             "columns": self.columns,
             "rows": self.rows.iter().map(|r| r.iter().map(Value::to_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
             "leakage": self.leakage,
+            "cost": {"rounds": self.rounds, "bytes_per_party": self.bytes_per_party},
         })
     }
 }
@@ -59,18 +63,26 @@ impl Client {
     pub fn sql(&self, sql: &str) -> Result<SqlResult, ClientError> {
         let q = self.plan_sql(sql)?;
         let parts = self.job_parts(serde_json::json!({"kind": "sql", "sql": sql}))?;
-        let (values, nn) = reconstruct(&parts, q.root.out.len())?;
+        let (values, nn, [rounds, bytes_per_party]) = reconstruct(&parts, q.root.out.len())?;
         let rows = mitsu_query::value::rows(&q, &values, &nn);
-        Ok(SqlResult { columns: q.names.clone(), rows, leakage: mitsu_query::explain::explain(&q).leakage })
+        Ok(SqlResult {
+            columns: q.names.clone(),
+            rows,
+            leakage: mitsu_query::explain::explain(&q).leakage,
+            rounds,
+            bytes_per_party,
+        })
     }
 }
 
-/// Sums the three parties' shares; values as signed integers, flags as booleans.
-fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<(Vec<Vec<i128>>, Vec<Vec<bool>>), ClientError> {
-    let header = |b: &[u8]| -> Option<[u64; 3]> {
-        let h = |i: usize| b.get(8 * i..8 * i + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap()));
-        Some([h(0)?, h(1)?, h(2)?])
-    };
+type Reconstructed = (Vec<Vec<i128>>, Vec<Vec<bool>>, [u64; 2]);
+
+/// Sums the three parties' shares; values as signed integers, flags as booleans; the busiest
+/// party's rounds and bytes.
+fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<Reconstructed, ClientError> {
+    let h = |b: &[u8], i: usize| b.get(8 * i..8 * i + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap()));
+    let header = |b: &[u8]| -> Option<[u64; 3]> { Some([h(b, 0)?, h(b, 1)?, h(b, 2)?]) };
+    let cost = |i: usize| parts.iter().filter_map(|b| h(b, i)).max().unwrap_or(0);
     let hs: Vec<Option<[u64; 3]>> = parts.iter().map(|b| header(b)).collect();
     let Some([rows, ring, cols]) = hs[0] else {
         return Err(ClientError::Party { party: 0, what: "returned a malformed result".into() });
@@ -79,12 +91,12 @@ fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<(Vec<Vec<i128>>, Vec<V
         return Err(ClientError::Config("the parties returned results of different shapes".into()));
     }
     let (rows, w) = (rows as usize, ring as usize / 8);
-    let want = 24 + 2 * ncols * rows * w;
+    let want = HEADER + 2 * ncols * rows * w;
     if let Some(i) = parts.iter().position(|b| b.len() != want) {
         return Err(ClientError::Party { party: i, what: "returned a result of the wrong size".into() });
     }
     let word = |b: &[u8], k: usize| -> u128 {
-        let s = &b[24 + k * w..24 + (k + 1) * w];
+        let s = &b[HEADER + k * w..HEADER + (k + 1) * w];
         if w == 8 {
             u64::from_le_bytes(s.try_into().unwrap()) as u128
         } else {
@@ -108,5 +120,8 @@ fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<(Vec<Vec<i128>>, Vec<V
         values.push(v);
         nn.push(f);
     }
-    Ok((values, nn))
+    Ok((values, nn, [cost(3), cost(4)]))
 }
+
+/// Bytes before the shares: rows, ring, columns, rounds, bytes sent.
+const HEADER: usize = 40;

@@ -31,14 +31,15 @@ fn lg(n: u64) -> u64 {
 
 /// Cost of a comparison (MSB or zero test) of `bits`-bit values on n elements.
 fn cmp_cost(n: u64, bits: u64, ring: u64) -> (u64, u64) {
-    (lg(bits) + 3, n * (bits * lg(bits) / 8 + ring / 8 * 2))
+    // calibrated against measured runs (`mitsu bench --relational` prints both)
+    (lg(bits) + 3, n * (bits * lg(bits) / 24 + ring / 8))
 }
 
 /// Cost of sorting n rows with a `bits`-bit key and `cols` payload columns.
 fn sort_cost(n: u64, bits: u64, cols: u64, ring: u64) -> (u64, u64) {
     let (cr, cb) = cmp_cost(1, bits + lg(n), ring);
     let comparisons = n * lg(n) * 139 / 100;
-    (3 + 2 * lg(n) * cr, 3 * n * (cols + 2) * ring / 8 + comparisons * cb)
+    (3 + 2 * lg(n) * cr, n * (cols + 2) * ring / 8 + comparisons * cb / 2)
 }
 
 /// Cost of a segmented scan over n rows with k columns.
@@ -154,8 +155,12 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
             walk(left, depth + 1, ring, out);
             walk(right, depth + 1, ring, out);
             let kb: u64 = lkeys.iter().map(|k| component_bits(&k.ty) as u64).sum::<u64>() + 2;
-            let (sr, sb) = sort_cost(n, kb, 2 * cols + 3, ring);
-            let (cr, cbytes) = scan_cost(n, cols + 1, ring);
+            // payload: the columns of both sides; one counting scan over 2n rows, one copy scan of
+            // the unique side's columns
+            let (sr, sb) = sort_cost(n, kb, cols + 3, ring);
+            let (cr1, cb1) = scan_cost(2 * n, 1, ring);
+            let (cr2, cb2) = scan_cost(n, cols.div_ceil(2), ring);
+            let (cr, cbytes) = ((cr1 + cr2) / 2, (cb1 + cb2) / 2);
             let keys: Vec<String> = lkeys.iter().zip(rkeys).map(|(a, b)| format!("{} = {}", a.text, b.text)).collect();
             (
                 format!("{} join on {} (sort-based)", if *left_outer { "left" } else { "inner" }, keys.join(" and ")),

@@ -90,11 +90,12 @@ impl Source<Rep3> for StoreSource<'_> {
     }
 }
 
-/// The result as sent to the client: rows, ring and column count (three little-endian u64), then
+/// The result as sent to the client: rows, ring, column count, rounds and bytes this party sent
+/// (five little-endian u64), then
 /// per column this party's shares of the values and of the not-NULL flags.
-fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>) -> Vec<u8> {
+fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>, st: mitsu_mpc_core::CommStats) -> Vec<u8> {
     let mut bytes = Vec::new();
-    for h in [out.rows as u64, R::BITS as u64, out.values.len() as u64] {
+    for h in [out.rows as u64, R::BITS as u64, out.values.len() as u64, st.rounds, st.bytes_sent] {
         bytes.extend_from_slice(&h.to_le_bytes());
     }
     for (v, nn) in out.values.into_iter().zip(out.not_null) {
@@ -126,11 +127,12 @@ pub(crate) fn run(state: &State, who: &Account, job: u64, sql: &str) -> Response
         let mut p = Rep3::setup(ch).map_err(|e: MpcError| e.to_string())?;
         let mut src = StoreSource { state, tables };
         let bytes = if q.ring == 64 {
-            encode(mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src).map_err(|e| e.to_string())?)
+            let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src).map_err(|e| e.to_string())?;
+            encode(out, p.stats())
         } else {
-            encode(mitsu_query::execute::<_, u128, _>(&mut p, &q, &mut src).map_err(|e| e.to_string())?)
+            let out = mitsu_query::execute::<_, u128, _>(&mut p, &q, &mut src).map_err(|e| e.to_string())?;
+            encode(out, p.stats())
         };
-        let _ = p.stats();
         Ok(bytes)
     })();
     if let Err(e) = &result {
