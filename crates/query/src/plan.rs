@@ -542,7 +542,8 @@ impl Binder<'_> {
                 };
                 let mut any = false;
                 for (i, c) in scope.cols.iter().enumerate() {
-                    if c.hidden || (q.is_some() && c.qual != q) {
+                    // keys are never opened: `*` leaves them out (naming one is an error)
+                    if c.hidden || (q.is_some() && c.qual != q) || c.ty.class == Class::Key {
                         continue;
                     }
                     any = true;
