@@ -118,6 +118,9 @@ enum Command {
         /// Print the plan, estimated rounds and bytes per party, and what each step reveals; run nothing.
         #[arg(long)]
         explain: bool,
+        /// Allow joins whose keys repeat on both sides; they open the number of matching pairs.
+        #[arg(long = "allow-many-to-many")]
+        allow_many_to_many: bool,
     },
     /// Statistics computed jointly by the three parties; only the results are opened, to you.
     Stats {
@@ -298,7 +301,9 @@ fn run(cli: Cli) -> Result<()> {
             describe(&client, &from, &columns, &format)
         }
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
-        Command::Sql { client, query, format, explain } => sql(&client, &query, &format, explain),
+        Command::Sql { client, query, format, explain, allow_many_to_many } => {
+            sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many })
+        }
         Command::Bench { n, sort_n, only, repeat, batch, json, processes, relational, rows, groups } => {
             if relational {
                 let r = mitsu_bench::relational::run(&mitsu_bench::relational::RelConfig { rows, groups, repeat })?;
@@ -488,13 +493,13 @@ fn table_show(client: &std::path::Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool) -> Result<()> {
+fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool, opts: mitsu_query::Options) -> Result<()> {
     if !["table", "json", "csv"].contains(&format) {
         anyhow::bail!("--format must be table, json or csv, not {format:?}");
     }
     let c = mitsu_client::Client::load(client)?;
     if explain {
-        let x = c.explain_sql(query)?;
+        let x = c.explain_sql(query, opts)?;
         if format == "json" {
             println!("{}", serde_json::to_string_pretty(&x)?);
             return Ok(());
@@ -517,7 +522,7 @@ fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool) -> Re
         return Ok(());
     }
     let t = std::time::Instant::now();
-    let r = c.sql(query)?;
+    let r = c.sql_with(query, opts)?;
     match format {
         "json" => println!("{}", r.to_json()),
         "csv" => {

@@ -4,7 +4,7 @@
 
 use crate::{Client, ClientError};
 use mitsu_query::explain::Explain;
-use mitsu_query::{Catalog, Query, QueryError, TableMeta, Value};
+use mitsu_query::{Catalog, Options, Query, QueryError, TableMeta, Value};
 use serde::Serialize;
 
 /// A query's answer.
@@ -51,18 +51,23 @@ fn qerr(e: QueryError) -> ClientError {
 }
 
 impl Client {
-    pub fn plan_sql(&self, sql: &str) -> Result<Query, ClientError> {
-        mitsu_query::plan(sql, &Remote(self)).map_err(qerr)
+    pub fn plan_sql(&self, sql: &str, opts: Options) -> Result<Query, ClientError> {
+        mitsu_query::plan_with(sql, &Remote(self), opts).map_err(qerr)
     }
 
-    pub fn explain_sql(&self, sql: &str) -> Result<Explain, ClientError> {
-        Ok(mitsu_query::explain::explain(&self.plan_sql(sql)?))
+    pub fn explain_sql(&self, sql: &str, opts: Options) -> Result<Explain, ClientError> {
+        Ok(mitsu_query::explain::explain(&self.plan_sql(sql, opts)?))
+    }
+
+    /// Runs a query with the default options.
+    pub fn sql(&self, sql: &str) -> Result<SqlResult, ClientError> {
+        self.sql_with(sql, Options::default())
     }
 
     /// Runs a query; rows are decoded and, for ORDER BY without LIMIT, sorted here.
-    pub fn sql(&self, sql: &str) -> Result<SqlResult, ClientError> {
-        let q = self.plan_sql(sql)?;
-        let parts = self.job_parts(serde_json::json!({"kind": "sql", "sql": sql}))?;
+    pub fn sql_with(&self, sql: &str, opts: Options) -> Result<SqlResult, ClientError> {
+        let q = self.plan_sql(sql, opts)?;
+        let parts = self.job_parts(serde_json::json!({"kind": "sql", "sql": sql, "options": opts}))?;
         let (values, nn, [rounds, bytes_per_party]) = reconstruct(&parts, q.root.out.len())?;
         let rows = mitsu_query::value::rows(&q, &values, &nn);
         Ok(SqlResult {

@@ -4,7 +4,8 @@
 //!
 //! Format: `table NAME FILE [key=COLUMN]` loads a CSV from `tests/sql/data`; `query [ordered]`
 //! then SQL lines, `----`, then one row per line with values separated by `|` (rows compared as a
-//! sorted multiset unless `ordered`); `query error TEXT` expects an error containing TEXT.
+//! sorted multiset unless `ordered`; `allow-many` allows many-to-many joins); `query error TEXT`
+//! expects an error containing TEXT.
 
 use mitsu_algebra::Ring;
 use mitsu_api::Schema;
@@ -176,7 +177,8 @@ fn run_file(path: &Path) {
             }
             want.push(lines.next().unwrap().trim().to_string());
         }
-        let q = mitsu_query::plan(&sql, &tables).unwrap_or_else(|e| panic!("{file}: {e}\n{sql}"));
+        let opts = mitsu_query::Options { allow_many_to_many: header.contains("allow-many") };
+        let q = mitsu_query::plan_with(&sql, &tables, opts).unwrap_or_else(|e| panic!("{file}: {e}\n{sql}"));
         let t = twin(&q, &tables).unwrap_or_else(|e| panic!("{file}: twin: {e}\n{sql}"));
         check_rows(&file, &sql, "twin", &t, &want, ordered);
         let p = protocol(&q, &tables).unwrap_or_else(|e| panic!("{file}: protocol: {e}\n{sql}"));

@@ -11,7 +11,7 @@ use mitsu_mpc_ops::{JoinSide, equi_join};
 type Row = (i128, Option<i128>, Option<i128>);
 type In = (i64, bool, i64); // key, valid, value
 
-fn case<E: Engine, R: Ring>(e: &mut E, l: &[In], r: &[In], outer: bool) -> Result<Vec<Row>> {
+fn case<E: Engine, R: Ring>(e: &mut E, l: &[In], r: &[In], outer: bool, many: bool) -> Result<Vec<Row>> {
     let load = |e: &mut E, rows: &[In], owner: PartyId| -> Result<[E::A<R>; 3]> {
         let n = rows.len();
         let k: Vec<R> = rows.iter().map(|r| R::from_i128(r.0 as i128)).collect();
@@ -30,6 +30,7 @@ fn case<E: Engine, R: Ring>(e: &mut E, l: &[In], r: &[In], outer: bool) -> Resul
         &JoinSide { key: &rk, valid: &rv, cols: vec![&rk, &rx, &rone] },
         9,
         outer,
+        many,
         "JOIN ON k",
     )?;
     let v = e.open(&j.valid)?;
@@ -85,13 +86,13 @@ fn joins_match_a_plain_join() {
             // 1:N (left unique, right repeats) and N:1 (left repeats, right unique)
             let l = rows(&mut p, nl, true, 0);
             let r = rows(&mut p, nr, false, nl + 3);
-            let (rep, twin) = both!(case::<u64>(&l, &r, outer));
+            let (rep, twin) = both!(case::<u64>(&l, &r, outer, false));
             let want = plain(&l, &r, outer);
             assert_eq!(rep, want, "protocol, {nl} x {nr}, outer {outer}");
             assert_eq!(twin, want, "twin, {nl} x {nr}, outer {outer}");
             let l2 = rows(&mut p, nr, false, nl + 3);
             let r2 = rows(&mut p, nl, true, 0);
-            let (rep, twin) = both!(case::<u128>(&l2, &r2, outer));
+            let (rep, twin) = both!(case::<u128>(&l2, &r2, outer, false));
             let want = plain(&l2, &r2, outer);
             assert_eq!(rep, want, "protocol N:1, {nr} x {nl}, outer {outer}");
             assert_eq!(twin, want, "twin N:1, {nr} x {nl}, outer {outer}");
@@ -103,14 +104,29 @@ fn joins_match_a_plain_join() {
 fn empty_sides_and_many_to_many() {
     let l = [(5, true, 1), (5, true, 2), (6, true, 3)];
     let r = [(5, true, 9), (5, true, 8)];
-    let err = common::on_twin(|e| Ok(case::<_, u64>(e, &l, &r, false))).unwrap_err();
+    let err = common::on_twin(|e| Ok(case::<_, u64>(e, &l, &r, false, false))).unwrap_err();
     assert!(matches!(err, MpcError::Invalid(_)) && err.to_string().contains("keys repeat on both sides"), "{err}");
     // a duplicate that is filtered out is fine
     let r = [(5, true, 9), (5, false, 8)];
     assert_eq!(
-        common::on_twin(|e| case::<_, u64>(e, &l, &r, false)),
+        common::on_twin(|e| case::<_, u64>(e, &l, &r, false, false)),
         vec![(5, Some(1), Some(9)), (5, Some(2), Some(9))]
     );
-    assert_eq!(common::on_twin(|e| case::<_, u64>(e, &l, &[], true)).len(), 3);
-    assert_eq!(common::on_twin(|e| case::<_, u64>(e, &[], &r, false)), vec![]);
+    assert_eq!(common::on_twin(|e| case::<_, u64>(e, &l, &[], true, false)).len(), 3);
+    assert_eq!(common::on_twin(|e| case::<_, u64>(e, &[], &r, false, false)), vec![]);
+}
+
+#[test]
+fn many_to_many_when_allowed() {
+    for (nl, nr, pool) in [(5usize, 5usize, 2usize), (30, 40, 6), (64, 20, 10), (8, 8, 40)] {
+        for outer in [false, true] {
+            let mut p = Prg::new(Seed::from_u64((nl * 77 + nr) as u64 + outer as u64));
+            let l = rows(&mut p, nl, false, pool);
+            let r = rows(&mut p, nr, false, pool);
+            let (rep, twin) = both!(case::<u64>(&l, &r, outer, true));
+            let want = plain(&l, &r, outer);
+            assert_eq!(rep, want, "protocol, {nl} x {nr}, outer {outer}");
+            assert_eq!(twin, want, "twin, {nl} x {nr}, outer {outer}");
+        }
+    }
 }

@@ -167,8 +167,8 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 }
                 Ok(Rel { n, valid, cols })
             }
-            Node::Join { left, right, left_outer, lkeys, rkeys } => {
-                self.join(left, right, *left_outer, lkeys, rkeys, need)
+            Node::Join { left, right, left_outer, many_to_many, lkeys, rkeys } => {
+                self.join(left, right, *left_outer, *many_to_many, lkeys, rkeys, need)
             }
             Node::Aggregate { input, keys, aggs, ordered } => {
                 let mut inner = vec![false; input.out.len()];
@@ -485,6 +485,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         left: &Plan,
         right: &Plan,
         left_outer: bool,
+        many_to_many: bool,
         lkeys: &[Expr],
         rkeys: &[Expr],
         need: &[bool],
@@ -548,12 +549,13 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             &JoinSide { key: &rk, valid: &rv, cols: rcols.iter().collect() },
             shift.max(1),
             left_outer,
+            many_to_many,
             &text,
         )?;
         let matched = if left_outer { j.right.last().cloned() } else { None };
         let mut cols = Vec::new();
         let (mut li, mut ri) = (0, 0);
-        let n = l.n + rr.n;
+        let n = self.e.len(&j.valid);
         for (c, _) in l.cols.iter().zip(&need[..nlc]).filter(|(_, n)| **n) {
             let v = j.left[li].clone();
             li += 1;

@@ -151,7 +151,7 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
             }
             (format!("union all of {} inputs", inputs.len()), (0, 0), "nothing".into())
         }
-        Node::Join { left, right, left_outer, lkeys, rkeys } => {
+        Node::Join { left, right, left_outer, many_to_many, lkeys, rkeys } => {
             walk(left, depth + 1, ring, out);
             walk(right, depth + 1, ring, out);
             let kb: u64 = lkeys.iter().map(|k| component_bits(&k.ty) as u64).sum::<u64>() + 2;
@@ -165,8 +165,15 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
             (
                 format!("{} join on {} (sort-based)", if *left_outer { "left" } else { "inner" }, keys.join(" and ")),
                 (sr + 2 * cr + 10, sb + 2 * cbytes),
-                "whether each side's join keys are unique (two bits); the output keeps all input rows with a secret validity bit"
-                    .into(),
+                if *many_to_many {
+                    "whether each side's join keys are unique (two bits); if neither is (many-to-many, allowed by the \
+                     query), the number of matching pairs"
+                        .into()
+                } else {
+                    "whether each side's join keys are unique (two bits); the output keeps all input rows with a secret \
+                     validity bit"
+                        .into()
+                },
             )
         }
         Node::Aggregate { input, keys, aggs, ordered } => {

@@ -15,7 +15,7 @@ pub mod ty;
 pub mod value;
 
 pub use exec::{Output, Source, execute};
-pub use plan::{Query, plan};
+pub use plan::{Options, Query, plan, plan_with};
 pub use value::Value;
 
 use mitsu_api::Schema;

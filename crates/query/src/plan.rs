@@ -107,10 +107,12 @@ pub enum Node {
         input: Box<Plan>,
         exprs: Vec<Expr>,
     },
+    /// `many_to_many`: the query allows keys repeating on both sides (opens the number of pairs).
     Join {
         left: Box<Plan>,
         right: Box<Plan>,
         left_outer: bool,
+        many_to_many: bool,
         lkeys: Vec<Expr>,
         rkeys: Vec<Expr>,
     },
@@ -154,8 +156,21 @@ pub struct Query {
     pub ring: u32,
 }
 
+/// What a query allows beyond the defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Options {
+    /// Joins whose keys repeat on both sides; they open the number of matching pairs.
+    #[serde(default)]
+    pub allow_many_to_many: bool,
+}
+
 /// Parses and plans `sql`.
 pub fn plan(sql: &str, cat: &dyn Catalog) -> Result<Query, QueryError> {
+    plan_with(sql, cat, Options::default())
+}
+
+/// Parses and plans `sql` with `opts`.
+pub fn plan_with(sql: &str, cat: &dyn Catalog, opts: Options) -> Result<Query, QueryError> {
     let stmts = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| QueryError::Syntax(e.to_string()))?;
     let [stmt] = stmts.as_slice() else {
         return Err(QueryError::Syntax(format!("expected one SELECT statement, found {}", stmts.len())));
@@ -163,7 +178,7 @@ pub fn plan(sql: &str, cat: &dyn Catalog) -> Result<Query, QueryError> {
     let ast::Statement::Query(q) = stmt else {
         return Err(QueryError::unsupported("statements other than SELECT", stmt.span()));
     };
-    let mut b = Binder { cat, needs_128: false, max_bits: 1 };
+    let mut b = Binder { cat, needs_128: false, max_bits: 1, opts };
     let (root, names, order) = b.query(q)?;
     for (t, n) in root.out.iter().zip(&names) {
         if t.class == Class::Key {
@@ -236,6 +251,7 @@ struct AggCtx {
 
 struct Binder<'a> {
     cat: &'a dyn Catalog,
+    opts: Options,
     needs_128: bool,
     max_bits: u32,
 }
@@ -645,13 +661,25 @@ impl Binder<'_> {
                 }
             }
             let kbits: u32 = lkeys.iter().zip(&rkeys).map(|(l, r)| component_bits(&unify_range(&l.ty, &r.ty))).sum();
-            let n = p.rows + rp.rows;
+            // physical rows: nl + nr; a many-to-many join may produce up to nl * nr
+            let n = if self.opts.allow_many_to_many {
+                (p.rows.max(1) * rp.rows.max(1)).max(p.rows + rp.rows)
+            } else {
+                p.rows + rp.rows
+            };
             let expr = format!("JOIN ON {}", lkeys.iter().map(|k| k.text.clone()).collect::<Vec<_>>().join(", "));
             self.note_bits(kbits + 4 + lg(n) + 1, &expr)?;
             let mut out = p.out.clone();
             out.extend(rp.out.iter().map(|t| Ty { nullable: t.nullable || left_outer, ..t.clone() }));
             p = Plan {
-                node: Node::Join { left: Box::new(p), right: Box::new(rp), left_outer, lkeys, rkeys },
+                node: Node::Join {
+                    left: Box::new(p),
+                    right: Box::new(rp),
+                    left_outer,
+                    many_to_many: self.opts.allow_many_to_many,
+                    lkeys,
+                    rkeys,
+                },
                 out,
                 rows: n,
             };

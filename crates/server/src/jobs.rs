@@ -25,6 +25,8 @@ struct JobRequest {
     /// schemas
     #[serde(default)]
     sql: String,
+    #[serde(default)]
+    options: mitsu_query::Options,
     /// `bench` jobs: the operation, the staged inputs and their public format
     #[serde(default)]
     op: String,
@@ -147,7 +149,7 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
         return bench(state, who, &r);
     }
     if r.kind == "sql" {
-        return crate::sql::run(state, who, r.job, &r.sql);
+        return crate::sql::run(state, who, r.job, &r.sql, r.options);
     }
     let t = match state.store.table(&r.table) {
         Ok(t) => t,

@@ -106,9 +106,9 @@ fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>, st: mitsu_mpc_core::CommSt
     bytes
 }
 
-pub(crate) fn run(state: &State, who: &Account, job: u64, sql: &str) -> Response {
+pub(crate) fn run(state: &State, who: &Account, job: u64, sql: &str, opts: mitsu_query::Options) -> Response {
     let cat = StoreCatalog { state, who, used: RefCell::new(BTreeMap::new()) };
-    let q = match mitsu_query::plan(sql, &cat) {
+    let q = match mitsu_query::plan_with(sql, &cat, opts) {
         Ok(q) => q,
         Err(e) => {
             // the peers planned the same text against the same schemas and refuse alike; the
