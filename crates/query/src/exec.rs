@@ -693,28 +693,42 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             .iter()
             .map(|a| a.arg.as_ref().map(|x| self.eval(&rel, x, &input.out)).transpose())
             .collect::<Res<_>>()?;
-        // per-row inputs of the sums: validity-masked counts, values, squares (one multiplication)
+        // per-row inputs of the sums: validity-masked counts, values, squares (one multiplication);
+        // aggregates of the same argument share them (SUM(v) and AVG(v) scan two columns, not four)
         let mut lhs = Vec::new();
         let mut rhs = Vec::new();
+        let mut keys_of: Vec<(u8, String)> = Vec::new();
         let mut plan_cols: Vec<Vec<usize>> = Vec::new(); // per agg: indices into the product list
         for (a, c) in aggs.iter().zip(&args) {
             let mut idx = Vec::new();
             match (a.func, c) {
                 (AggFn::CountStar, _) => {}
                 (f, Some(c)) => {
-                    // count of non-NULL values
-                    idx.push(lhs.len());
-                    lhs.push(vl.clone());
-                    rhs.push(c.nn.clone().unwrap_or_else(|| self.ones(n)));
+                    let text = a.arg.as_ref().map(|x| x.text.clone()).unwrap_or_default();
+                    let mut want = vec![0u8]; // count of non-NULL values
                     if matches!(f, AggFn::Sum | AggFn::Avg | AggFn::VarSamp | AggFn::StddevSamp) {
-                        idx.push(lhs.len());
-                        lhs.push(vl.clone());
-                        rhs.push(c.v.clone());
+                        want.push(1); // sum
                     }
                     if matches!(f, AggFn::VarSamp | AggFn::StddevSamp) {
-                        idx.push(lhs.len());
-                        lhs.push(c.v.clone());
-                        rhs.push(c.v.clone());
+                        want.push(2); // sum of squares
+                    }
+                    for kind in want {
+                        let key = (kind, text.clone());
+                        let i = match keys_of.iter().position(|k| *k == key) {
+                            Some(i) => i,
+                            None => {
+                                keys_of.push(key);
+                                let (l, r) = match kind {
+                                    0 => (vl.clone(), c.nn.clone().unwrap_or_else(|| self.ones(n))),
+                                    1 => (vl.clone(), c.v.clone()),
+                                    _ => (c.v.clone(), c.v.clone()),
+                                };
+                                lhs.push(l);
+                                rhs.push(r);
+                                lhs.len() - 1
+                            }
+                        };
+                        idx.push(i);
                     }
                 }
                 _ => unreachable!("aggregates other than COUNT(*) have an argument"),
@@ -731,9 +745,9 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             (0..lhs.len()).map(|i| self.e.slice(&p, i * n..(i + 1) * n)).collect::<Vec<_>>()
         };
         // squares of valid rows only
-        for (a, idx) in aggs.iter().zip(&plan_cols) {
-            if matches!(a.func, AggFn::VarSamp | AggFn::StddevSamp) {
-                prods[idx[2]] = self.e.mul(&prods[idx[2]], &vl)?;
+        for (i, (kind, _)) in keys_of.iter().enumerate() {
+            if *kind == 2 {
+                prods[i] = self.e.mul(&prods[i], &vl)?;
             }
         }
         if keys.is_empty() && ordered.is_none() {
