@@ -15,7 +15,7 @@ use std::fmt::Debug;
 
 pub trait Engine: Send {
     /// An arithmetic-shared vector over `R`.
-    type A<R: Ring>: Clone + Send + Sync + Debug;
+    type A<R: Ring>: Clone + Send + Sync + Debug + 'static;
     /// A boolean-shared bit-sliced value (`nplanes` planes over `n` elements).
     type B: Clone + Send + Sync + Debug;
 
@@ -70,6 +70,8 @@ pub trait Engine: Send {
     fn mul_trunc<R: Ring>(&mut self, a: &Self::A<R>, b: &Self::A<R>, shift: u32, bits: u32) -> Result<Self::A<R>>;
     /// Lifts Z_2^64 shares to Z_2^128. Requires |x| < 2^bits.
     fn extend(&mut self, x: &Self::A<u64>, bits: u32) -> Result<Self::A<u128>>;
+    /// Z_2^128 shares reduced mod 2^64: local (every component reduced), exact for |x| < 2^63.
+    fn reduce64(&self, x: &Self::A<u128>) -> Self::A<u64>;
 
     // ---- conversions ---------------------------------------------------------------------
     /// The sign bit of x (1 when x < 0) as one plane. Requires |x| < 2^bits.

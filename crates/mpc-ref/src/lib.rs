@@ -182,6 +182,9 @@ impl Engine for RefEngine {
         check_bound(x, bits, "extend")?;
         Ok(x.iter().map(|v| (*v as i64) as i128 as u128).collect())
     }
+    fn reduce64(&self, x: &Vec<u128>) -> Vec<u64> {
+        x.iter().map(|v| *v as u64).collect()
+    }
     fn msb<R: Ring>(&mut self, x: &Vec<R>, bits: u32) -> Result<Planes> {
         check_bound(x, bits, "msb")?;
         Ok(Planes::from_bools(&x.iter().map(|v| v.bit(R::BITS - 1)).collect::<Vec<_>>()))

@@ -127,6 +127,11 @@ impl Engine for Rep3 {
     fn extend(&mut self, x: &AShare<u64>, bits: u32) -> Result<AShare<u128>> {
         Rep3::extend(self, x, bits)
     }
+    fn reduce64(&self, x: &AShare<u128>) -> AShare<u64> {
+        let (a, b) = x.components();
+        let low = |v: &[u128]| v.iter().map(|x| *x as u64).collect::<Vec<u64>>();
+        AShare::from_components(low(a), low(b)).expect("components of one share have equal lengths")
+    }
     fn msb<R: Ring>(&mut self, x: &AShare<R>, bits: u32) -> Result<BShare> {
         Rep3::msb(self, x, bits)
     }

@@ -433,6 +433,29 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         })
     }
 
+    /// `ratio` of a by a positive integer b computed in Z_2^128 whatever the plan's ring: in a
+    /// Z_2^64 plan both are lifted (one extension each, on per-group values only) and the result,
+    /// which the planner bounded to fit, is reduced back.
+    fn ratio_wide<R: Ring>(
+        &mut self,
+        a: &E::A<R>,
+        a_bits: u32,
+        a_frac: u32,
+        b: &E::A<R>,
+        b_bits: u32,
+        out_frac: u32,
+        expr: &str,
+    ) -> Res<E::A<R>> {
+        if R::BITS == 128 {
+            return self.ratio(a, a_bits, a_frac, b, b_bits, 0, out_frac, expr);
+        }
+        let (a64, b64): (E::A<u64>, E::A<u64>) = (cast(a.clone())?, cast(b.clone())?);
+        let a128 = self.e.extend(&a64, a_bits)?;
+        let b128 = self.e.extend(&b64, b_bits)?;
+        let q = self.ratio::<u128>(&a128, a_bits, a_frac, &b128, b_bits, 0, out_frac, expr)?;
+        cast(self.e.reduce64(&q))
+    }
+
     /// Numbers to integers (toward zero, as SQL casts) or to more decimal places / reals.
     fn cast<R: Ring>(&mut self, rel: &Rel<E, R>, x: &Expr, a: &Expr, tys: &[Ty]) -> Res<Col<E, R>> {
         let c = self.eval(rel, a, tys)?;
@@ -1008,7 +1031,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let sbits = at.bits() + cb;
                     // no values: divide by 1 instead of 0 (masked below)
                     let safe = self.e.sub(&self.e.add(c, &ones), &nn);
-                    let v = self.ratio(&sums[idx[1]], sbits, f, &safe, cb, 0, a.ty.scale().1, &a.text)?;
+                    let v = self.ratio_wide(&sums[idx[1]], sbits, f, &safe, cb, a.ty.scale().1, &a.text)?;
                     Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
                 }
                 AggFn::VarSamp | AggFn::StddevSamp => {
@@ -1077,4 +1100,10 @@ fn uses(x: &Expr, need: &mut [bool]) {
     for c in cols {
         need[c] = true;
     }
+}
+
+/// The same value at its concrete type (`R` is known to be that type at run time).
+fn cast<T: 'static, U: 'static>(x: T) -> Res<U> {
+    let b: Box<dyn std::any::Any> = Box::new(x);
+    b.downcast::<U>().map(|b| *b).map_err(|_| QueryError::Mpc("internal: ring mismatch".into()))
 }

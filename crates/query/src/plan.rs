@@ -1206,7 +1206,11 @@ impl Binder<'_> {
                     }
                     AggFn::Min | AggFn::Max => Ty { nullable: true, ..x.ty.clone() },
                     AggFn::Avg | AggFn::Percentile(_) => {
-                        self.needs_128 = true;
+                        // AVG divides per group in Z_2^128 even when the rest runs in Z_2^64
+                        // (the group sums are lifted); percentiles combine rows in the plan's ring
+                        if func != AggFn::Avg {
+                            self.needs_128 = true;
+                        }
                         let (_, f) = x.ty.scale();
                         let s = FRAC.saturating_sub(f);
                         let h = bound(m.checked_mul(1 << s))? + 1;
@@ -1236,7 +1240,8 @@ impl Binder<'_> {
                     }
                     _ => unreachable!(),
                 };
-                self.note_bits(t.bits() + lg(rows as u64) + 2, &text)?;
+                let grows = if func == AggFn::Avg { 0 } else { lg(rows as u64) };
+                self.note_bits(t.bits() + grows + 2, &text)?;
                 t
             }
             _ => unreachable!(),
