@@ -192,8 +192,25 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
                 let kb: u64 = keys.iter().map(|k| component_bits(&k.ty) as u64).sum::<u64>()
                     + ordered.as_ref().map(|o| component_bits(&o.ty) as u64).unwrap_or(0)
                     + 1;
-                let (sr, sb) = sort_cost(m, kb, 2 * keys.len() as u64 + 2 * aggs.len() as u64 + 2, ring);
-                let (cr, cbytes) = scan_cost(m, aggs.len() as u64 * 2 + 1, ring);
+                // per-row products shared by aggregates of one argument (count, sum, squares)
+                let mut prods: Vec<(u8, &str)> = Vec::new();
+                for a in aggs {
+                    let t = a.arg.as_ref().map(|x| x.text.as_str()).unwrap_or("");
+                    let kinds: &[u8] = match a.func {
+                        AggFn::CountStar => &[],
+                        AggFn::Sum | AggFn::Avg => &[0, 1],
+                        AggFn::VarSamp | AggFn::StddevSamp => &[0, 1, 2],
+                        _ => &[0],
+                    };
+                    for k in kinds {
+                        if !prods.contains(&(*k, t)) {
+                            prods.push((*k, t));
+                        }
+                    }
+                }
+                let np = prods.len() as u64;
+                let (sr, sb) = sort_cost(m, kb, 2 * keys.len() as u64 + np + 2, ring);
+                let (cr, cbytes) = scan_cost(m, np + 1, ring);
                 let gtext: Vec<&str> = keys.iter().map(|k| k.text.as_str()).collect();
                 let reveals = if keys.is_empty() {
                     "whether any row qualifies".to_string()
@@ -206,7 +223,8 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
                         if gtext.is_empty() { "()".into() } else { gtext.join(", ") },
                         texts.join(", ")
                     ),
-                    (sr + cr + 8 + divs * 30, sb + cbytes + divs * n * 2000),
+                    // divisions run per group: at most n of them, about 400 bytes each
+                    (sr + cr + 8 + divs * 30, sb + cbytes + divs * n * 400),
                     reveals,
                 )
             }
