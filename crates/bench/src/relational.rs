@@ -41,6 +41,31 @@ pub struct RelResult {
     pub result_rows: usize,
 }
 
+impl RelResult {
+    fn new(
+        sql: &str,
+        q: &Query,
+        rows: usize,
+        (seconds, bytes, rounds): (f64, u64, u64),
+        plain: f64,
+        out: usize,
+    ) -> Self {
+        let est = mitsu_query::explain::explain(q);
+        RelResult {
+            query: sql.into(),
+            rows,
+            seconds,
+            bytes_per_party: bytes,
+            rounds,
+            estimated_rounds: est.rounds,
+            estimated_bytes: est.bytes,
+            ring: q.ring,
+            plain_seconds: plain,
+            result_rows: out,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RelReport {
     pub join: RelResult,
@@ -71,9 +96,7 @@ impl<R0: Ring> Source<Rep3> for Dealt<R0> {
         col: usize,
     ) -> Result<(AShare<R>, Option<AShare<R>>), QueryError> {
         let s = self.0.remove(&(table.to_string(), col)).ok_or_else(|| QueryError::Mpc("column read twice".into()))?;
-        let b: Box<dyn std::any::Any> = Box::new(s);
-        let s = b.downcast::<AShare<R>>().map_err(|_| QueryError::Mpc("ring mismatch".into()))?;
-        Ok((*s, None))
+        Ok((mitsu_query::as_ring(s)?, None))
     }
 }
 
@@ -165,18 +188,7 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
     if got != want {
         return Err(MpcError::Internal(format!("join: {} rows, plain join has {}", got.len(), want.len())));
     }
-    let join = RelResult {
-        query: sql.into(),
-        rows: n,
-        seconds: secs,
-        bytes_per_party: bytes,
-        rounds,
-        estimated_rounds: mitsu_query::explain::explain(&q).rounds,
-        estimated_bytes: mitsu_query::explain::explain(&q).bytes,
-        ring: q.ring,
-        plain_seconds: plain,
-        result_rows: got.len(),
-    };
+    let join = RelResult::new(sql, &q, n, (secs, bytes, rounds), plain, got.len());
 
     // group by
     let g: Vec<i128> = (0..n).map(|_| prg.below(cfg.groups as u64) as i128).collect();
@@ -208,18 +220,7 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
             return Err(MpcError::Internal(format!("group by: group {} differs from the plain result", out[0][i])));
         }
     }
-    let group_by = RelResult {
-        query: sql.into(),
-        rows: n,
-        seconds: secs,
-        bytes_per_party: bytes,
-        rounds,
-        estimated_rounds: mitsu_query::explain::explain(&q).rounds,
-        estimated_bytes: mitsu_query::explain::explain(&q).bytes,
-        ring: q.ring,
-        plain_seconds: plain,
-        result_rows: out[0].len(),
-    };
+    let group_by = RelResult::new(sql, &q, n, (secs, bytes, rounds), plain, out[0].len());
     Ok(RelReport { join, group_by })
 }
 

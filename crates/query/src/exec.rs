@@ -246,9 +246,9 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 let v = if matches!(x.op, Op::Add(..)) { self.e.add(&ca.v, &cb.v) } else { self.e.sub(&ca.v, &cb.v) };
                 let nn = self.and_nn(&ca.nn, &cb.nn)?;
                 // a NULL operand's 0 must not leak into the result
-                let v = match (&nn, ca.nn.is_some() && cb.nn.is_some()) {
-                    (Some(m), _) => self.e.mul(&v, m)?,
-                    (None, _) => v,
+                let v = match &nn {
+                    Some(m) => self.e.mul(&v, m)?,
+                    None => v,
                 };
                 Col { v, nn }
             }
@@ -449,11 +449,11 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         if R::BITS == 128 {
             return self.ratio(a, a_bits, a_frac, b, b_bits, 0, out_frac, expr);
         }
-        let (a64, b64): (E::A<u64>, E::A<u64>) = (cast(a.clone())?, cast(b.clone())?);
+        let (a64, b64): (E::A<u64>, E::A<u64>) = (as_ring(a.clone())?, as_ring(b.clone())?);
         let a128 = self.e.extend(&a64, a_bits)?;
         let b128 = self.e.extend(&b64, b_bits)?;
         let q = self.ratio::<u128>(&a128, a_bits, a_frac, &b128, b_bits, 0, out_frac, expr)?;
-        cast(self.e.reduce64(&q))
+        as_ring(self.e.reduce64(&q))
     }
 
     /// Numbers to integers (toward zero, as SQL casts) or to more decimal places / reals.
@@ -777,7 +777,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             // one group of all rows: plain sums, nothing opened
             let cnt = self.e.sum(&vl);
             let sums: Vec<E::A<R>> = prods.iter().map(|p| self.e.sum(p)).collect();
-            let cols = self.finish(aggs, &plan_cols, &cnt, &sums, &[], 1, input.rows as usize)?;
+            let cols = self.finish(aggs, &plan_cols, &cnt, &sums, &[], &[], 1, input.rows as usize)?;
             return Ok(Rel { n: 1, valid: None, cols });
         }
         // sort by (invalid, group key, ordered argument)
@@ -949,11 +949,11 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             let oz: Vec<(usize, E::A<R>)> = ordered_sums.iter().map(|(a, _)| (*a, z.clone())).collect();
             let pz: Vec<(usize, [E::A<R>; 3])> =
                 pct.iter().map(|(a, _)| (*a, [z.clone(), z.clone(), z.clone()])).collect();
-            let cols = self.finish_ordered(aggs, &plan_cols, &z, &zs, &oz, &pz, 1, input.rows as usize)?;
+            let cols = self.finish(aggs, &plan_cols, &z, &zs, &oz, &pz, 1, input.rows as usize)?;
             return Ok(Rel { n: 1, valid: None, cols });
         }
         let mut cols = kout;
-        cols.extend(self.finish_ordered(aggs, &plan_cols, &cnt, &sums, &ordered_sums, &pct, g, input.rows as usize)?);
+        cols.extend(self.finish(aggs, &plan_cols, &cnt, &sums, &ordered_sums, &pct, g, input.rows as usize)?);
         Ok(Rel { n: g, valid: None, cols })
     }
 
@@ -978,21 +978,8 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         Ok(self.e.gather(&s[0], &rev))
     }
 
-    fn finish<R: Ring>(
-        &mut self,
-        aggs: &[Agg],
-        plan_cols: &[Vec<usize>],
-        cnt: &E::A<R>,
-        sums: &[E::A<R>],
-        ordered: &[(usize, E::A<R>)],
-        g: usize,
-        rows: usize,
-    ) -> Res<Vec<Col<E, R>>> {
-        self.finish_ordered(aggs, plan_cols, cnt, sums, ordered, &[], g, rows)
-    }
-
     /// Aggregate values from the per-group sums (g groups).
-    fn finish_ordered<R: Ring>(
+    fn finish<R: Ring>(
         &mut self,
         aggs: &[Agg],
         plan_cols: &[Vec<usize>],
@@ -1102,8 +1089,9 @@ fn uses(x: &Expr, need: &mut [bool]) {
     }
 }
 
-/// The same value at its concrete type (`R` is known to be that type at run time).
-fn cast<T: 'static, U: 'static>(x: T) -> Res<U> {
+/// The same value at its concrete type, for generic code that knows at run time which ring `R`
+/// is (sources holding shares in a fixed ring, mixed-ring steps).
+pub fn as_ring<T: 'static, U: 'static>(x: T) -> Res<U> {
     let b: Box<dyn std::any::Any> = Box::new(x);
     b.downcast::<U>().map(|b| *b).map_err(|_| QueryError::Mpc("internal: ring mismatch".into()))
 }

@@ -89,21 +89,7 @@ pub fn explain(q: &Query) -> Explain {
 /// Rounds (critical path) and bytes of evaluating `e` on n rows.
 fn expr_cost(e: &Expr, n: u64, ring: u64) -> (u64, u64) {
     let mul = (1, n * ring / 8);
-    let kids: Vec<&Expr> = match &e.op {
-        Op::Col(_) | Op::Lit(_) | Op::Null => vec![],
-        Op::Add(a, b)
-        | Op::Sub(a, b)
-        | Op::Mul(a, b)
-        | Op::Div(a, b)
-        | Op::Cmp(_, a, b)
-        | Op::And(a, b)
-        | Op::Or(a, b) => {
-            vec![a, b]
-        }
-        Op::Neg(a) | Op::Not(a) | Op::IsNull(a) | Op::Cast(a) => vec![a],
-        Op::Case(w, els) => w.iter().flat_map(|(c, r)| [c, r]).chain([els.as_ref()]).collect(),
-        Op::Coalesce(xs) => xs.iter().collect(),
-    };
+    let kids = e.children();
     let (mut r, mut b) = (0, 0);
     for k in kids {
         let (kr, kb) = expr_cost(k, n, ring);

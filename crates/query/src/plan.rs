@@ -22,6 +22,41 @@ pub struct Expr {
     pub text: String,
 }
 
+impl Expr {
+    /// The direct sub-expressions (the one traversal every walk over expressions uses).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.op {
+            Op::Col(_) | Op::Lit(_) | Op::Null => vec![],
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::Div(a, b)
+            | Op::Cmp(_, a, b)
+            | Op::And(a, b)
+            | Op::Or(a, b) => vec![a, b],
+            Op::Neg(a) | Op::Not(a) | Op::IsNull(a) | Op::Cast(a) => vec![a],
+            Op::Case(w, els) => w.iter().flat_map(|(c, r)| [c, r]).chain([els.as_ref()]).collect(),
+            Op::Coalesce(xs) => xs.iter().collect(),
+        }
+    }
+
+    fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.op {
+            Op::Col(_) | Op::Lit(_) | Op::Null => vec![],
+            Op::Add(a, b)
+            | Op::Sub(a, b)
+            | Op::Mul(a, b)
+            | Op::Div(a, b)
+            | Op::Cmp(_, a, b)
+            | Op::And(a, b)
+            | Op::Or(a, b) => vec![a, b],
+            Op::Neg(a) | Op::Not(a) | Op::IsNull(a) | Op::Cast(a) => vec![a],
+            Op::Case(w, els) => w.iter_mut().flat_map(|(c, r)| [c, r]).chain([els.as_mut()]).collect(),
+            Op::Coalesce(xs) => xs.iter_mut().collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Cmp {
     Lt,
@@ -588,13 +623,10 @@ impl Binder<'_> {
             let (left_outer, c) = match &j.join_operator {
                 ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (false, c),
                 ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (true, c),
-                other => {
+                _ => {
                     return Err(QueryError::unsupported(
                         "this join (only INNER and LEFT equi-joins; write a RIGHT JOIN as a LEFT JOIN)",
-                        match other {
-                            ast::JoinOperator::Right(c) | ast::JoinOperator::RightOuter(c) => c_span(c, j),
-                            _ => j.relation.span(),
-                        },
+                        j.relation.span(),
                     ));
                 }
             };
@@ -1124,7 +1156,7 @@ impl Binder<'_> {
             return Ok(col(k + i, c.aggs[i].ty.clone(), text));
         }
         let name = agg_name(f).expect("an aggregate");
-        if f.filter.is_some() || f.over.is_some() || !f.order_by_empty() {
+        if f.filter.is_some() || f.over.is_some() || has_order_by(f) {
             return Err(QueryError::unsupported("FILTER / OVER / ORDER BY in an aggregate", f.span()));
         }
         let distinct = matches!(&f.args, ast::FunctionArguments::List(l) if l.duplicate_treatment == Some(ast::DuplicateTreatment::Distinct));
@@ -1251,23 +1283,10 @@ impl Binder<'_> {
     }
 }
 
-fn c_span(_c: &ast::JoinConstraint, j: &ast::Join) -> sqlparser::tokenizer::Span {
-    j.relation.span()
-}
-
-trait OrderByEmpty {
-    fn order_by_empty(&self) -> bool;
-}
-
-impl OrderByEmpty for ast::Function {
-    fn order_by_empty(&self) -> bool {
-        match &self.args {
-            ast::FunctionArguments::List(l) => {
-                !l.clauses.iter().any(|c| matches!(c, ast::FunctionArgumentClause::OrderBy(_)))
-            }
-            _ => true,
-        }
-    }
+/// An aggregate call with `ORDER BY` inside its argument list.
+fn has_order_by(f: &ast::Function) -> bool {
+    matches!(&f.args, ast::FunctionArguments::List(l)
+        if l.clauses.iter().any(|c| matches!(c, ast::FunctionArgumentClause::OrderBy(_))))
 }
 
 /// Bits of one component of a composite sort key: the value shifted to be non-negative, with
@@ -1374,56 +1393,19 @@ fn side(e: &Expr, nl: usize) -> Option<bool> {
 }
 
 pub(crate) fn collect_cols(e: &Expr, out: &mut Vec<usize>) {
-    match &e.op {
-        Op::Col(i) => out.push(*i),
-        Op::Lit(_) | Op::Null => {}
-        Op::Add(a, b)
-        | Op::Sub(a, b)
-        | Op::Mul(a, b)
-        | Op::Div(a, b)
-        | Op::Cmp(_, a, b)
-        | Op::And(a, b)
-        | Op::Or(a, b) => {
-            collect_cols(a, out);
-            collect_cols(b, out);
-        }
-        Op::Neg(a) | Op::Not(a) | Op::IsNull(a) | Op::Cast(a) => collect_cols(a, out),
-        Op::Case(w, els) => {
-            for (c, r) in w {
-                collect_cols(c, out);
-                collect_cols(r, out);
-            }
-            collect_cols(els, out);
-        }
-        Op::Coalesce(xs) => xs.iter().for_each(|x| collect_cols(x, out)),
+    if let Op::Col(i) = e.op {
+        out.push(i);
     }
+    e.children().into_iter().for_each(|c| collect_cols(c, out));
 }
 
+/// The expression with its column references moved down by `by` (right side of a join).
 fn shift_cols(mut e: Expr, by: usize) -> Expr {
     fn go(e: &mut Expr, by: usize) {
-        match &mut e.op {
-            Op::Col(i) => *i -= by,
-            Op::Lit(_) | Op::Null => {}
-            Op::Add(a, b)
-            | Op::Sub(a, b)
-            | Op::Mul(a, b)
-            | Op::Div(a, b)
-            | Op::Cmp(_, a, b)
-            | Op::And(a, b)
-            | Op::Or(a, b) => {
-                go(a, by);
-                go(b, by);
-            }
-            Op::Neg(a) | Op::Not(a) | Op::IsNull(a) | Op::Cast(a) => go(a, by),
-            Op::Case(w, els) => {
-                for (c, r) in w {
-                    go(c, by);
-                    go(r, by);
-                }
-                go(els, by);
-            }
-            Op::Coalesce(xs) => xs.iter_mut().for_each(|x| go(x, by)),
+        if let Op::Col(i) = &mut e.op {
+            *i -= by;
         }
+        e.children_mut().into_iter().for_each(|c| go(c, by));
     }
     go(&mut e, by);
     e

@@ -10,9 +10,8 @@ use mitsu_api::Schema;
 use mitsu_mpc_core::{Channel, Engine, MpcError};
 use mitsu_mpc_rep3::{AShare, Rep3};
 use mitsu_net::http::Response;
-use mitsu_query::{Catalog, QueryError, Source, TableMeta};
+use mitsu_query::{Catalog, QueryError, Source, TableMeta, as_ring};
 use mitsu_store::{Account, TableInfo};
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -42,26 +41,15 @@ struct StoreSource<'a> {
     tables: BTreeMap<String, (TableInfo, Schema)>,
 }
 
-fn cast<T: 'static, U: 'static>(x: T) -> Result<U, QueryError> {
-    let b: Box<dyn Any> = Box::new(x);
-    b.downcast::<U>().map(|b| *b).map_err(|_| QueryError::Mpc("internal: share type mismatch".into()))
-}
-
 /// Stored shares (Z_2^64 or Z_2^128) in the plan's ring: lifted by the extension protocol, or
 /// reduced mod 2^64 locally (valid when the plan proved the values fit).
 fn load_as<R: Ring>(p: &mut Rep3, bytes: &[u8], rows: usize, stored: u32, bits: u32) -> Result<AShare<R>, QueryError> {
     if stored == 64 {
         let s = shares::<u64>(bytes, rows).map_err(QueryError::Mpc)?;
-        if R::BITS == 64 { cast(s) } else { cast(p.extend(&s, bits)?) }
+        if R::BITS == 64 { as_ring(s) } else { as_ring(p.extend(&s, bits)?) }
     } else {
         let s = shares::<u128>(bytes, rows).map_err(QueryError::Mpc)?;
-        if R::BITS == 128 {
-            cast(s)
-        } else {
-            let (a, b) = s.components();
-            let low = |v: &[u128]| v.iter().map(|x| *x as u64).collect::<Vec<u64>>();
-            cast(AShare::<u64>::from_components(low(a), low(b))?)
-        }
+        if R::BITS == 128 { as_ring(s) } else { as_ring(p.reduce64(&s)) }
     }
 }
 
