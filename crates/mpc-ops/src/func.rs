@@ -83,19 +83,20 @@ fn cheap_bits<R: Ring>() -> u32 {
     R::BITS - 41
 }
 
-struct Normalized<E: Engine, R: Ring> {
+#[allow(missing_debug_implementations)]
+pub struct Normalized<E: Engine, R: Ring> {
     /// x * c / 2^m in [0.5, 1], at F fraction bits
-    u: E::A<R>,
+    pub u: E::A<R>,
     /// plane j is 1 where the most significant set bit of the encoded x is j
-    onehot: E::B,
+    pub onehot: E::B,
     /// c = 2^(m-1-j)
-    c: E::A<R>,
-    m: u32,
+    pub c: E::A<R>,
+    pub m: u32,
 }
 
 /// Normalises positive encoded values 1 <= X < 2^m. Cost: an m-bit decomposition, a
 /// ceil(log2 m)-round suffix OR, a weighted injection and one multiplication.
-fn normalize<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, ff: u32) -> Result<Normalized<E, R>> {
+pub fn normalize<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, ff: u32) -> Result<Normalized<E, R>> {
     let mu = m as usize;
     let bits = e.a2b(x, m)?;
     // suffix OR: y_j = OR_{i >= j} bit_i
@@ -146,20 +147,26 @@ fn out<E: Engine, R: Ring>(share: E::A<R>, frac: u32, bits: u32, expr: String) -
     Ok(Num { share, frac, bits, expr })
 }
 
-/// 1/x for x > 0 given its normalisation: Newton's iteration y <- y (2 - u y) on the mantissa
+/// 1/u for a mantissa u in [0.5, 1] at `ff` fraction bits: Newton's iteration y <- y (2 - u y)
 /// from y0 = 2.9142 - 2u (relative error <= 0.0858, squared every step).
+pub fn reciprocal_mantissa<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32) -> Result<E::A<R>> {
+    let mut y = e.add_public(&e.mul_public(u, &[R::from_i128(-2)]), &[enc(2.9142, ff)]);
+    let iters = if ff >= 40 { 4 } else { 3 };
+    for _ in 0..iters {
+        let t = e.mul_trunc(u, &y, ff, 2 * ff + 2)?;
+        let two_minus = e.add_public(&e.neg(&t), &[enc(2.0, ff)]);
+        y = e.mul_trunc(&y, &two_minus, ff, 2 * ff + 2)?;
+    }
+    Ok(y)
+}
+
+/// 1/x for x > 0 given its normalisation (see [`reciprocal_mantissa`]).
 /// Returns 1/x with `fo` fraction bits for x encoded with `f` fraction bits.
 fn reciprocal_pos<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, f: u32, fo: u32, expr: &str) -> Result<E::A<R>> {
     let ff = working_frac::<R>();
     check_bits::<R>(m + ff, 0, expr)?;
     let nz = normalize(e, x, m, ff)?;
-    let mut y = e.add_public(&e.mul_public(&nz.u, &[R::from_i128(-2)]), &[enc(2.9142, ff)]);
-    let iters = if ff >= 40 { 4 } else { 3 };
-    for _ in 0..iters {
-        let t = e.mul_trunc(&nz.u, &y, ff, 2 * ff + 2)?;
-        let two_minus = e.add_public(&e.neg(&t), &[enc(2.0, ff)]);
-        y = e.mul_trunc(&y, &two_minus, ff, 2 * ff + 2)?;
-    }
+    let y = reciprocal_mantissa(e, &nz.u, ff)?;
     // 1/x * 2^fo = c * y * 2^(f + fo - m - F)
     let p = e.mul(&nz.c, &y)?;
     let pb = nz.m + ff;
@@ -206,7 +213,7 @@ pub fn div<E: Engine, R: Ring>(e: &mut E, a: &Num<E, R>, b: &Num<E, R>) -> Resul
 
 /// Newton for 1/sqrt(u) on the mantissa: y <- y (3 - u y^2) / 2 from a shifted secant
 /// (relative error <= 2.3%, then 1.5 e^2 per step).
-fn invsqrt_mantissa<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32) -> Result<E::A<R>> {
+pub fn invsqrt_mantissa<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32) -> Result<E::A<R>> {
     // -0.8284 u needs a truncation: u is at F bits and so is the constant
     let slope = e.trunc(&e.mul_public(u, &[enc(-0.8284, ff)]), ff, 2 * ff + 1)?;
     let mut y = e.add_public(&slope, &[enc(1.8016, ff)]);

@@ -15,7 +15,10 @@ mod num;
 mod sort;
 
 pub use compare::{eq, ge, gt, le, lt, max, maximum, min, minimum, select};
-pub use func::{div, exp, invsqrt, log, reciprocal, sigmoid, sqrt, working_frac};
+pub use func::{
+    Normalized, div, exp, invsqrt, invsqrt_mantissa, log, normalize, reciprocal, reciprocal_mantissa, sigmoid, sqrt,
+    working_frac,
+};
 pub use group::{Groups, group_sum, segment_starts, segmented_extremum, segmented_sum};
 pub use join::{JoinSide, Joined, equi_join};
 pub use num::{Num, check_bits};
