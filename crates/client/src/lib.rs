@@ -3,6 +3,7 @@
 //! after they arrive.
 
 pub mod bench;
+pub mod local;
 pub mod sql;
 pub mod stats;
 pub mod table;

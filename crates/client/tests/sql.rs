@@ -9,46 +9,14 @@
 
 use mitsu_algebra::Ring;
 use mitsu_api::Schema;
-use mitsu_client::table::{Table, read_csv};
-use mitsu_mpc_core::{Engine, PartyId};
+use mitsu_client::local::Tables;
+use mitsu_client::table::read_csv;
+use mitsu_mpc_core::Engine;
 use mitsu_mpc_ref::RefEngine;
 use mitsu_mpc_rep3::Rep3;
-use mitsu_query::{Catalog, QueryError, Source, TableMeta, Value};
+use mitsu_query::{QueryError, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-struct Tables(BTreeMap<String, Table>);
-
-impl Catalog for Tables {
-    fn table(&self, name: &str) -> Result<TableMeta, QueryError> {
-        let t = self.0.get(name).ok_or_else(|| QueryError::Invalid(format!("no table {name:?}")))?;
-        Ok(TableMeta { schema: t.schema.clone(), rows: t.rows as u64 })
-    }
-}
-
-impl<E: Engine> Source<E> for &Tables {
-    fn column<R: Ring>(
-        &mut self,
-        e: &mut E,
-        table: &str,
-        col: usize,
-    ) -> Result<(E::A<R>, Option<E::A<R>>), QueryError> {
-        let t = &self.0[table];
-        let c = &t.columns[col];
-        let owner = PartyId::P0;
-        let mine = e.id() == owner;
-        let vals: Vec<R> = c.values.iter().map(|v| R::from_i128(*v)).collect();
-        let v = e.input(owner, mine.then_some(vals.as_slice()), t.rows)?;
-        let nn = match &c.valid {
-            None => None,
-            Some(ok) => {
-                let b: Vec<R> = ok.iter().map(|x| R::from_u64(*x as u64)).collect();
-                Some(e.input(owner, mine.then_some(b.as_slice()), t.rows)?)
-            }
-        };
-        Ok((v, nn))
-    }
-}
 
 fn run_on<E: Engine, R: Ring>(e: &mut E, q: &mitsu_query::Query, t: &Tables) -> Result<Vec<Vec<Value>>, QueryError> {
     let mut src = t;

@@ -149,7 +149,12 @@ impl<E: Engine, R: Ring> Flt<E, R> {
 
     /// `out[i] = self[idx[i]]`.
     pub fn gather(&self, e: &E, idx: &[u32]) -> Self {
-        Flt { s: e.gather(&self.s, idx), m: e.gather(&self.m, idx), e: e.gather(&self.e, idx), z: e.gather(&self.z, idx) }
+        Flt {
+            s: e.gather(&self.s, idx),
+            m: e.gather(&self.m, idx),
+            e: e.gather(&self.e, idx),
+            z: e.gather(&self.z, idx),
+        }
     }
 
     /// -x (local).

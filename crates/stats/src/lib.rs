@@ -1,5 +1,278 @@
 //! Statistics on secret-shared data.
 //!
-//! * [`flt`]: secret floating point, the scale-free layer the statistics are finished in.
+//! * [`kernel`]: what the three parties compute for each function (under MPC).
+//! * [`flt`]: secret floating point, the scale-free layer statistics are finished in.
+//! * [`finish`]: the analyst's side: the opened outputs become the JSON answer, with p-values and
+//!   intervals from [`dist`].
+//!
+//! The catalogue [`FUNCTIONS`] names every function with its help text and what it opens.
 
+pub mod dist;
+pub mod finish;
 pub mod flt;
+pub mod kernel;
+
+use serde::{Deserialize, Serialize};
+
+/// A statistics request, as the analyst's client sends it to every party.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub function: String,
+    /// A table name or a SELECT.
+    pub from: String,
+    #[serde(default)]
+    pub columns: Vec<String>,
+    #[serde(default)]
+    pub column: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Levels of `by`, in order (the client fills them in from the data when not given).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub q: Vec<f64>,
+    #[serde(default)]
+    pub mu: f64,
+    #[serde(default)]
+    pub welch: bool,
+    #[serde(default)]
+    pub paired: bool,
+    #[serde(default)]
+    pub y: Option<String>,
+    #[serde(default)]
+    pub x: Vec<String>,
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Confidence level of intervals (default 0.95).
+    #[serde(default)]
+    pub confidence: Option<f64>,
+}
+
+impl Request {
+    pub fn one_column(&self) -> Result<String, StatsError> {
+        match (&self.column, self.columns.as_slice()) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, [c]) => Ok(c.clone()),
+            _ => Err(StatsError::Invalid(format!("{} needs --column COLUMN", self.function))),
+        }
+    }
+
+    pub fn two_columns(&self) -> Result<Vec<String>, StatsError> {
+        if self.columns.len() != 2 {
+            return Err(StatsError::Invalid(format!("{} needs --columns A,B (two columns)", self.function)));
+        }
+        Ok(self.columns.clone())
+    }
+
+    pub fn columns_or_column(&self) -> Result<Vec<String>, StatsError> {
+        let mut v = self.columns.clone();
+        if let Some(c) = &self.column {
+            v.push(c.clone());
+        }
+        if v.is_empty() {
+            return Err(StatsError::Invalid(format!("{} needs --columns or --column", self.function)));
+        }
+        Ok(v)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsError {
+    /// The request cannot be computed (names the problem).
+    Invalid(String),
+    /// The computation failed.
+    Mpc(String),
+}
+
+impl std::fmt::Display for StatsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatsError::Invalid(s) | StatsError::Mpc(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for StatsError {}
+
+impl From<mitsu_query::QueryError> for StatsError {
+    fn from(e: mitsu_query::QueryError) -> Self {
+        match e {
+            mitsu_query::QueryError::Mpc(s) => StatsError::Mpc(s),
+            other => StatsError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// How the parties compute a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// Per column, over its non-NULL values.
+    Describe,
+    /// One column (or the difference of two, paired), complete rows.
+    OneSample,
+    /// A column split by the levels of another.
+    Groups,
+    /// Several columns, complete rows: cross products.
+    Matrix,
+    /// t-test: one-sample, paired or two-sample depending on the options.
+    TTest,
+}
+
+/// One function of the suite.
+#[derive(Debug)]
+pub struct Function {
+    pub name: &'static str,
+    pub kernel: Kernel,
+    /// Describe-kernel outputs it opens.
+    pub outputs: &'static [&'static str],
+    pub usage: &'static str,
+    pub about: &'static str,
+    /// What the analyst (and, where said, the parties) learn.
+    pub leakage: &'static str,
+}
+
+const ALL: &[&str] = &[
+    "count", "sum", "mean", "variance", "std", "sem", "min", "q25", "median", "q75", "max", "range", "iqr", "mode",
+    "skewness", "kurtosis", "cv", "mad",
+];
+
+macro_rules! one {
+    ($name:expr, $out:expr, $about:expr) => {
+        Function {
+            name: $name,
+            kernel: Kernel::Describe,
+            outputs: &[$out, "count"],
+            usage: "--column A (or --columns A,B)",
+            about: $about,
+            leakage: concat!(
+                "the ",
+                $out,
+                " and the number of non-NULL values of each column (the parties learn that number too)"
+            ),
+        }
+    };
+}
+
+/// The catalogue.
+pub const FUNCTIONS: &[Function] = &[
+    Function {
+        name: "describe",
+        kernel: Kernel::Describe,
+        outputs: ALL,
+        usage: "--columns A,B",
+        about: "count, sum, mean, variance and std (ddof 1), sem, min, quartiles, max, range, IQR, mode, skewness, excess kurtosis, coefficient of variation, median absolute deviation",
+        leakage: "the listed statistics of each column; the parties learn each column's number of non-NULL values",
+    },
+    Function {
+        name: "quantile",
+        kernel: Kernel::Describe,
+        outputs: &["quantiles", "count"],
+        usage: "--column A --q 0.1,0.9",
+        about: "quantiles by linear interpolation between order statistics (numpy's default)",
+        leakage: "the requested quantiles and the number of non-NULL values (the parties learn that number too)",
+    },
+    Function {
+        name: "fivenum",
+        kernel: Kernel::Describe,
+        outputs: &["min", "q25", "median", "q75", "max", "count"],
+        usage: "--column A",
+        about: "five-number summary: minimum, quartiles, maximum",
+        leakage: "the five numbers and the number of non-NULL values (the parties learn that number too)",
+    },
+    one!("count", "count", "number of non-NULL values"),
+    one!("sum", "sum", "sum of the values"),
+    one!("mean", "mean", "arithmetic mean"),
+    one!("variance", "variance", "sample variance (ddof 1)"),
+    one!("std", "std", "sample standard deviation (ddof 1)"),
+    one!("sem", "sem", "standard error of the mean"),
+    one!("min", "min", "smallest value"),
+    one!("max", "max", "largest value"),
+    one!("range", "range", "max - min"),
+    one!("median", "median", "median (mean of the two middle values for an even count)"),
+    one!("iqr", "iqr", "interquartile range q75 - q25"),
+    one!("mode", "mode", "most frequent value (the smallest of several)"),
+    one!("skewness", "skewness", "sample skewness, biased (scipy.stats.skew default)"),
+    one!("kurtosis", "kurtosis", "excess kurtosis, biased (scipy.stats.kurtosis default)"),
+    one!("cv", "cv", "coefficient of variation std / mean (ddof 1)"),
+    one!("mad", "mad", "median absolute deviation from the median (scipy.stats.median_abs_deviation)"),
+    Function {
+        name: "ttest",
+        kernel: Kernel::TTest,
+        outputs: &[],
+        usage: "--column A --mu 0 | --column A --by G [--groups X,Y] [--welch] | --paired --columns A,B",
+        about: "Student's t-test: one-sample, two-sample (Student or Welch), paired; t, df, p (two-sided), mean difference and its confidence interval",
+        leakage: "the mean difference and its standard error (t and the interval are functions of these) and n; two-sample: each group's size (the parties learn them too), with --welch each group's variance over its size (the Welch df is a function of them); the parties see the group labels in the request",
+    },
+    Function {
+        name: "vartest",
+        kernel: Kernel::Groups,
+        outputs: &[],
+        usage: "--column A --by G [--groups X,Y]",
+        about: "F-test of equal variances of two groups (var X / var Y)",
+        leakage: "F and each group's size (the parties learn the sizes too)",
+    },
+    Function {
+        name: "anova",
+        kernel: Kernel::Groups,
+        outputs: &[],
+        usage: "--column A --by G [--groups X,Y,…]",
+        about: "one-way analysis of variance: F, degrees of freedom, p",
+        leakage: "F and each group's size (the parties learn the sizes too)",
+    },
+    Function {
+        name: "cov",
+        kernel: Kernel::Matrix,
+        outputs: &[],
+        usage: "--columns A,B,…",
+        about: "covariance matrix (ddof 1) over complete rows",
+        leakage: "the covariance matrix and the number of complete rows (the parties learn that number too)",
+    },
+    Function {
+        name: "corr",
+        kernel: Kernel::Matrix,
+        outputs: &[],
+        usage: "--columns A,B,… [--method pearson]",
+        about: "Pearson correlation matrix over complete rows; with two columns also r, p-value, n",
+        leakage: "the correlations and the number of complete rows (the parties learn that number too)",
+    },
+    Function {
+        name: "ols",
+        kernel: Kernel::Matrix,
+        outputs: &[],
+        usage: "--y Y --x A,B,…",
+        about: "ordinary least squares with an intercept: coefficients, standard errors, t, p, R^2, adjusted R^2, F",
+        leakage: "coefficients, standard errors and R^2 (t, p, adjusted R^2 and F follow from them) and the number of complete rows (the parties learn that number too); a singular design ends the job naming the regressor",
+    },
+];
+
+/// The catalogue entry of `name`.
+pub fn spec(name: &str) -> Result<&'static Function, StatsError> {
+    let name = if name == "var" { "variance" } else { name };
+    FUNCTIONS.iter().find(|f| f.name == name).ok_or_else(|| {
+        StatsError::Invalid(format!(
+            "unknown statistics function {name:?}; known: {}",
+            FUNCTIONS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// A SQL identifier, quoted.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A SQL string literal, quoted.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A SELECT (or a parenthesised query) rather than a table name.
+pub fn is_query(from: &str) -> bool {
+    let t = from.trim_start().to_ascii_lowercase();
+    t.starts_with("select") || t.starts_with('(')
+}
+
+/// The FROM clause for a table name or a query.
+pub fn from_clause(from: &str) -> String {
+    if is_query(from) { format!("({from}) AS stats_from") } else { quote_ident(from) }
+}

@@ -40,7 +40,8 @@ fn check<E: Engine>(e: &mut E, a: &[f64], b: &[f64]) {
             let want = f(a[i], b[i]);
             let want = if name == "div" && b[i] == 0.0 { 0.0 } else { want };
             // sums lose what the operands' own rounding (2^-20 absolute) already lost
-            let tol = if name == "add" || name == "sub" { 1e-10 * (a[i].abs() + b[i].abs()) } else { 1e-10 * want.abs() };
+            let tol =
+                if name == "add" || name == "sub" { 1e-10 * (a[i].abs() + b[i].abs()) } else { 1e-10 * want.abs() };
             assert!((got[i] - want).abs() <= tol.max(1e-300), "{name}({}, {}) = {} want {want}", a[i], b[i], got[i]);
         }
     }
@@ -83,4 +84,3 @@ fn protocol() {
         x.unwrap();
     }
 }
-

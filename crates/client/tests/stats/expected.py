@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Writes the reference answers of the statistics tests (fixtures.json) with scipy, statsmodels,
+numpy and pandas, and the generated edge-case table data/gen.csv.
+
+Run from the repository root with a Python that has them, e.g.
+    python3 -m venv ~/.cache/stats-venv && ~/.cache/stats-venv/bin/pip install numpy scipy pandas statsmodels
+    ~/.cache/stats-venv/bin/python crates/client/tests/stats/expected.py
+The Rust test (crates/client/tests/stats.rs) runs every request on the plaintext twin and the
+three-party protocol and compares with these answers at the tolerance each case states.
+"""
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import scipy
+import statsmodels
+import statsmodels.api as sm
+from scipy import stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SQLDATA = os.path.join(HERE, "..", "sql", "data")
+DATA = os.path.join(HERE, "data")
+
+# moments, tests and OLS: relative 1e-6 (absolute 1e-9 for values near zero)
+EXACT = {"rel": 1e-6, "abs": 1e-9}
+
+
+def gen():
+    rng = np.random.default_rng(20261122)
+    n = 400
+    df = pd.DataFrame({
+        "id": [f"G{i:04d}" for i in range(n)],
+        "ties": rng.integers(0, 6, n),
+        "nulls": np.round(rng.normal(50, 10, n), 2),
+        "const": np.full(n, 7.5),
+        "big": np.round(rng.normal(3e9, 2e7, n), 0).astype(np.int64),
+        "tiny": np.round(rng.normal(0.00015, 0.00004, n), 6),
+        "neg": np.round(rng.normal(-20, 5, n), 3),
+        "grp": rng.choice(["a", "b", "c"], n),
+        "two": rng.choice(["x", "y"], n),
+    })
+    df.loc[rng.choice(n, 37, replace=False), "nulls"] = np.nan
+    df.loc[rng.choice(n, 11, replace=False), "two"] = None
+    # a linear relation with noise for regressions
+    df["y"] = np.round(3.0 + 2.0 * df["neg"] - 0.5 * df["ties"] + rng.normal(0, 2, n), 3)
+    df["tiny"] = df["tiny"].map(lambda v: f"{v:.6f}")
+    df.to_csv(os.path.join(DATA, "gen.csv"), index=False, float_format="%.10g")
+    return pd.read_csv(os.path.join(DATA, "gen.csv"))
+
+
+def load(name):
+    return pd.read_csv(os.path.join(SQLDATA, name))
+
+
+def fnum(x):
+    x = float(x)
+    return None if not np.isfinite(x) else x
+
+
+def describe(x):
+    x = np.asarray(x.dropna(), dtype=float)
+    n = len(x)
+    var = x.var(ddof=1)
+    std = x.std(ddof=1)
+    q25, med, q75 = np.percentile(x, [25, 50, 75])
+    return {
+        "count": n, "sum": fnum(x.sum()), "mean": fnum(x.mean()), "variance": fnum(var), "std": fnum(std),
+        "sem": fnum(stats.sem(x)), "min": fnum(x.min()), "q25": fnum(q25), "median": fnum(med), "q75": fnum(q75),
+        "max": fnum(x.max()), "range": fnum(x.max() - x.min()), "iqr": fnum(q75 - q25),
+        "mode": fnum(stats.mode(x, keepdims=False).mode),
+        "skewness": fnum(stats.skew(x)) if var > 0 else None,
+        "kurtosis": fnum(stats.kurtosis(x)) if var > 0 else None,
+        "cv": fnum(std / x.mean()), "mad": fnum(stats.median_abs_deviation(x)),
+    }
+
+
+def ttest_fields(res, md, conf=0.95):
+    ci = res.confidence_interval(conf)
+    return {"t": fnum(res.statistic), "df": fnum(res.df), "p_value": fnum(res.pvalue), "mean_diff": fnum(md),
+            "ci_low": fnum(ci.low), "ci_high": fnum(ci.high)}
+
+
+cases = []
+
+
+def case(id, table, request, expected, tol=EXACT, protocol=False):
+    cases.append({"id": id, "table": table, "request": request, "expected": expected, "tol": tol,
+                  "protocol": protocol})
+
+
+def main():
+    g = gen()
+    clinic = load("clinic_patients.csv")
+    lab = load("lab_results.csv")
+    cancer = load("hospital_cases.csv")
+    ins = load("insurer_a_members.csv")
+
+    # describe on real data and on every edge column
+    cols = ["age", "bmi", "bp"]
+    case("describe clinic", "clinic_patients.csv", {"function": "describe", "columns": cols},
+         {"columns": {c: describe(clinic[c]) for c in cols}}, protocol=True)
+    for c in ["ties", "nulls", "const", "big", "tiny", "neg"]:
+        tol = EXACT
+        if c == "big":
+            # the public bound (2^32) leaves room for the fourth power only after dropping 6 bits
+            # of each centred value: m4 / m2^2 keeps ~3e-7, excess kurtosis = that - 3 absolutely
+            tol = EXACT | {"fields": {"kurtosis": {"rel": 0.0, "abs": 4e-6}}}
+        case(f"describe gen {c}", "gen.csv", {"function": "describe", "columns": [c]},
+             {"columns": {c: describe(g[c])}}, tol=tol, protocol=(c == "nulls"))
+    case("describe insurer", "insurer_a_members.csv", {"function": "describe", "columns": ["lncoins", "mdvis"]},
+         {"columns": {c: describe(ins[c]) for c in ["lncoins", "mdvis"]}})
+    case("describe over a query", "clinic_patients.csv",
+         {"function": "describe", "columns": ["bmi"], "from": "SELECT bmi FROM t WHERE age > 50"},
+         {"columns": {"bmi": describe(clinic[clinic.age > 50]["bmi"])}})
+    # single statistics
+    x = clinic["bmi"]
+    d = describe(x)
+    for f in ["count", "sum", "mean", "variance", "std", "sem", "min", "max", "range", "median", "iqr", "mode",
+              "skewness", "kurtosis", "cv", "mad"]:
+        case(f"{f} bmi", "clinic_patients.csv", {"function": f, "column": "bmi"}, {f: d[f]})
+    case("fivenum bp", "clinic_patients.csv", {"function": "fivenum", "column": "bp"},
+         {k: describe(clinic["bp"])[k] for k in ["min", "q25", "median", "q75", "max"]})
+    qs = [0.1, 0.5, 0.9, 0.01]
+    case("quantile s5", "lab_results.csv", {"function": "quantile", "column": "s5", "q": qs},
+         {"quantiles": {str(q): fnum(np.quantile(lab["s5"], q)) for q in qs}})
+    case("quantile nulls", "gen.csv", {"function": "quantile", "column": "nulls", "q": [0.0, 0.33, 1.0]},
+         {"quantiles": {str(q): fnum(np.quantile(g["nulls"].dropna(), q)) for q in [0.0, 0.33, 1.0]}})
+
+    # t-tests
+    a = clinic["bmi"]
+    r = stats.ttest_1samp(a, 26.0)
+    case("ttest one-sample", "clinic_patients.csv", {"function": "ttest", "column": "bmi", "mu": 26.0},
+         ttest_fields(r, a.mean() - 26.0) | {"ci_low": fnum(r.confidence_interval().low - 26.0),
+                                             "ci_high": fnum(r.confidence_interval().high - 26.0)}, protocol=True)
+    m, f_ = clinic[clinic.sex == "M"]["bmi"], clinic[clinic.sex == "F"]["bmi"]
+    r = stats.ttest_ind(m, f_)
+    case("ttest two-sample", "clinic_patients.csv",
+         {"function": "ttest", "column": "bmi", "by": "sex", "groups": ["M", "F"]},
+         ttest_fields(r, m.mean() - f_.mean()), protocol=True)
+    r = stats.ttest_ind(m, f_, equal_var=False)
+    case("ttest welch", "clinic_patients.csv",
+         {"function": "ttest", "column": "bmi", "by": "sex", "groups": ["M", "F"], "welch": True},
+         ttest_fields(r, m.mean() - f_.mean()))
+    gx = g[g.two.notna() & g.nulls.notna()]
+    xs, ys = gx[gx.two == "x"]["nulls"], gx[gx.two == "y"]["nulls"]
+    r = stats.ttest_ind(xs, ys, equal_var=False)
+    case("ttest welch with NULLs", "gen.csv",
+         {"function": "ttest", "column": "nulls", "by": "two", "groups": ["x", "y"], "welch": True},
+         ttest_fields(r, xs.mean() - ys.mean()))
+    r = stats.ttest_rel(lab["s1"], lab["s2"])
+    case("ttest paired", "lab_results.csv", {"function": "ttest", "paired": True, "columns": ["s1", "s2"]},
+         ttest_fields(r, (lab["s1"] - lab["s2"]).mean()))
+
+    # variances and ANOVA
+    va, vb = m.var(ddof=1), f_.var(ddof=1)
+    fv = va / vb
+    d1, d2 = len(m) - 1, len(f_) - 1
+    case("vartest", "clinic_patients.csv", {"function": "vartest", "column": "bmi", "by": "sex", "groups": ["M", "F"]},
+         {"f": fv, "df1": d1, "df2": d2,
+          "p_value": fnum(min(1.0, 2 * min(stats.f.cdf(fv, d1, d2), stats.f.sf(fv, d1, d2))))})
+    levels = ["a", "b", "c"]
+    r = stats.f_oneway(*[g[g.grp == l]["neg"] for l in levels])
+    case("anova", "gen.csv", {"function": "anova", "column": "neg", "by": "grp", "groups": levels},
+         {"f": fnum(r.statistic), "df_between": 2, "df_within": len(g) - 3, "p_value": fnum(r.pvalue)},
+         protocol=True)
+    ages = ["M", "F"]
+    r = stats.f_oneway(*[clinic[clinic.sex == l]["bp"] for l in ages])
+    case("anova two groups", "clinic_patients.csv", {"function": "anova", "column": "bp", "by": "sex", "groups": ages},
+         {"f": fnum(r.statistic), "df_between": 1, "df_within": len(clinic) - 2, "p_value": fnum(r.pvalue)})
+
+    # covariance and correlation
+    cc = ["s1", "s2", "s3", "s5"]
+    cov = lab[cc].cov()
+    case("cov lab", "lab_results.csv", {"function": "cov", "columns": cc},
+         {"matrix": {a: {b: fnum(cov.loc[a, b]) for b in cc} for a in cc}, "n": len(lab)}, protocol=True)
+    corr = lab[cc].corr()
+    case("corr lab", "lab_results.csv", {"function": "corr", "columns": cc},
+         {"matrix": {a: {b: fnum(corr.loc[a, b]) for b in cc} for a in cc}, "n": len(lab)})
+    r = stats.pearsonr(cancer["mean radius"], cancer["mean texture"])
+    case("corr two", "hospital_cases.csv", {"function": "corr", "columns": ["mean radius", "mean texture"]},
+         {"r": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": len(cancer)})
+    gg = g[g.nulls.notna()]
+    r = stats.pearsonr(gg["nulls"], gg["big"])
+    case("corr with NULLs and big values", "gen.csv", {"function": "corr", "columns": ["nulls", "big"]},
+         {"r": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": len(gg)})
+
+    # OLS
+    def ols(df, y, xs, id, protocol=False):
+        d = df[[y] + xs].dropna()
+        res = sm.OLS(d[y], sm.add_constant(d[xs])).fit()
+        names = ["const"] + xs
+        case(id, None, {"function": "ols", "y": y, "x": xs}, {
+            "coefficients": {k: fnum(res.params[k]) for k in names},
+            "std_errors": {k: fnum(res.bse[k]) for k in names},
+            "t_values": {k: fnum(res.tvalues[k]) for k in names},
+            "p_values": {k: fnum(res.pvalues[k]) for k in names},
+            "r_squared": fnum(res.rsquared), "adj_r_squared": fnum(res.rsquared_adj), "f": fnum(res.fvalue),
+            "n": len(d)}, protocol=protocol)
+    ols(lab, "progression", ["s1", "s2", "s3", "s4", "s5", "s6"], "ols lab (collinear s1, s2)", protocol=True)
+    ols(g, "y", ["neg", "ties"], "ols gen")
+    ols(ins, "lncoins", ["mdvis", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp"], "ols insurer")
+    ols(cancer, "mean area", ["mean radius", "mean texture", "mean smoothness"], "ols cancer")
+    for c in cases:
+        if c["table"] is None:
+            c["table"] = {"ols lab (collinear s1, s2)": "lab_results.csv", "ols gen": "gen.csv",
+                          "ols insurer": "insurer_a_members.csv", "ols cancer": "hospital_cases.csv"}[c["id"]]
+        c["request"].setdefault("from", "t")
+
+    out = {"generated_by": "crates/client/tests/stats/expected.py",
+           "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
+                        "statsmodels": statsmodels.__version__},
+           "cases": cases}
+    with open(os.path.join(HERE, "fixtures.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"{len(cases)} cases")
+
+
+main()
