@@ -47,20 +47,20 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
         let cols: Vec<String> = cols.into_iter().map(String::from).collect();
         let r = analyst.describe(table, &cols)?;
         for c in &cols {
-            let d = &r[c];
-            let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "null".into());
+            let d = &r["columns"][c];
+            let f = |k: &str| d[k].as_f64().map(|x| format!("{x:.4}")).unwrap_or_else(|| "null".into());
             println!(
                 "  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}",
                 format!("{table}.{c}"),
-                d.count,
-                f(d.mean),
-                f(d.variance),
-                f(d.min),
-                f(d.max)
+                d["count"],
+                f("mean"),
+                f("variance"),
+                f("min"),
+                f("max")
             );
         }
     }
-    println!("\n  opened to the analyst: {}", mitsu_client::stats::DESCRIBE_LEAKAGE);
+    println!("\n  opened to the analyst: {}", mitsu_stats::spec("describe")?.leakage);
     // the two providers' tables joined on the patient: neither saw the other's rows
     let sql = "SELECT c.sex, COUNT(*) AS patients, AVG(l.progression) AS progression, AVG(c.bmi) AS bmi \
                FROM clinic c JOIN lab l USING (patient_id) WHERE c.age >= 40 GROUP BY c.sex ORDER BY c.sex";

@@ -1,6 +1,7 @@
 //! `mitsu`: parse the command line, validate, dispatch. All logic lives in the library crates.
 
 mod demo;
+mod stats;
 
 // Secret-shared vectors are allocated and freed batch after batch; glibc's allocator hands such
 // blocks back to the kernel and pays page faults on every reuse (about 1 GB/s here), mimalloc
@@ -123,10 +124,9 @@ enum Command {
         allow_many_to_many: bool,
     },
     /// Statistics computed jointly by the three parties; only the results are opened, to you.
-    Stats {
-        #[command(subcommand)]
-        cmd: StatsCmd,
-    },
+    /// `mitsu stats --help` lists the functions, `mitsu stats FUNCTION --help` their options and
+    /// what each opens.
+    Stats(stats::StatsArgs),
     /// Measure the engine: each operation over share, compute and open, next to plain computation.
     Bench {
         /// Elements for the element-wise operations.
@@ -191,26 +191,6 @@ enum SchemaCmd {
         key: Option<String>,
         #[arg(long)]
         out: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum StatsCmd {
-    /// count, mean, variance, std, min, max per column (NULLs skipped).
-    /// Opens per column: the count, sum and sum of squares (the information in mean and variance),
-    /// the minimum and the maximum.
-    Describe {
-        #[arg(long, env = "MITSU_CLIENT")]
-        client: PathBuf,
-        /// Table to analyse, or a SELECT query whose result is analysed.
-        #[arg(long = "from")]
-        from: String,
-        /// Columns (comma separated).
-        #[arg(long, value_delimiter = ',', required = true)]
-        columns: Vec<String>,
-        /// table or json.
-        #[arg(long, default_value = "table")]
-        format: String,
     },
 }
 
@@ -297,9 +277,7 @@ fn run(cli: Cli) -> Result<()> {
             upload(&client, &table, &csv, schema.as_deref(), key.as_deref())
         }
         Command::Tables { client } => tables(&client),
-        Command::Stats { cmd: StatsCmd::Describe { client, from, columns, format } } => {
-            describe(&client, &from, &columns, &format)
-        }
+        Command::Stats(a) => stats::run(a),
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
         Command::Sql { client, query, format, explain, allow_many_to_many } => {
             sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many })
@@ -566,46 +544,13 @@ fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool, opts:
     Ok(())
 }
 
-fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     match b {
         0..1_000 => format!("{b} B"),
         1_000..1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
         1_000_000..1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
         _ => format!("{:.2} GB", b as f64 / 1e9),
     }
-}
-
-fn describe(client: &std::path::Path, from: &str, columns: &[String], format: &str) -> Result<()> {
-    if format != "table" && format != "json" {
-        anyhow::bail!("--format must be table or json, not {format:?}");
-    }
-    let c = mitsu_client::Client::load(client)?;
-    let t = std::time::Instant::now();
-    let r = c.describe(from, columns)?;
-    if format == "json" {
-        println!("{}", serde_json::json!({ "columns": r }));
-        return Ok(());
-    }
-    let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_else(|| "null".into());
-    println!(
-        "{:<20} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}",
-        "column", "count", "mean", "variance", "std", "min", "max"
-    );
-    for col in columns {
-        let d = &r[col];
-        println!(
-            "{:<20} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}",
-            col,
-            d.count,
-            f(d.mean),
-            f(d.variance),
-            f(d.std),
-            f(d.min),
-            f(d.max)
-        );
-    }
-    println!("\nopened to you: {}. ({:.2} s)", mitsu_client::stats::DESCRIBE_LEAKAGE, t.elapsed().as_secs_f64());
-    Ok(())
 }
 
 /// Waits until every party answers and is linked to both peers.

@@ -1,27 +1,23 @@
-//! Analyses run as jobs at the three parties; results are reconstructed here, on the analyst's
-//! machine.
+//! Statistics run as jobs at the three parties (see `mitsu_stats`); the outputs are reconstructed
+//! here, on the analyst's machine, where p-values and intervals are computed from them.
 
 use crate::{Client, ClientError};
-use mitsu_api::{Kind, Schema};
+use mitsu_api::Schema;
 use mitsu_crypto::{Prg, Seed};
-use serde::Serialize;
+use mitsu_stats::{Request, StatsError, quote_ident};
 use std::collections::BTreeMap;
 
-/// Descriptive statistics of one column (NULLs skipped). `None` where undefined (no values, or
-/// fewer than two for the variance).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Describe {
-    pub count: u64,
-    pub mean: Option<f64>,
-    pub variance: Option<f64>,
-    pub std: Option<f64>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
+/// A function's answer with what it cost.
+#[derive(Debug, Clone)]
+pub struct StatsResult {
+    /// The function's JSON answer (field names as in docs/statistics.md).
+    pub value: serde_json::Value,
+    /// What the function opened, to whom.
+    pub leakage: &'static str,
+    /// Measured: rounds and bytes sent by the busiest party.
+    pub rounds: u64,
+    pub bytes_per_party: u64,
 }
-
-/// What `describe` opens, for the analyst to see beside the result.
-pub const DESCRIBE_LEAKAGE: &str = "per column: the count of non-NULL values, their sum and sum of squares \
-(exactly the information in mean and variance) and the minimum and maximum; nothing else";
 
 fn job_id() -> u64 {
     let mut p = Prg::new(Seed::random());
@@ -31,6 +27,10 @@ fn job_id() -> u64 {
             return j;
         }
     }
+}
+
+fn serr(e: StatsError) -> ClientError {
+    ClientError::Config(e.to_string())
 }
 
 impl Client {
@@ -77,103 +77,96 @@ impl Client {
         parts.into_iter().collect()
     }
 
-    /// Runs a job at all three parties and reconstructs the 128-bit result.
-    pub fn job(&self, body: serde_json::Value) -> Result<Vec<i128>, ClientError> {
-        let parts = self.job_parts(body)?;
-        let words: Vec<Vec<u128>> = parts
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                if b.len() % 16 != 0 {
-                    return Err(ClientError::Party { party: i, what: "returned a malformed result".into() });
-                }
-                Ok(b.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().unwrap())).collect())
-            })
-            .collect::<Result<_, _>>()?;
+    /// The sorted levels of `by` in the request's rows (a GROUP BY opening the labels and their
+    /// counts to the analyst; the group sizes are opened by grouped tests anyway).
+    fn levels(&self, req: &Request, by: &str) -> Result<Vec<String>, ClientError> {
+        let b = quote_ident(by);
+        let q = format!(
+            "SELECT {b}, COUNT(*) FROM {} WHERE {b} IS NOT NULL GROUP BY {b}",
+            mitsu_stats::from_clause(&req.from)
+        );
+        let r = self.sql(&q)?;
+        let mut vals: Vec<mitsu_query::Value> = r.rows.into_iter().map(|mut row| row.swap_remove(0)).collect();
+        vals.sort_by(|a, b| match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => a.to_string().cmp(&b.to_string()),
+        });
+        Ok(vals.iter().map(|v| v.to_string()).collect())
+    }
+
+    /// Runs a statistics function (see `mitsu_stats::FUNCTIONS`).
+    pub fn stats(&self, req: &Request) -> Result<StatsResult, ClientError> {
+        let f = mitsu_stats::spec(&req.function).map_err(serr)?;
+        let mut req = req.clone();
+        req.function = f.name.to_string();
+        if let Some(by) = req.by.clone()
+            && req.groups.is_empty()
+            && matches!(f.name, "ttest" | "vartest" | "anova")
+        {
+            req.groups = self.levels(&req, &by)?;
+            let two = f.name != "anova";
+            if (two && req.groups.len() != 2) || req.groups.len() < 2 {
+                return Err(ClientError::Config(format!(
+                    "grouping column {by:?} has {} levels ({}); {} needs {} — choose them with --groups",
+                    req.groups.len(),
+                    req.groups.join(", "),
+                    f.name,
+                    if two { "exactly two" } else { "at least two" }
+                )));
+            }
+        }
+        if f.name == "ttest" && req.by.is_some() && req.groups.len() != 2 {
+            return Err(ClientError::Config(format!(
+                "a two-sample t-test needs exactly two groups; --groups names {}",
+                req.groups.len()
+            )));
+        }
+        let parts = self.job_parts(serde_json::json!({"kind": "stats", "stats": req}))?;
+        let mut headers = Vec::new();
+        let mut words: Vec<Vec<u128>> = Vec::new();
+        for (i, b) in parts.iter().enumerate() {
+            let bad = || ClientError::Party { party: i, what: "returned a malformed result".into() };
+            let hl = u64::from_le_bytes(b.get(..8).ok_or_else(bad)?.try_into().expect("8 bytes")) as usize;
+            let h: serde_json::Value = serde_json::from_slice(b.get(8..8 + hl).ok_or_else(bad)?).map_err(|_| bad())?;
+            let rest = &b[8 + hl..];
+            if rest.len() % 16 != 0 {
+                return Err(bad());
+            }
+            words.push(rest.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))).collect());
+            headers.push(h);
+        }
+        if headers[1]["names"] != headers[0]["names"] || headers[2]["names"] != headers[0]["names"] {
+            return Err(ClientError::Config("the parties returned different outputs".into()));
+        }
         if words[1].len() != words[0].len() || words[2].len() != words[0].len() {
             return Err(ClientError::Config("the parties returned results of different sizes".into()));
         }
-        Ok((0..words[0].len())
-            .map(|i| words[0][i].wrapping_add(words[1][i]).wrapping_add(words[2][i]) as i128)
-            .collect())
-    }
-
-    /// count, mean, variance (ddof 1), std, min, max of each column.
-    /// `from` is a table name or a SELECT query.
-    pub fn describe(&self, from: &str, columns: &[String]) -> Result<BTreeMap<String, Describe>, ClientError> {
-        if is_query(from) {
-            return self.describe_query(from, columns);
-        }
-        let table = from;
-        let schema = self.schema(table)?;
-        let v = self.job(serde_json::json!({"kind": "describe", "table": table, "columns": columns}))?;
-        if v.len() != 5 * columns.len() {
+        let names: Vec<String> = serde_json::from_value(headers[0]["names"].clone())
+            .map_err(|e| ClientError::Config(format!("malformed output names: {e}")))?;
+        let k = names.len();
+        if words[0].len() != 3 * k {
             return Err(ClientError::Config("the parties returned a result of the wrong size".into()));
         }
-        let mut out = BTreeMap::new();
-        for (k, col) in columns.iter().enumerate() {
-            let d = match schema.column(col).map(|(_, c)| &c.kind) {
-                Some(Kind::Decimal { scale }) => *scale,
-                _ => 0,
-            };
-            let r = &v[5 * k..5 * k + 5];
-            out.insert(col.clone(), finish(r[0], r[1], r[2], r[3], r[4], d));
-        }
-        Ok(out)
+        let v: Vec<i128> =
+            (0..3 * k).map(|i| words[0][i].wrapping_add(words[1][i]).wrapping_add(words[2][i]) as i128).collect();
+        let opened: BTreeMap<String, f64> = names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i])))
+            .collect();
+        let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;
+        let max = |key: &str| headers.iter().map(|h| h[key].as_u64().unwrap_or(0)).max().unwrap_or(0);
+        Ok(StatsResult { value, leakage: f.leakage, rounds: max("rounds"), bytes_per_party: max("bytes") })
     }
 
-    /// describe over a query: per column one SQL job opening exactly what the table form opens
-    /// (count, sum, sum of squares, minimum, maximum).
-    fn describe_query(&self, sql: &str, columns: &[String]) -> Result<BTreeMap<String, Describe>, ClientError> {
-        let mut out = BTreeMap::new();
-        for col in columns {
-            let c = format!("\"{}\"", col.replace('"', "\"\""));
-            let q = format!(
-                "SELECT COUNT({c}), SUM({c}), SUM({c} * {c}), MIN({c}), MAX({c}) FROM ({sql}) AS describe_from"
-            );
-            let r = self.sql(&q)?;
-            let row = r.rows.first().ok_or_else(|| ClientError::Config("describe: no result row".into()))?;
-            let int = |v: &mitsu_query::Value| -> Result<(i128, u32), ClientError> {
-                match v {
-                    mitsu_query::Value::Null => Ok((0, 0)),
-                    mitsu_query::Value::Int(x) => Ok((*x, 0)),
-                    mitsu_query::Value::Dec(m, d) => Ok((*m, *d)),
-                    other => Err(ClientError::Config(format!("describe: column {col:?} gave {other}, not a number"))),
-                }
-            };
-            let (n, _) = int(&row[0])?;
-            let (s1, d) = int(&row[1])?;
-            let (s2, _) = int(&row[2])?;
-            let (mn, _) = int(&row[3])?;
-            let (mx, _) = int(&row[4])?;
-            out.insert(col.clone(), finish(n, s1, s2, mn, mx, d));
-        }
-        Ok(out)
-    }
-}
-
-/// A SELECT (or WITH … SELECT) rather than a table name.
-pub fn is_query(from: &str) -> bool {
-    let t = from.trim_start().to_ascii_lowercase();
-    t.starts_with("select") || t.starts_with("(")
-}
-
-/// Moments from count, sum and sum of squares of values with `d` decimal places.
-fn finish(n: i128, s1: i128, s2: i128, mn: i128, mx: i128, d: u32) -> Describe {
-    let scale = 10f64.powi(d as i32);
-    let mean = (n > 0).then(|| s1 as f64 / n as f64 / scale);
-    // n * s2 - s1^2 exactly when it fits; the division happens once, in f64
-    let variance = (n > 1).then(|| {
-        let num = n.checked_mul(s2).and_then(|a| s1.checked_mul(s1).and_then(|b| a.checked_sub(b)));
-        let num = num.map(|x| x as f64).unwrap_or(n as f64 * s2 as f64 - (s1 as f64) * (s1 as f64));
-        num / (n as f64 * (n as f64 - 1.0)) / (scale * scale)
-    });
-    Describe {
-        count: n as u64,
-        mean,
-        variance,
-        std: variance.map(f64::sqrt),
-        min: (n > 0).then(|| mn as f64 / scale),
-        max: (n > 0).then(|| mx as f64 / scale),
+    /// `describe` of `columns` of a table or a SELECT: {"columns": {name: {field: value}}}.
+    pub fn describe(&self, from: &str, columns: &[String]) -> Result<serde_json::Value, ClientError> {
+        let req = Request {
+            function: "describe".into(),
+            from: from.to_string(),
+            columns: columns.to_vec(),
+            ..Request::default()
+        };
+        Ok(self.stats(&req)?.value)
     }
 }

@@ -132,3 +132,47 @@ pub(crate) fn run(state: &State, who: &Account, job: u64, sql: &str, opts: mitsu
         Err(e) => Response::error(500, &format!("job failed: {e}")),
     }
 }
+
+/// A statistics job: the party derives the function's SELECT from the request itself (against its
+/// own schemas, with the same per-table checks as SQL), runs the kernel and answers with a JSON
+/// header (output names, rounds, bytes) and its shares of the outputs.
+pub(crate) fn run_stats(state: &State, who: &Account, job: u64, req: &mitsu_stats::Request) -> Response {
+    let cat = StoreCatalog { state, who, used: RefCell::new(BTreeMap::new()) };
+    // the tables the request reads, checked for access before anything else
+    let probe = format!("SELECT COUNT(*) FROM {}", mitsu_stats::from_clause(&req.from));
+    if let Err(e) = mitsu_stats::spec(&req.function)
+        .map(|_| ())
+        .and_then(|_| mitsu_query::plan(&probe, &cat).map(|_| ()).map_err(mitsu_stats::StatsError::from))
+    {
+        state.mesh.abort_job(job, &e.to_string());
+        state.mesh.finish_job(job);
+        return Response::error(400, &e.to_string());
+    }
+    let tables = cat.used.borrow().clone();
+    let result = (|| -> Result<Vec<u8>, mitsu_stats::StatsError> {
+        let mpc = |e: MpcError| mitsu_stats::StatsError::Mpc(e.to_string());
+        let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
+        for (t, _) in tables.values() {
+            same_version(state, &mut ch, t).map_err(mitsu_stats::StatsError::Mpc)?;
+        }
+        let mut p = Rep3::setup(ch).map_err(mpc)?;
+        let mut src = StoreSource { state, tables };
+        let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req)?;
+        let st = p.stats();
+        let header = serde_json::json!({"names": out.names, "rounds": st.rounds, "bytes": st.bytes_sent}).to_string();
+        let vals = out.values(&p).parts(&p).into_client();
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(bytemuck::cast_slice::<u128, u8>(&vals));
+        Ok(bytes)
+    })();
+    if let Err(e) = &result {
+        state.mesh.abort_job(job, &e.to_string());
+    }
+    state.mesh.finish_job(job);
+    match result {
+        Ok(v) => Response::bytes(v),
+        Err(mitsu_stats::StatsError::Invalid(e)) => Response::error(400, &e),
+        Err(e) => Response::error(500, &format!("job failed: {e}")),
+    }
+}

@@ -143,9 +143,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 let mut o = Map::new();
                 for field in f.outputs {
                     let key = if single { field.to_string() } else { format!("{col}.{field}") };
-                    if let Some(x) = v.get(&key) {
-                        o.insert(field.to_string(), num(*x));
-                    }
+                    o.insert(field.to_string(), v.get(&key).map(|x| num(*x)).unwrap_or(Value::Null));
                 }
                 let degenerate = if single { v.get("degenerate") } else { v.get(&format!("{col}.degenerate")) };
                 if degenerate.is_some_and(|d| *d != 0.0) {

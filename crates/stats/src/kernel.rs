@@ -266,7 +266,6 @@ fn describe<E: Engine>(
     out: &mut Outputs<E>,
 ) -> Result<(), StatsError> {
     let has = |k: &str| want.contains(&k);
-    let name = &c.names[i];
     let scale = c.scale(i);
     let w = c.bits(i);
     let v = &c.v[i];
@@ -277,7 +276,8 @@ fn describe<E: Engine>(
         out.push(format!("{prefix}count"), Flt::constant(e, &[n as f64]));
     }
     if n == 0 {
-        return Err(StatsError::Invalid(format!("column {name:?} has no values")));
+        // nothing else is defined; the answer shows nulls
+        return Ok(());
     }
     let moments = ["sum", "mean", "variance", "std", "sem", "skewness", "kurtosis", "cv"];
     if moments.iter().any(|m| has(m)) {
@@ -334,10 +334,8 @@ fn describe<E: Engine>(
         if has("mean") {
             out.push(format!("{prefix}mean"), mean.clone());
         }
-        let need_var = ["variance", "std", "sem", "cv"].iter().any(|m| has(m));
-        if need_var && n < 2 {
-            return Err(StatsError::Invalid(format!("column {name:?} has {n} value; the variance needs two")));
-        }
+        // one value has no sample variance: those outputs stay absent (null in the answer)
+        let has = |k: &str| has(k) && (n > 1 || !["variance", "std", "sem", "cv"].contains(&k));
         if has("variance") {
             out.push(format!("{prefix}variance"), var.clone());
         }

@@ -1,0 +1,150 @@
+//! `mitsu stats FUNCTION …`: one command for the whole statistics suite. The function's help
+//! (`mitsu stats FUNCTION --help`) comes from the catalogue in `mitsu_stats`, with what it opens.
+
+use anyhow::{Result, bail};
+use std::path::PathBuf;
+
+/// Arguments of every statistics function (each uses the ones its usage line names).
+#[derive(clap::Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct StatsArgs {
+    /// The function; `mitsu stats --help` lists them.
+    function: Option<String>,
+    /// Help for the function (its options and what it opens).
+    #[arg(long, short = 'h')]
+    help: bool,
+    #[arg(long, env = "MITSU_CLIENT")]
+    client: Option<PathBuf>,
+    /// Table to analyse, or a SELECT query whose result is analysed.
+    #[arg(long = "from")]
+    from: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    columns: Vec<String>,
+    #[arg(long)]
+    column: Option<String>,
+    /// Grouping column of a grouped test.
+    #[arg(long)]
+    by: Option<String>,
+    /// Levels of the grouping column, in order (default: all, sorted).
+    #[arg(long, value_delimiter = ',')]
+    groups: Vec<String>,
+    /// Quantile levels in [0, 1].
+    #[arg(long, value_delimiter = ',')]
+    q: Vec<f64>,
+    /// Hypothesised mean of a one-sample t-test.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    mu: f64,
+    #[arg(long)]
+    welch: bool,
+    #[arg(long)]
+    paired: bool,
+    #[arg(long)]
+    y: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    x: Vec<String>,
+    #[arg(long)]
+    method: Option<String>,
+    /// Confidence level of intervals.
+    #[arg(long)]
+    confidence: Option<f64>,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    format: String,
+}
+
+fn help(function: Option<&str>) -> Result<()> {
+    match function {
+        None => {
+            println!("Statistics computed jointly by the three parties; only the results are opened, to you.\n");
+            println!("usage: mitsu stats FUNCTION --client C --from TABLE_OR_QUERY [options] [--format table|json]\n");
+            println!("functions:");
+            for f in mitsu_stats::FUNCTIONS {
+                println!("  {:<10} {}", f.name, f.about);
+            }
+            println!("\n`mitsu stats FUNCTION --help` shows a function's options and what it opens.");
+        }
+        Some(name) => {
+            let f = mitsu_stats::spec(name)?;
+            println!("mitsu stats {} — {}\n", f.name, f.about);
+            println!(
+                "usage: mitsu stats {} --client C --from TABLE_OR_QUERY {} [--format table|json]\n",
+                f.name, f.usage
+            );
+            println!("opens: {}", f.leakage);
+            println!(
+                "\np-values and intervals are computed on your machine from the opened statistic and its degrees of freedom."
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Flattens a JSON answer to aligned `path  value` lines.
+fn lines(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                lines(&p, x, out);
+            }
+        }
+        serde_json::Value::Number(n) => {
+            let s = match n.as_u64() {
+                Some(i) => i.to_string(),
+                None => format!("{:.10}", n.as_f64().unwrap_or(f64::NAN)),
+            };
+            out.push((prefix.to_string(), s));
+        }
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+pub fn run(a: StatsArgs) -> Result<()> {
+    if a.help || a.function.is_none() {
+        return help(a.function.as_deref());
+    }
+    if a.format != "table" && a.format != "json" {
+        bail!("--format must be table or json, not {:?}", a.format);
+    }
+    let function = a.function.expect("checked");
+    mitsu_stats::spec(&function)?;
+    let Some(client) = a.client else { bail!("name your client file with --client (or MITSU_CLIENT)") };
+    let Some(from) = a.from else { bail!("name the table or query to analyse with --from") };
+    let req = mitsu_stats::Request {
+        function,
+        from,
+        columns: a.columns,
+        column: a.column,
+        by: a.by,
+        groups: a.groups,
+        q: a.q,
+        mu: a.mu,
+        welch: a.welch,
+        paired: a.paired,
+        y: a.y,
+        x: a.x,
+        method: a.method,
+        confidence: a.confidence,
+    };
+    let c = mitsu_client::Client::load(&client)?;
+    let t = std::time::Instant::now();
+    let r = c.stats(&req)?;
+    if a.format == "json" {
+        println!("{}", r.value);
+        return Ok(());
+    }
+    let mut out = Vec::new();
+    lines("", &r.value, &mut out);
+    let w = out.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in out {
+        println!("{k:<w$}  {v}");
+    }
+    println!(
+        "\nopened to you: {}. ({:.2} s, {} rounds, {} per party)",
+        r.leakage,
+        t.elapsed().as_secs_f64(),
+        r.rounds,
+        crate::human_bytes(r.bytes_per_party)
+    );
+    Ok(())
+}
