@@ -52,7 +52,7 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
             println!(
                 "  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}",
                 format!("{table}.{c}"),
-                d["count"],
+                d["count"].to_string(),
                 f("mean"),
                 f("variance"),
                 f("min"),

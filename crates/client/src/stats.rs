@@ -135,7 +135,11 @@ impl Client {
             words.push(rest.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))).collect());
             headers.push(h);
         }
-        if headers[1]["names"] != headers[0]["names"] || headers[2]["names"] != headers[0]["names"] {
+        if headers[1]["names"] != headers[0]["names"]
+            || headers[2]["names"] != headers[0]["names"]
+            || headers[1]["divisors"] != headers[0]["divisors"]
+            || headers[2]["divisors"] != headers[0]["divisors"]
+        {
             return Err(ClientError::Config("the parties returned different outputs".into()));
         }
         if words[1].len() != words[0].len() || words[2].len() != words[0].len() {
@@ -143,8 +147,10 @@ impl Client {
         }
         let names: Vec<String> = serde_json::from_value(headers[0]["names"].clone())
             .map_err(|e| ClientError::Config(format!("malformed output names: {e}")))?;
+        let divisors: Vec<f64> = serde_json::from_value(headers[0]["divisors"].clone())
+            .map_err(|e| ClientError::Config(format!("malformed output divisors: {e}")))?;
         let k = names.len();
-        if words[0].len() != 3 * k {
+        if words[0].len() != 3 * k || divisors.len() != k {
             return Err(ClientError::Config("the parties returned a result of the wrong size".into()));
         }
         let v: Vec<i128> =
@@ -152,7 +158,7 @@ impl Client {
         let opened: BTreeMap<String, f64> = names
             .into_iter()
             .enumerate()
-            .map(|(i, n)| (n, mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i])))
+            .map(|(i, n)| (n, mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i]) / divisors[i]))
             .collect();
         let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;
         let max = |key: &str| headers.iter().map(|h| h[key].as_u64().unwrap_or(0)).max().unwrap_or(0);

@@ -28,7 +28,7 @@ fn run<E: Engine>(e: &mut E, t: &Tables, req: &Request) -> Result<BTreeMap<Strin
     let mut src = t;
     let out = kernel::run(e, t, &mut src, req)?;
     let vals = out.values(e).open(e).map_err(|e: MpcError| StatsError::Mpc(e.to_string()))?;
-    Ok(out.names.iter().cloned().zip(vals).collect())
+    Ok(out.decode(&vals))
 }
 
 fn twin(t: &Tables, req: &Request) -> Result<Value, StatsError> {

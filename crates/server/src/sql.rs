@@ -159,7 +159,7 @@ pub(crate) fn run_stats(state: &State, who: &Account, job: u64, req: &mitsu_stat
         let mut src = StoreSource { state, tables };
         let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req)?;
         let st = p.stats();
-        let header = serde_json::json!({"names": out.names, "rounds": st.rounds, "bytes": st.bytes_sent}).to_string();
+        let header = serde_json::json!({"names": out.names, "divisors": out.divisors, "rounds": st.rounds, "bytes": st.bytes_sent}).to_string();
         let vals = out.values(&p).parts(&p).into_client();
         let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
         bytes.extend_from_slice(header.as_bytes());

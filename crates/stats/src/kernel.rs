@@ -94,6 +94,9 @@ pub fn load<E: Engine, S: Source<E>>(
 /// The outputs of a function: names and values (opened to the analyst only).
 pub struct Outputs<E: Engine> {
     pub names: Vec<String>,
+    /// The analyst divides each opened value by its divisor: values that are exact in the
+    /// columns' encoding (sums, order statistics) stay exact until they reach f64.
+    pub divisors: Vec<f64>,
     parts: Vec<Flt<E, u128>>,
 }
 
@@ -105,12 +108,22 @@ impl<E: Engine> std::fmt::Debug for Outputs<E> {
 
 impl<E: Engine> Outputs<E> {
     fn new() -> Self {
-        Outputs { names: Vec::new(), parts: Vec::new() }
+        Outputs { names: Vec::new(), divisors: Vec::new(), parts: Vec::new() }
     }
 
     fn push(&mut self, name: impl Into<String>, v: Flt<E, u128>) {
+        self.push_div(name, v, 1.0);
+    }
+
+    fn push_div(&mut self, name: impl Into<String>, v: Flt<E, u128>, div: f64) {
         self.names.push(name.into());
+        self.divisors.push(div);
         self.parts.push(v);
+    }
+
+    /// Name -> value from the opened outputs (in the order of `names`).
+    pub fn decode(&self, opened: &[f64]) -> std::collections::BTreeMap<String, f64> {
+        self.names.iter().zip(&self.divisors).zip(opened).map(|((n, d), v)| (n.clone(), v / d)).collect()
     }
 
     /// All values as one float vector (s, m, e blocks).
@@ -266,14 +279,15 @@ fn describe<E: Engine>(
     out: &mut Outputs<E>,
 ) -> Result<(), StatsError> {
     let has = |k: &str| want.contains(&k);
-    let scale = c.scale(i);
+    // computed in the encoding's units; the analyst divides by the scale
+    let sc = c.scale(i);
     let w = c.bits(i);
     let v = &c.v[i];
     let nn = &c.nn[i];
     let cnt = e.sum(nn);
     let n = e.open(&cnt).map_err(mpc)?[0].to_i128() as usize;
     if has("count") {
-        out.push(format!("{prefix}count"), Flt::constant(e, &[n as f64]));
+        out.push_div(format!("{prefix}count"), Flt::constant(e, &[n as f64]), div_one(sc));
     }
     if n == 0 {
         // nothing else is defined; the answer shows nulls
@@ -303,7 +317,7 @@ fn describe<E: Engine>(
         // bounds: sum y < n 2^yb (in fact < 3n), y^p sums < n 2^(p yb), s1 < n 2^w
         let fl = Flt::from_int(e, &sums, (lg(n) + 4 * yb + 1).max(2 * lg(n) + 2 * yb + 1).max(lg(n) + w + 1).min(126))
             .map_err(mpc)?;
-        let unit = (2f64).powi(t as i32) / scale;
+        let unit = (2f64).powi(t as i32);
         let inv_n = 1.0 / n as f64;
         let a = fl
             .mul_const(
@@ -313,15 +327,16 @@ fn describe<E: Engine>(
                     inv_n * unit.powi(2),
                     inv_n * unit.powi(3),
                     inv_n * unit.powi(4),
-                    1.0 / scale,
+                    1.0,
                     inv_n * inv_n * unit.powi(2),
                 ],
             )
             .map_err(mpc)?;
         let mu = a.slice(e, 0..1);
         let (a2, a3, a4) = (a.slice(e, 1..2), a.slice(e, 2..3), a.slice(e, 3..4));
-        let sum = a.slice(e, 4..5);
-        let cflt = Flt::from_int(e, &cm, w + 2).map_err(mpc)?.mul_const(e, &[1.0 / scale]).map_err(mpc)?;
+        // the sum on its own: exact while it has at most 40 significant bits
+        let sum = Flt::from_int(e, &s1, lg(n) + w + 1).map_err(mpc)?;
+        let cflt = Flt::from_int(e, &cm, w + 2).map_err(mpc)?;
         let mean = cflt.add(e, &mu).map_err(mpc)?;
         // central moments from raw moments of y (small: |mu| < 3 units)
         let mu2 = mu.mul(e, &mu).map_err(mpc)?;
@@ -329,24 +344,24 @@ fn describe<E: Engine>(
         let var = m2.mul_const(e, &[n as f64 / (n as f64 - 1.0).max(1.0)]).map_err(mpc)?;
         let std = var.sqrt(e).map_err(mpc)?;
         if has("sum") {
-            out.push(format!("{prefix}sum"), sum);
+            out.push_div(format!("{prefix}sum"), sum, div_s(sc));
         }
         if has("mean") {
-            out.push(format!("{prefix}mean"), mean.clone());
+            out.push_div(format!("{prefix}mean"), mean.clone(), div_s(sc));
         }
         // one value has no sample variance: those outputs stay absent (null in the answer)
         let has = |k: &str| has(k) && (n > 1 || !["variance", "std", "sem", "cv"].contains(&k));
         if has("variance") {
-            out.push(format!("{prefix}variance"), var.clone());
+            out.push_div(format!("{prefix}variance"), var.clone(), div_sq(sc));
         }
         if has("std") {
-            out.push(format!("{prefix}std"), std.clone());
+            out.push_div(format!("{prefix}std"), std.clone(), div_s(sc));
         }
         if has("sem") {
-            out.push(format!("{prefix}sem"), std.mul_const(e, &[1.0 / (n as f64).sqrt()]).map_err(mpc)?);
+            out.push_div(format!("{prefix}sem"), std.mul_const(e, &[1.0 / (n as f64).sqrt()]).map_err(mpc)?, div_s(sc));
         }
         if has("cv") {
-            out.push(format!("{prefix}cv"), std.div(e, &mean).map_err(mpc)?);
+            out.push_div(format!("{prefix}cv"), std.div(e, &mean).map_err(mpc)?, div_one(sc));
         }
         if has("skewness") || has("kurtosis") {
             // m3 = a3 - 3 mu a2 + 2 mu^3; m4 = a4 - 4 mu a3 + 6 mu^2 a2 - 3 mu^4
@@ -359,9 +374,9 @@ fn describe<E: Engine>(
             let m2s = m2.mul(e, &sm2).map_err(mpc)?;
             // skewness and kurtosis are undefined for a constant column: say so rather than divide by 0
             let z = Flt::from_int(e, &m2.z, 2).map_err(mpc)?;
-            out.push(format!("{prefix}degenerate"), z);
+            out.push_div(format!("{prefix}degenerate"), z, div_one(sc));
             if has("skewness") {
-                out.push(format!("{prefix}skewness"), m3.div(e, &m2s).map_err(mpc)?);
+                out.push_div(format!("{prefix}skewness"), m3.div(e, &m2s).map_err(mpc)?, div_one(sc));
             }
             if has("kurtosis") {
                 let mu_a3 = mu.mul(e, &a3).map_err(mpc)?.mul_const(e, &[4.0]).map_err(mpc)?;
@@ -370,7 +385,11 @@ fn describe<E: Engine>(
                 let m4 = a4.sub(e, &mu_a3).map_err(mpc)?.add(e, &mu2_a2).map_err(mpc)?.sub(e, &mu4).map_err(mpc)?;
                 let m22 = m2.mul(e, &m2).map_err(mpc)?;
                 let k = m4.div(e, &m22).map_err(mpc)?;
-                out.push(format!("{prefix}kurtosis"), k.add(e, &Flt::constant(e, &[-3.0])).map_err(mpc)?);
+                out.push_div(
+                    format!("{prefix}kurtosis"),
+                    k.add(e, &Flt::constant(e, &[-3.0])).map_err(mpc)?,
+                    div_one(sc),
+                );
             }
         }
     }
@@ -381,33 +400,62 @@ fn describe<E: Engine>(
     Ok(())
 }
 
+fn div_s(scale: f64) -> f64 {
+    scale
+}
+
+fn div_sq(scale: f64) -> f64 {
+    scale * scale
+}
+
+fn div_one(_: f64) -> f64 {
+    1.0
+}
+
 /// Quantile by linear interpolation between order statistics (numpy's default) at public
 /// positions: x_lo + w (x_hi - x_lo) as one fixed-point value per quantile.
-fn interp<E: Engine>(
-    e: &mut E,
-    sorted: &A<E>,
-    n: usize,
-    qs: &[f64],
-    bits: u32,
-    scale: f64,
-) -> Result<Flt<E, u128>, StatsError> {
-    let mut lo_idx = Vec::new();
-    let mut hi_idx = Vec::new();
-    let mut wts = Vec::new();
+fn interp<E: Engine>(e: &mut E, sorted: &A<E>, n: usize, qs: &[f64], bits: u32) -> Result<Flt<E, u128>, StatsError> {
+    // weights 0, 1/2, 1/4, 3/4 need 0 or 2 fraction bits: such quantiles of exact values stay
+    // exact (a float conversion keeps 40 bits); others get F
+    let mut by_frac: Vec<(u32, Vec<usize>)> = Vec::new();
+    let mut pos = Vec::new();
     for &q in qs {
         let h = (n as f64 - 1.0) * q;
         let lo = h.floor() as usize;
-        let hi = (lo + 1).min(n - 1);
-        lo_idx.push(lo as u32);
-        hi_idx.push(hi as u32);
-        wts.push(u128::from_i128(((h - lo as f64) * (2f64).powi(F as i32)).round() as i128));
+        let w = h - lo as f64;
+        let g = if w == 0.0 {
+            0
+        } else if (w * 4.0).fract() == 0.0 {
+            2
+        } else {
+            F
+        };
+        pos.push((lo, (lo + 1).min(n - 1), w));
+        match by_frac.iter_mut().find(|(f, _)| *f == g) {
+            Some((_, v)) => v.push(pos.len() - 1),
+            None => by_frac.push((g, vec![pos.len() - 1])),
+        }
     }
-    let xl = e.gather(sorted, &lo_idx);
-    let xh = e.gather(sorted, &hi_idx);
-    let d = e.mul_public(&e.sub(&xh, &xl), &wts);
-    let v = e.add(&e.mul_public(&xl, &[u128::pow2(F)]), &d);
-    let fl = Flt::from_fixed(e, &v, bits + F + 2, F).map_err(mpc)?;
-    fl.mul_const(e, &[1.0 / scale]).map_err(mpc)
+    let mut parts = Vec::new();
+    let mut order = Vec::new();
+    for (g, idx) in &by_frac {
+        let lo: Vec<u32> = idx.iter().map(|&k| pos[k].0 as u32).collect();
+        let hi: Vec<u32> = idx.iter().map(|&k| pos[k].1 as u32).collect();
+        let wts: Vec<u128> =
+            idx.iter().map(|&k| u128::from_i128((pos[k].2 * (2f64).powi(*g as i32)).round() as i128)).collect();
+        let xl = e.gather(sorted, &lo);
+        let xh = e.gather(sorted, &hi);
+        let d = e.mul_public(&e.sub(&xh, &xl), &wts);
+        let v = e.add(&e.mul_public(&xl, &[u128::pow2(*g)]), &d);
+        parts.push(Flt::from_fixed(e, &v, bits + g + 2, *g).map_err(mpc)?);
+        order.extend(idx.iter().copied());
+    }
+    let all = Flt::concat(e, &parts.iter().collect::<Vec<_>>());
+    let mut back = vec![0u32; qs.len()];
+    for (at, &k) in order.iter().enumerate() {
+        back[k] = at as u32;
+    }
+    Ok(all.gather(e, &back))
 }
 
 /// Order statistics of column i: one sort of its values with NULLs moved to the end.
@@ -423,7 +471,7 @@ fn order_stats<E: Engine>(
 ) -> Result<(), StatsError> {
     let has = |k: &str| want.contains(&k);
     let w = c.bits(i);
-    let scale = c.scale(i);
+    let sc = c.scale(i);
     let rows = c.n;
     // key = v + (1 - nn) 2^(w+1): NULLs after every value
     let off = e.mul_public(&e.add_public(&e.neg(&c.nn[i]), &[u128::ONE]), &[u128::pow2(w + 1)]);
@@ -450,35 +498,35 @@ fn order_stats<E: Engine>(
         labels.push(format!("q{p}"));
         q.push(*p);
     }
-    let at = interp(e, &vals, n, &q, w, scale)?;
+    let at = interp(e, &vals, n, &q, w)?;
     for (k, l) in labels.iter().enumerate().take(5) {
         if has(l) {
-            out.push(format!("{prefix}{l}"), at.slice(e, k..k + 1));
+            out.push_div(format!("{prefix}{l}"), at.slice(e, k..k + 1), div_s(sc));
         }
     }
     if has("quantiles") {
         for (k, p) in qs.iter().enumerate() {
-            out.push(format!("{prefix}quantile.{p}"), at.slice(e, 5 + k..6 + k));
+            out.push_div(format!("{prefix}quantile.{p}"), at.slice(e, 5 + k..6 + k), div_s(sc));
         }
     }
     if has("range") {
-        out.push(format!("{prefix}range"), at.slice(e, 4..5).sub(e, &at.slice(e, 0..1)).map_err(mpc)?);
+        out.push_div(format!("{prefix}range"), at.slice(e, 4..5).sub(e, &at.slice(e, 0..1)).map_err(mpc)?, div_s(sc));
     }
     if has("iqr") {
-        out.push(format!("{prefix}iqr"), at.slice(e, 3..4).sub(e, &at.slice(e, 1..2)).map_err(mpc)?);
+        out.push_div(format!("{prefix}iqr"), at.slice(e, 3..4).sub(e, &at.slice(e, 1..2)).map_err(mpc)?, div_s(sc));
     }
     if has("mode") {
-        out.push(format!("{prefix}mode"), mode(e, &vals, w, scale)?);
+        out.push_div(format!("{prefix}mode"), mode(e, &vals, w)?, div_s(sc));
     }
     if has("mad") {
-        out.push(format!("{prefix}mad"), mad(e, &vals, n, w, scale)?);
+        out.push_div(format!("{prefix}mad"), mad(e, &vals, n, w)?, div_s(sc));
     }
     Ok(())
 }
 
 /// The most frequent value (the smallest of several): run lengths by a segmented count over the
 /// sorted values, then one maximum over (run length, -value).
-fn mode<E: Engine>(e: &mut E, vals: &A<E>, w: u32, scale: f64) -> Result<Flt<E, u128>, StatsError> {
+fn mode<E: Engine>(e: &mut E, vals: &A<E>, w: u32) -> Result<Flt<E, u128>, StatsError> {
     let n = e.len(vals);
     let starts = segment_starts(e, vals, w + 1).map_err(mpc)?;
     let ones = e.constant(&vec![u128::ONE; n]);
@@ -492,14 +540,14 @@ fn mode<E: Engine>(e: &mut E, vals: &A<E>, w: u32, scale: f64) -> Result<Flt<E, 
     let bits = e.a2b(&best.share, w + 2).map_err(mpc)?;
     let low: A<E> = e.b2a(&bits).map_err(mpc)?;
     let v = e.add_public(&e.neg(&low), &[u128::pow2(w + 1)]);
-    Flt::from_int(e, &v, w + 1).map_err(mpc)?.mul_const(e, &[1.0 / scale]).map_err(mpc)
+    Flt::from_int(e, &v, w + 1).map_err(mpc)
 }
 
 /// Median absolute deviation from the median (scipy's `median_abs_deviation`, scale 1). The
 /// deviations of the sorted values below the median, read backwards, and those above it are two
 /// sorted lists; the k-th smallest of their union is min_i max(A_i, B_{k-i}): one vector of
 /// comparisons and one minimum, no second sort.
-fn mad<E: Engine>(e: &mut E, vals: &A<E>, n: usize, w: u32, scale: f64) -> Result<Flt<E, u128>, StatsError> {
+fn mad<E: Engine>(e: &mut E, vals: &A<E>, n: usize, w: u32) -> Result<Flt<E, u128>, StatsError> {
     let a = (n - 1) / 2;
     let b = n / 2;
     // twice the median and twice the deviations keep everything integral
@@ -534,7 +582,7 @@ fn mad<E: Engine>(e: &mut E, vals: &A<E>, n: usize, w: u32, scale: f64) -> Resul
         e.mul_public(&r, &[u128::from_u64(2)])
     };
     // s = 4 * mad (twice the deviation, summed or doubled)
-    Flt::from_int(e, &s, w + 5).map_err(mpc)?.mul_const(e, &[0.25 / scale]).map_err(mpc)
+    Flt::from_int(e, &s, w + 5).map_err(mpc)?.mul_const(e, &[0.25]).map_err(mpc)
 }
 
 /// One-sample t: mean difference and its standard error (from these and n the analyst computes

@@ -1,0 +1,95 @@
+//! `mitsu stats` against three real party processes on loopback: answers equal the scipy and
+//! statsmodels references of `crates/client/tests/stats/fixtures.json`, per-function help states
+//! what is opened, and the errors users see.
+
+mod common;
+
+use common::{Deployment, stderr, stdout};
+
+fn fixture(id: &str) -> serde_json::Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/tests/stats/fixtures.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    v["cases"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no case {id}"))["expected"]
+        .clone()
+}
+
+fn close(got: &serde_json::Value, want: &serde_json::Value, path: &str) {
+    match want {
+        serde_json::Value::Object(m) => {
+            for (k, w) in m {
+                close(&got[k], w, &format!("{path}.{k}"));
+            }
+        }
+        serde_json::Value::Number(w) => {
+            let (g, w) = (got.as_f64().unwrap_or_else(|| panic!("{path}: got {got}")), w.as_f64().unwrap());
+            assert!((g - w).abs() <= 1e-6 * w.abs().max(1e-3), "{path}: got {g}, want {w}");
+        }
+        other => assert_eq!(got, other, "{path}"),
+    }
+}
+
+#[test]
+fn statistics_over_party_processes() {
+    let d = Deployment::new("stats", common::ports(10));
+    d.wait_ready();
+    let ex = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for (t, f) in [("clinic", "clinic_patients.csv"), ("lab", "lab_results.csv")] {
+        let out = d.run(&["upload", "--table", t, "--csv", ex.join(f).to_str().unwrap(), "--key", "patient_id"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec!["stats"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--format", "json"]);
+        let out = d.run(&a);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    // the fixtures' tables are called t; here they are clinic and lab
+    let v = json(&["ttest", "--from", "clinic", "--column", "bmi", "--by", "sex", "--groups", "M,F"]);
+    close(&v, &fixture("ttest two-sample"), "ttest");
+    // levels found from the data (sorted: F, M) when not given
+    let v = json(&["ttest", "--from", "clinic", "--column", "bmi", "--by", "sex"]);
+    assert_eq!(v["groups"], serde_json::json!(["F", "M"]));
+    let v = json(&["describe", "--from", "clinic", "--columns", "age,bmi,bp"]);
+    close(&v, &fixture("describe clinic"), "describe");
+    let v = json(&["ols", "--from", "lab", "--y", "progression", "--x", "s1,s2,s3,s4,s5,s6"]);
+    close(&v, &fixture("ols lab (collinear s1, s2)"), "ols");
+    let v = json(&["quantile", "--from", "lab", "--column", "s5", "--q", "0.1,0.5,0.9,0.01"]);
+    close(&v, &fixture("quantile s5"), "quantile");
+    let v = json(&["corr", "--from", "lab", "--columns", "s1,s2,s3,s5"]);
+    close(&v, &fixture("corr lab"), "corr");
+
+    // the table format names what was opened
+    let out = d.run(&["stats", "mean", "--from", "clinic", "--column", "bmi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("mean") && stdout(&out).contains("opened to you: the mean"), "{}", stdout(&out));
+
+    // per-function help with its leakage; the list of functions
+    let out = d.run(&["stats", "ols", "--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("opens: coefficients, standard errors and R^2"), "{}", stdout(&out));
+    let out = d.run(&["stats", "--help"]);
+    assert!(stdout(&out).contains("mannwhitney") || stdout(&out).contains("anova"), "{}", stdout(&out));
+
+    // errors name the problem
+    let err = |args: &[&str]| -> String {
+        let mut a = vec!["stats"];
+        a.extend_from_slice(args);
+        let out = d.run(&a);
+        assert!(!out.status.success(), "{args:?} should fail");
+        stderr(&out)
+    };
+    let e = err(&["mean", "--from", "clinic", "--column", "sex"]);
+    assert!(e.contains("column \"sex\" is category; mean needs numbers"), "{e}");
+    let e = err(&["mean", "--from", "clinic", "--column", "weight"]);
+    assert!(e.contains("weight"), "{e}");
+    let e = err(&["ttest", "--from", "lab", "--column", "s1", "--by", "s4"]);
+    assert!(e.contains("grouping column \"s4\" has") && e.contains("exactly two"), "{e}");
+    let e = err(&["ols", "--from", "lab", "--y", "progression", "--x", "s1,s1"]);
+    assert!(e.contains("singular design matrix") && e.contains("s1"), "{e}");
+    let e = err(&["frobnicate", "--from", "lab"]);
+    assert!(e.contains("unknown statistics function \"frobnicate\""), "{e}");
+    let e = err(&["ttest", "--from", "SELECT bmi FROM clinic WHERE bmi > 100", "--column", "bmi"]);
+    assert!(e.contains("a t-test needs at least two"), "{e}");
+}
