@@ -126,7 +126,7 @@ enum Command {
     /// Statistics computed jointly by the three parties; only the results are opened, to you.
     /// `mitsu stats --help` lists the functions, `mitsu stats FUNCTION --help` their options and
     /// what each opens.
-    Stats(stats::StatsArgs),
+    Stats(Box<stats::StatsArgs>),
     /// Measure the engine: each operation over share, compute and open, next to plain computation.
     Bench {
         /// Elements for the element-wise operations.
@@ -277,7 +277,7 @@ fn run(cli: Cli) -> Result<()> {
             upload(&client, &table, &csv, schema.as_deref(), key.as_deref())
         }
         Command::Tables { client } => tables(&client),
-        Command::Stats(a) => stats::run(a),
+        Command::Stats(a) => stats::run(*a),
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
         Command::Sql { client, query, format, explain, allow_many_to_many } => {
             sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many })

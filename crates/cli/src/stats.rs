@@ -47,6 +47,30 @@ pub struct StatsArgs {
     /// Confidence level of intervals.
     #[arg(long)]
     confidence: Option<f64>,
+    /// Row variable of a contingency table.
+    #[arg(long)]
+    row: Option<String>,
+    /// Column variable of a contingency table.
+    #[arg(long)]
+    col: Option<String>,
+    /// Levels of --col, in order (default: all, sorted).
+    #[arg(long, value_delimiter = ',')]
+    col_groups: Vec<String>,
+    /// Expected proportions of a goodness-of-fit test, one per level.
+    #[arg(long, value_delimiter = ',')]
+    expected: Vec<f64>,
+    /// Number of histogram bins.
+    #[arg(long)]
+    bins: Option<usize>,
+    /// Weight column of a weighted mean.
+    #[arg(long)]
+    weights: Option<String>,
+    /// Proportion cut from each end by a trimmed mean.
+    #[arg(long)]
+    trim: Option<f64>,
+    /// PCA of the correlation matrix.
+    #[arg(long)]
+    standardize: bool,
     /// table or json.
     #[arg(long, default_value = "table")]
     format: String,
@@ -58,8 +82,8 @@ fn help(function: Option<&str>) -> Result<()> {
             println!("Statistics computed jointly by the three parties; only the results are opened, to you.\n");
             println!("usage: mitsu stats FUNCTION --client C --from TABLE_OR_QUERY [options] [--format table|json]\n");
             println!("functions:");
-            for f in mitsu_stats::FUNCTIONS {
-                println!("  {:<10} {}", f.name, f.about);
+            for f in mitsu_stats::functions() {
+                println!("  {:<12} {}", f.name, f.about);
             }
             println!("\n`mitsu stats FUNCTION --help` shows a function's options and what it opens.");
         }
@@ -125,6 +149,14 @@ pub fn run(a: StatsArgs) -> Result<()> {
         x: a.x,
         method: a.method,
         confidence: a.confidence,
+        row: a.row,
+        col: a.col,
+        col_groups: a.col_groups,
+        expected: a.expected,
+        bins: a.bins,
+        weights: a.weights,
+        trim: a.trim,
+        standardize: a.standardize,
     };
     let c = mitsu_client::Client::load(&client)?;
     let t = std::time::Instant::now();

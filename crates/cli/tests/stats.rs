@@ -24,6 +24,12 @@ fn close(got: &serde_json::Value, want: &serde_json::Value, path: &str) {
             let (g, w) = (got.as_f64().unwrap_or_else(|| panic!("{path}: got {got}")), w.as_f64().unwrap());
             assert!((g - w).abs() <= 1e-6 * w.abs().max(1e-3), "{path}: got {g}, want {w}");
         }
+        serde_json::Value::Array(w) => {
+            assert_eq!(got.as_array().map(Vec::len), Some(w.len()), "{path}: got {got}");
+            for (i, x) in w.iter().enumerate() {
+                close(&got[i], x, &format!("{path}[{i}]"));
+            }
+        }
         other => assert_eq!(got, other, "{path}"),
     }
 }
@@ -59,6 +65,20 @@ fn statistics_over_party_processes() {
     close(&v, &fixture("quantile s5"), "quantile");
     let v = json(&["corr", "--from", "lab", "--columns", "s1,s2,s3,s5"]);
     close(&v, &fixture("corr lab"), "corr");
+    // counting functions run as SQL jobs; rank tests sort under MPC
+    let v = json(&["freq", "--from", "clinic", "--column", "sex"]);
+    close(&v, &fixture("freq sex"), "freq");
+    let v = json(&["histogram", "--from", "clinic", "--column", "bmi", "--bins", "10"]);
+    close(&v, &fixture("histogram bmi"), "histogram");
+    let v = json(&["mannwhitney", "--from", "clinic", "--column", "bmi", "--by", "sex", "--groups", "M,F"]);
+    close(&v, &fixture("mannwhitney"), "mannwhitney");
+    let v = json(&["corr", "--method", "spearman", "--from", "clinic", "--columns", "age,bmi"]);
+    close(&v, &fixture("spearman with ties"), "spearman");
+    let v = json(&["wmean", "--from", "clinic", "--column", "bmi", "--weights", "age"]);
+    close(&v, &fixture("wmean"), "wmean");
+    // levels of both variables found from the data
+    let v = json(&["chisq", "--from", "clinic", "--column", "sex"]);
+    assert_eq!(v["df"], 1.0, "{v}");
 
     // the table format names what was opened
     let out = d.run(&["stats", "mean", "--from", "clinic", "--column", "bmi"]);
@@ -70,7 +90,9 @@ fn statistics_over_party_processes() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("opens: coefficients, standard errors and R^2"), "{}", stdout(&out));
     let out = d.run(&["stats", "--help"]);
-    assert!(stdout(&out).contains("mannwhitney") || stdout(&out).contains("anova"), "{}", stdout(&out));
+    for f in ["mannwhitney", "anova", "logit", "pca", "histogram"] {
+        assert!(stdout(&out).contains(f), "{f}: {}", stdout(&out));
+    }
 
     // errors name the problem
     let err = |args: &[&str]| -> String {

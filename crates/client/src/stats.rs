@@ -99,12 +99,41 @@ impl Client {
         let f = mitsu_stats::spec(&req.function).map_err(serr)?;
         let mut req = req.clone();
         req.function = f.name.to_string();
+        if f.kernel == mitsu_stats::Kernel::Sql {
+            // counting functions are GROUP BY queries: run as SQL jobs, every SQL check applies
+            let mut cost = (0, 0);
+            let value = mitsu_stats::counts::run_sql(&req, &mut |q: &str| {
+                let r = self.sql(q).map_err(|e| StatsError::Invalid(e.to_string()))?;
+                cost = (cost.0 + r.rounds, cost.1 + r.bytes_per_party);
+                Ok(r.rows)
+            })
+            .map_err(serr)?;
+            return Ok(StatsResult { value, leakage: f.leakage, rounds: cost.0, bytes_per_party: cost.1 });
+        }
+        if f.name == "chisq" {
+            match (req.row.clone(), req.col.clone()) {
+                (Some(r), Some(c)) => {
+                    if req.groups.is_empty() {
+                        req.groups = self.levels(&req, &r)?;
+                    }
+                    if req.col_groups.is_empty() {
+                        req.col_groups = self.levels(&req, &c)?;
+                    }
+                }
+                _ => {
+                    if req.groups.is_empty() {
+                        let c = req.one_column().map_err(serr)?;
+                        req.groups = self.levels(&req, &c)?;
+                    }
+                }
+            }
+        }
         if let Some(by) = req.by.clone()
             && req.groups.is_empty()
-            && matches!(f.name, "ttest" | "vartest" | "anova")
+            && matches!(f.name, "ttest" | "ztest" | "vartest" | "anova" | "mannwhitney" | "kruskal")
         {
             req.groups = self.levels(&req, &by)?;
-            let two = f.name != "anova";
+            let two = !matches!(f.name, "anova" | "kruskal");
             if (two && req.groups.len() != 2) || req.groups.len() < 2 {
                 return Err(ClientError::Config(format!(
                     "grouping column {by:?} has {} levels ({}); {} needs {} — choose them with --groups",
@@ -115,7 +144,8 @@ impl Client {
                 )));
             }
         }
-        if f.name == "ttest" && req.by.is_some() && req.groups.len() != 2 {
+        if matches!(f.name, "ttest" | "ztest" | "mannwhitney" | "vartest") && req.by.is_some() && req.groups.len() != 2
+        {
             return Err(ClientError::Config(format!(
                 "a two-sample t-test needs exactly two groups; --groups names {}",
                 req.groups.len()

@@ -22,6 +22,114 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
         return Err(StatsError::Invalid(format!("confidence {conf} is not between 0 and 1")));
     }
     match f.name {
+        "ztest" => {
+            let md = get(v, "mean_diff")?;
+            let se = get(v, "se")?;
+            let z = md / se;
+            let mut o =
+                json!({"z": num(z), "p_value": num(2.0 * dist::norm_sf(z.abs())), "mean_diff": num(md), "se": num(se)});
+            if req.by.is_some() {
+                o["groups"] = json!(req.groups);
+                o["n"] = json!([get(v, "n.0")?, get(v, "n.1")?]);
+            } else {
+                o["n"] = json!(get(v, "n")?);
+            }
+            Ok(o)
+        }
+        "chisq" => {
+            let chi = get(v, "chi2")?;
+            let df = if req.row.is_some() {
+                (req.groups.len() as f64 - 1.0) * (req.col_groups.len() as f64 - 1.0)
+            } else {
+                req.groups.len() as f64 - 1.0
+            };
+            Ok(json!({"chi2": num(chi), "df": df, "p_value": num(dist::chi2_sf(chi, df)), "n": get(v, "n")?}))
+        }
+        "mannwhitney" => {
+            let (n1, n2) = (get(v, "n.0")?, get(v, "n.1")?);
+            let u1 = get(v, "u")?;
+            let n = n1 + n2;
+            let u = u1.max(n1 * n2 - u1);
+            let s = (n1 * n2 / 12.0 * ((n + 1.0) - get(v, "tie_term")? / (n * (n - 1.0)))).sqrt();
+            let z = (u - n1 * n2 / 2.0 - 0.5) / s;
+            Ok(
+                json!({"u": num(u1), "statistic": num(u1), "p_value": num((2.0 * dist::norm_sf(z)).clamp(0.0, 1.0)), "n": [n1, n2], "groups": req.groups}),
+            )
+        }
+        "kruskal" => {
+            let h = get(v, "h")?;
+            let df = req.groups.len() as f64 - 1.0;
+            let n: Vec<f64> = (0..req.groups.len()).map(|g| get(v, &format!("n.{g}"))).collect::<Result<_, _>>()?;
+            Ok(
+                json!({"h": num(h), "statistic": num(h), "df": df, "p_value": num(dist::chi2_sf(h, df)), "n": n, "groups": req.groups}),
+            )
+        }
+        "wilcoxon" => {
+            let n = get(v, "n")?;
+            let rp = get(v, "r_plus")?;
+            let rm = n * (n + 1.0) / 2.0 - rp;
+            let t = rp.min(rm);
+            let se = ((n * (n + 1.0) * (2.0 * n + 1.0) - 0.5 * get(v, "tie_term")?) / 24.0).sqrt();
+            let z = (t - n * (n + 1.0) / 4.0) / se;
+            Ok(json!({"statistic": num(t), "r_plus": num(rp), "r_minus": num(rm), "z": num(z),
+                "p_value": num((2.0 * dist::norm_sf(z.abs())).min(1.0)), "n": n, "zeros": get(v, "zeros")?}))
+        }
+        "wmean" => {
+            if get(v, "zero_weight")? != 0.0 {
+                return Err(StatsError::Invalid("the weights sum to zero".into()));
+            }
+            Ok(json!({"wmean": num(get(v, "wmean")?), "n": get(v, "n")?}))
+        }
+        "linregress" => {
+            let x = req.x.first().ok_or_else(|| StatsError::Invalid("linregress needs --x A".into()))?;
+            let n = get(v, "n")?;
+            let (b, se) = (get(v, &format!("coef.{x}"))?, get(v, &format!("se.{x}"))?);
+            let r2 = get(v, "r_squared")?;
+            Ok(
+                json!({"slope": num(b), "intercept": num(get(v, "coef.const")?), "rvalue": num(r2.max(0.0).sqrt().copysign(b)),
+                "pvalue": num(dist::t_two_sided(b / se, n - 2.0)), "stderr": num(se), "intercept_stderr": num(get(v, "se.const")?), "n": n}),
+            )
+        }
+        "logit" => {
+            let names: Vec<String> = std::iter::once("const".to_string()).chain(req.x.iter().cloned()).collect();
+            let (mut c, mut se, mut z, mut p) = (Map::new(), Map::new(), Map::new(), Map::new());
+            for name in &names {
+                let b = get(v, &format!("coef.{name}"))?;
+                let s = get(v, &format!("se.{name}"))?;
+                c.insert(name.clone(), num(b));
+                se.insert(name.clone(), num(s));
+                z.insert(name.clone(), num(b / s));
+                p.insert(name.clone(), num(2.0 * dist::norm_sf((b / s).abs())));
+            }
+            Ok(json!({"coefficients": c, "std_errors": se, "z_values": z, "p_values": p,
+                "log_likelihood": num(get(v, "log_likelihood")?), "n": get(v, "n")?, "iterations": get(v, "iterations")? as u64}))
+        }
+        "pca" => {
+            let cols = &req.columns;
+            let p = cols.len();
+            let mut m = vec![vec![0.0; p]; p];
+            for i in 0..p {
+                for j in 0..p {
+                    m[i][j] = if req.standardize && i == j {
+                        1.0
+                    } else {
+                        let (a, b) = (&cols[i.min(j)], &cols[i.max(j)]);
+                        get(v, &format!("{a}|{b}"))?
+                    };
+                }
+            }
+            let (vals, vecs) = eigen_symmetric(&m);
+            let total: f64 = vals.iter().sum();
+            let mut comps = Vec::new();
+            for vec in &vecs {
+                // the largest-magnitude loading positive
+                let big = vec.iter().copied().fold(0.0f64, |a, x| if x.abs() > a.abs() { x } else { a });
+                let s = if big < 0.0 { -1.0 } else { 1.0 };
+                comps.push(vec.iter().map(|x| num(x * s)).collect::<Vec<_>>());
+            }
+            Ok(json!({"components": comps, "explained_variance": vals.iter().map(|x| num(*x)).collect::<Vec<_>>(),
+                "explained_variance_ratio": vals.iter().map(|x| num(x / total)).collect::<Vec<_>>(), "columns": cols, "n": get(v, "n")?}))
+        }
         "ttest" => {
             let md = get(v, "mean_diff")?;
             let (se, df) = if req.by.is_some() {
@@ -65,13 +173,13 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 json!({"f": num(fv), "df_between": db, "df_within": dw, "p_value": num(dist::f_sf(fv, db, dw)), "groups": req.groups}),
             )
         }
-        "cov" | "corr" => {
+        "cov" | "corr" | "spearman" => {
             let cols = &req.columns;
             let mut m = Map::new();
             for a in cols {
                 let mut row = Map::new();
                 for b in cols {
-                    let x = if f.name == "corr" && a == b {
+                    let x = if f.name != "cov" && a == b {
                         1.0
                     } else {
                         v.get(&format!("{a}|{b}")).or_else(|| v.get(&format!("{b}|{a}"))).copied().unwrap_or(f64::NAN)
@@ -82,7 +190,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             let n = get(v, "n")?;
             let mut o = json!({"matrix": m, "n": n});
-            if f.name == "corr" && cols.len() == 2 {
+            if f.name != "cov" && cols.len() == 2 {
                 let r = get(v, &format!("{}|{}", cols[0], cols[1]))?;
                 let df = n - 2.0;
                 let p = if r.abs() >= 1.0 { 0.0 } else { dist::t_two_sided(r * (df / (1.0 - r * r)).sqrt(), df) };
@@ -153,6 +261,15 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                         }
                     }
                 }
+                if let Some(g) = o.get("gmean").and_then(|x| x.as_f64()) {
+                    // the parties open the mean logarithm
+                    o["gmean"] = num(g.exp());
+                }
+                for k in ["count", "nunique"] {
+                    if let Some(x) = o.get(k).and_then(|x| x.as_f64()) {
+                        o[k] = json!(x as u64);
+                    }
+                }
                 if o.contains_key("count") {
                     o["count"] = json!(o["count"].as_f64().unwrap_or(0.0) as u64);
                 }
@@ -166,4 +283,54 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
 /// A quantile's key as Python prints the float ("0.1", "0.0", "1.0").
 pub fn q_label(p: f64) -> String {
     if p.fract() == 0.0 { format!("{p:.1}") } else { p.to_string() }
+}
+
+/// Eigenvalues (descending) and unit eigenvectors of a small symmetric matrix by cyclic Jacobi
+/// rotations (analyst side: the matrix is already open).
+fn eigen_symmetric(m: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let p = m.len();
+    let mut a = m.to_vec();
+    let mut v: Vec<Vec<f64>> = (0..p).map(|i| (0..p).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+    for _ in 0..100 {
+        let off: f64 = (0..p)
+            .flat_map(|i| (0..p).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i][j] * a[i][j])
+            .sum();
+        let scale: f64 = (0..p).map(|i| a[i][i] * a[i][i]).sum();
+        if off <= 1e-30 * scale.max(1e-300) {
+            break;
+        }
+        for i in 0..p {
+            for j in i + 1..p {
+                if a[i][j] == 0.0 {
+                    continue;
+                }
+                let theta = (a[j][j] - a[i][i]) / (2.0 * a[i][j]);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..p {
+                    let (aki, akj) = (a[k][i], a[k][j]);
+                    a[k][i] = c * aki - s * akj;
+                    a[k][j] = s * aki + c * akj;
+                }
+                for k in 0..p {
+                    let (aik, ajk) = (a[i][k], a[j][k]);
+                    a[i][k] = c * aik - s * ajk;
+                    a[j][k] = s * aik + c * ajk;
+                }
+                for row in v.iter_mut() {
+                    let (vi, vj) = (row[i], row[j]);
+                    row[i] = c * vi - s * vj;
+                    row[j] = s * vi + c * vj;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..p).collect();
+    order.sort_by(|&x, &y| a[y][y].total_cmp(&a[x][x]));
+    let vals = order.iter().map(|&k| a[k][k]).collect();
+    let vecs = order.iter().map(|&k| (0..p).map(|r| v[r][k]).collect()).collect();
+    (vals, vecs)
 }

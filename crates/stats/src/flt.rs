@@ -259,6 +259,23 @@ impl<E: Engine, R: Ring> Flt<E, R> {
         finish(e, f.m, ex, f.s, f.z)
     }
 
+    /// The sum of all elements (length 1), by pairwise additions: ceil(log2 k) additions deep.
+    pub fn total(&self, e: &mut E) -> Result<Self> {
+        let mut v = self.clone();
+        let mut k = v.len(e);
+        if k == 0 {
+            return Ok(Self::constant(e, &[0.0]));
+        }
+        while k > 1 {
+            let h = k / 2;
+            let (a, b) = (v.slice(e, 0..h), v.slice(e, h..2 * h));
+            let s = a.add(e, &b)?;
+            v = if k % 2 == 1 { Self::concat(e, &[&s, &v.slice(e, 2 * h..k)]) } else { s };
+            k = h + k % 2;
+        }
+        Ok(v)
+    }
+
     pub fn sub(&self, e: &mut E, o: &Self) -> Result<Self> {
         self.add(e, &o.neg(e))
     }

@@ -15,7 +15,7 @@ use mitsu_mpc_ops::{Num, max, maximum, minimum, segment_starts, segmented_sum, s
 use mitsu_query::ty::{Class, Ty};
 use mitsu_query::{Catalog, Source};
 
-type A<E> = <E as Engine>::A<u128>;
+pub(crate) type A<E> = <E as Engine>::A<u128>;
 
 /// The request's rows as columns: exact integers (a number is value * scale), not-NULL flags.
 pub struct Cols<E: Engine> {
@@ -47,11 +47,11 @@ impl<E: Engine> Cols<E> {
     }
 }
 
-fn mpc(e: MpcError) -> StatsError {
+pub(crate) fn mpc(e: MpcError) -> StatsError {
     StatsError::Mpc(e.to_string())
 }
 
-fn lg(n: usize) -> u32 {
+pub(crate) fn lg(n: usize) -> u32 {
     usize::BITS - n.max(1).leading_zeros()
 }
 
@@ -111,11 +111,11 @@ impl<E: Engine> Outputs<E> {
         Outputs { names: Vec::new(), divisors: Vec::new(), parts: Vec::new() }
     }
 
-    fn push(&mut self, name: impl Into<String>, v: Flt<E, u128>) {
+    pub(crate) fn push(&mut self, name: impl Into<String>, v: Flt<E, u128>) {
         self.push_div(name, v, 1.0);
     }
 
-    fn push_div(&mut self, name: impl Into<String>, v: Flt<E, u128>, div: f64) {
+    pub(crate) fn push_div(&mut self, name: impl Into<String>, v: Flt<E, u128>, div: f64) {
         self.names.push(name.into());
         self.divisors.push(div);
         self.parts.push(v);
@@ -159,7 +159,13 @@ pub fn run<E: Engine, S: Source<E>>(
             for i in 0..cols.len() {
                 let prefix =
                     if cols.len() == 1 && f.name != "describe" { String::new() } else { format!("{}.", cols[i]) };
-                describe(e, &c, i, want, &req.q, &prefix, &mut out)?;
+                let trim = req.trim.unwrap_or(0.1);
+                if !(0.0..0.5).contains(&trim) {
+                    return Err(StatsError::Invalid(format!(
+                        "--trim {trim}: cut a proportion in [0, 0.5) from each end"
+                    )));
+                }
+                describe(e, &c, i, want, &req.q, trim, &prefix, &mut out)?;
             }
         }
         crate::Kernel::OneSample => {
@@ -175,37 +181,25 @@ pub fn run<E: Engine, S: Source<E>>(
             one_sample(e, &c, req.mu, &mut out)?;
         }
         crate::Kernel::Groups => {
-            let col = req.one_column()?;
-            let by =
-                req.by.clone().ok_or_else(|| StatsError::Invalid(format!("{} needs --by COLUMN", req.function)))?;
-            if req.groups.len() < 2 {
-                return Err(StatsError::Invalid(format!("{} needs the levels of {by:?} (at least two)", req.function)));
-            }
-            let lits = literals(cat, &req.from, &by, &req.groups)?;
-            let sql = format!(
-                "SELECT {}, {} FROM {} WHERE {} AND ({})",
-                quote_ident(&col),
-                lits.iter().map(|l| format!("{} = {l}", quote_ident(&by))).collect::<Vec<_>>().join(", "),
-                crate::from_clause(&req.from),
-                not_null(&[col.clone(), by.clone()]),
-                lits.iter().map(|l| format!("{} = {l}", quote_ident(&by))).collect::<Vec<_>>().join(" OR ")
-            );
-            let mut names = vec![col.clone()];
-            names.extend(req.groups.iter().map(|g| format!("{by} = {g}")));
-            let c = load(e, cat, src, &sql, &names, &req.function)?;
-            groups(e, &c, f.name, req.welch, &mut out)?;
+            let (c, ng) = grouped(e, cat, src, req)?;
+            groups(e, &c, &ng, f.name, req.welch, &mut out)?;
         }
         crate::Kernel::Matrix => {
             let (cols, is_ols) = match &req.y {
-                Some(y) if f.name == "ols" => {
+                Some(y) if f.name == "ols" || f.name == "linregress" => {
                     let mut v = req.x.clone();
                     if v.is_empty() {
-                        return Err(StatsError::Invalid("ols needs --x COLUMNS".into()));
+                        return Err(StatsError::Invalid(format!("{} needs --x COLUMNS", f.name)));
+                    }
+                    if f.name == "linregress" && v.len() != 1 {
+                        return Err(StatsError::Invalid("linregress takes one --x column (ols takes several)".into()));
                     }
                     v.push(y.clone());
                     (v, true)
                 }
-                _ if f.name == "ols" => return Err(StatsError::Invalid("ols needs --y COLUMN".into())),
+                _ if f.name == "ols" || f.name == "linregress" => {
+                    return Err(StatsError::Invalid(format!("{} needs --y COLUMN", f.name)));
+                }
                 _ => (req.columns.clone(), false),
             };
             if cols.len() < 2 {
@@ -218,19 +212,188 @@ pub fn run<E: Engine, S: Source<E>>(
                 not_null(&cols)
             );
             let c = load(e, cat, src, &sql, &cols, &req.function)?;
-            if is_ols { ols(e, &c, &mut out)? } else { matrix(e, &c, f.name, &mut out)? }
+            let spearman = f.name == "spearman" || req.method.as_deref() == Some("spearman");
+            if let Some(m) = req.method.as_deref().filter(|m| !["pearson", "spearman"].contains(m)) {
+                return Err(StatsError::Invalid(format!("--method {m:?}: choose pearson or spearman")));
+            }
+            if is_ols {
+                ols(e, &c, &mut out)?
+            } else if spearman {
+                let ranks = crate::nonpar::rank_columns(e, &c)?;
+                matrix(e, &ranks, "corr", &mut out)?
+            } else {
+                let name = match f.name {
+                    "pca" if req.standardize => "corr",
+                    "pca" => "cov",
+                    other => other,
+                };
+                matrix(e, &c, name, &mut out)?
+            }
+        }
+        crate::Kernel::Ranks => {
+            let (c, ng) = grouped(e, cat, src, req)?;
+            crate::nonpar::rank_groups(e, &c, &ng, f.name, &mut out)?;
+        }
+        crate::Kernel::SignedRank => {
+            let cs = req.two_columns()?;
+            let sql = format!(
+                "SELECT {} - {} FROM {} WHERE {}",
+                quote_ident(&cs[0]),
+                quote_ident(&cs[1]),
+                crate::from_clause(&req.from),
+                not_null(&cs)
+            );
+            let c = load(e, cat, src, &sql, &[cs.join(" - ")], &req.function)?;
+            crate::nonpar::signed_rank(e, &c, &mut out)?;
+        }
+        crate::Kernel::Chisq => {
+            let from = crate::from_clause(&req.from);
+            let ind = |col: &str, lits: &[String]| -> Vec<String> {
+                lits.iter().map(|l| format!("{} = {l}", quote_ident(col))).collect()
+            };
+            match (&req.row, &req.col) {
+                (Some(r), Some(cc)) => {
+                    if req.groups.len() < 2 || req.col_groups.len() < 2 {
+                        return Err(StatsError::Invalid(format!(
+                            "chisq needs at least two levels of {r:?} and of {cc:?}"
+                        )));
+                    }
+                    let (lr, lc) =
+                        (literals(cat, &req.from, r, &req.groups)?, literals(cat, &req.from, cc, &req.col_groups)?);
+                    let (ir, ic) = (ind(r, &lr), ind(cc, &lc));
+                    let sql = format!(
+                        "SELECT {}, {} FROM {from} WHERE {} AND ({}) AND ({})",
+                        ir.join(", "),
+                        ic.join(", "),
+                        not_null(&[r.clone(), cc.clone()]),
+                        ir.join(" OR "),
+                        ic.join(" OR ")
+                    );
+                    let mut names: Vec<String> = req.groups.iter().map(|g| format!("{r} = {g}")).collect();
+                    names.extend(req.col_groups.iter().map(|g| format!("{cc} = {g}")));
+                    let c = load(e, cat, src, &sql, &names, &req.function)?;
+                    crate::counts::independence(e, &c, req.groups.len(), &mut out)?;
+                }
+                (None, None) => {
+                    let col = req.one_column()?;
+                    if req.groups.len() < 2 {
+                        return Err(StatsError::Invalid(format!("chisq needs at least two levels of {col:?}")));
+                    }
+                    let l = literals(cat, &req.from, &col, &req.groups)?;
+                    let i = ind(&col, &l);
+                    let sql = format!("SELECT {} FROM {from} WHERE {} IS NOT NULL", i.join(", "), quote_ident(&col));
+                    let names: Vec<String> = req.groups.iter().map(|g| format!("{col} = {g}")).collect();
+                    let c = load(e, cat, src, &sql, &names, &req.function)?;
+                    crate::counts::goodness(e, &c, &req.expected, &mut out)?;
+                }
+                _ => return Err(StatsError::Invalid("chisq needs --row R --col C, or --column C".into())),
+            }
+        }
+        crate::Kernel::Weighted => {
+            let col = req.one_column()?;
+            let w = req.weights.clone().ok_or_else(|| StatsError::Invalid("wmean needs --weights COLUMN".into()))?;
+            let names = vec![col, w];
+            let sql = format!(
+                "SELECT {}, {} FROM {} WHERE {}",
+                quote_ident(&names[0]),
+                quote_ident(&names[1]),
+                crate::from_clause(&req.from),
+                not_null(&names)
+            );
+            let c = load(e, cat, src, &sql, &names, &req.function)?;
+            weighted(e, &c, &mut out)?;
+        }
+        crate::Kernel::Logit => {
+            let y = req.y.clone().ok_or_else(|| StatsError::Invalid("logit needs --y COLUMN (coded 0/1)".into()))?;
+            if req.x.is_empty() {
+                return Err(StatsError::Invalid("logit needs --x COLUMNS".into()));
+            }
+            let mut cols = req.x.clone();
+            cols.push(y);
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {}",
+                cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", "),
+                crate::from_clause(&req.from),
+                not_null(&cols)
+            );
+            let c = load(e, cat, src, &sql, &cols, &req.function)?;
+            crate::glm::logit(e, &c, &mut out)?;
+        }
+        crate::Kernel::Sql => {
+            return Err(StatsError::Invalid(format!(
+                "{} is a GROUP BY query: the analyst's client runs it as SQL (see docs/statistics.md)",
+                f.name
+            )));
         }
         crate::Kernel::TTest => unreachable!("resolved above"),
     }
     Ok(out)
 }
 
-fn not_null(cols: &[String]) -> String {
+/// A column and the indicators of the levels of `by` (rows with one of the levels and a
+/// value); the group sizes are opened (every grouped test reports them).
+fn grouped<E: Engine, S: Source<E>>(
+    e: &mut E,
+    cat: &dyn Catalog,
+    src: &mut S,
+    req: &Request,
+) -> Result<(Cols<E>, Vec<usize>), StatsError> {
+    let col = req.one_column()?;
+    let by = req.by.clone().ok_or_else(|| StatsError::Invalid(format!("{} needs --by COLUMN", req.function)))?;
+    if req.groups.len() < 2 {
+        return Err(StatsError::Invalid(format!("{} needs the levels of {by:?} (at least two)", req.function)));
+    }
+    let lits = literals(cat, &req.from, &by, &req.groups)?;
+    let sql = format!(
+        "SELECT {}, {} FROM {} WHERE {} AND ({})",
+        quote_ident(&col),
+        lits.iter().map(|l| format!("{} = {l}", quote_ident(&by))).collect::<Vec<_>>().join(", "),
+        crate::from_clause(&req.from),
+        not_null(&[col.clone(), by.clone()]),
+        lits.iter().map(|l| format!("{} = {l}", quote_ident(&by))).collect::<Vec<_>>().join(" OR ")
+    );
+    let mut names = vec![col.clone()];
+    names.extend(req.groups.iter().map(|g| format!("{by} = {g}")));
+    let c = load(e, cat, src, &sql, &names, &req.function)?;
+    let k = c.v.len() - 1;
+    let sizes = e.concat(&(1..=k).map(|g| e.sum(&c.v[g])).collect::<Vec<_>>().iter().collect::<Vec<_>>());
+    let ng: Vec<usize> = e.open(&sizes).map_err(mpc)?.iter().map(|x| x.to_i128() as usize).collect();
+    let min = if req.function == "mannwhitney" || req.function == "kruskal" { 1 } else { 2 };
+    for (g, &m) in ng.iter().enumerate() {
+        if m < min {
+            return Err(StatsError::Invalid(format!(
+                "group {:?} has {m} rows with a value; {} needs at least {min} per group",
+                c.names[g + 1],
+                req.function
+            )));
+        }
+    }
+    Ok((c, ng))
+}
+
+/// Weighted mean sum(w x) / sum(w) (exact integer sums, one division).
+fn weighted<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), StatsError> {
+    let n = c.n;
+    if n == 0 {
+        return Err(StatsError::Invalid("no rows have both a value and a weight".into()));
+    }
+    let (wa, ww) = (c.bits(0), c.bits(1));
+    let s = dots(e, &[(&c.v[0], &c.v[1])])?;
+    let sw = e.sum(&c.v[1]);
+    let num = Flt::from_int(e, &s, (wa + ww + lg(n) + 1).min(126)).map_err(mpc)?;
+    let den = Flt::from_int(e, &sw, ww + lg(n) + 1).map_err(mpc)?;
+    out.push("n", Flt::constant(e, &[n as f64]));
+    out.push("zero_weight", Flt::from_int(e, &den.z, 2).map_err(mpc)?);
+    out.push_div("wmean", num.div(e, &den).map_err(mpc)?, c.scale(0));
+    Ok(())
+}
+
+pub(crate) fn not_null(cols: &[String]) -> String {
     cols.iter().map(|c| format!("{} IS NOT NULL", quote_ident(c))).collect::<Vec<_>>().join(" AND ")
 }
 
 /// SQL literals for the levels of `by`, written for its type.
-fn literals(cat: &dyn Catalog, from: &str, by: &str, levels: &[String]) -> Result<Vec<String>, StatsError> {
+pub(crate) fn literals(cat: &dyn Catalog, from: &str, by: &str, levels: &[String]) -> Result<Vec<String>, StatsError> {
     let q = mitsu_query::plan(&format!("SELECT {} FROM {}", quote_ident(by), crate::from_clause(from)), cat)
         .map_err(StatsError::from)?;
     let class = q.root.out[0].class;
@@ -252,18 +415,18 @@ fn literals(cat: &dyn Catalog, from: &str, by: &str, levels: &[String]) -> Resul
         .collect()
 }
 
-fn num<E: Engine>(share: A<E>, bits: u32, expr: &str) -> Num<E, u128> {
+pub(crate) fn num<E: Engine>(share: A<E>, bits: u32, expr: &str) -> Num<E, u128> {
     Num { share, frac: 0, bits, expr: expr.to_string() }
 }
 
 /// Exact sums of `pairs` (one multiplication's cost each).
-fn dots<E: Engine>(e: &mut E, pairs: &[(&A<E>, &A<E>)]) -> Result<A<E>, StatsError> {
+pub(crate) fn dots<E: Engine>(e: &mut E, pairs: &[(&A<E>, &A<E>)]) -> Result<A<E>, StatsError> {
     e.dot(pairs).map_err(mpc)
 }
 
 /// A right shift t so that values below 2^bits, raised to `power` and summed over n rows (times
 /// n^extra), stay below 2^120: precision beyond that is dropped, never wrapped.
-fn shift_for(bits: u32, power: u32, n: usize, extra: u32) -> u32 {
+pub(crate) fn shift_for(bits: u32, power: u32, n: usize, extra: u32) -> u32 {
     let need = lg(n) * (1 + extra) + power * bits;
     need.saturating_sub(120).div_ceil(power)
 }
@@ -275,6 +438,7 @@ fn describe<E: Engine>(
     i: usize,
     want: &[&str],
     qs: &[f64],
+    trim: f64,
     prefix: &str,
     out: &mut Outputs<E>,
 ) -> Result<(), StatsError> {
@@ -393,9 +557,13 @@ fn describe<E: Engine>(
             }
         }
     }
-    let order = ["min", "q25", "median", "q75", "max", "range", "iqr", "mode", "mad", "quantiles"];
+    if has("gmean") || has("hmean") {
+        positive_means(e, c, i, n, want, prefix, out)?;
+    }
+    let order =
+        ["min", "q25", "median", "q75", "max", "range", "iqr", "mode", "mad", "quantiles", "trim_mean", "nunique"];
     if order.iter().any(|m| has(m)) {
-        order_stats(e, c, i, n, want, qs, prefix, out)?;
+        order_stats(e, c, i, n, want, qs, trim, prefix, out)?;
     }
     Ok(())
 }
@@ -466,6 +634,7 @@ fn order_stats<E: Engine>(
     n: usize,
     want: &[&str],
     qs: &[f64],
+    trim: f64,
     prefix: &str,
     out: &mut Outputs<E>,
 ) -> Result<(), StatsError> {
@@ -520,6 +689,77 @@ fn order_stats<E: Engine>(
     }
     if has("mad") {
         out.push_div(format!("{prefix}mad"), mad(e, &vals, n, w)?, div_s(sc));
+    }
+    if has("trim_mean") {
+        // scipy cuts int(trim * n) values from each end
+        let k = (trim * n as f64).floor() as usize;
+        let kept = e.sum(&e.slice(&vals, k..n - k));
+        let m = Flt::from_int(e, &kept, w + lg(n) + 1)
+            .map_err(mpc)?
+            .mul_const(e, &[1.0 / (n - 2 * k) as f64])
+            .map_err(mpc)?;
+        out.push_div(format!("{prefix}trim_mean"), m, div_s(sc));
+    }
+    if has("nunique") {
+        let starts = segment_starts(e, &vals, w + 1).map_err(mpc)?;
+        let ones: A<E> = e.bits2a(&starts).map_err(mpc)?;
+        let d = e.sum(&ones);
+        out.push_div(format!("{prefix}nunique"), Flt::from_int(e, &d, lg(n) + 1).map_err(mpc)?, div_one(sc));
+    }
+    Ok(())
+}
+
+/// Geometric and harmonic means of a column's non-NULL values, all of which must be positive
+/// (only that bit is opened when they are not). The geometric mean opens the mean of the
+/// logarithms (the analyst exponentiates: a bijection, so nothing more is revealed).
+fn positive_means<E: Engine>(
+    e: &mut E,
+    c: &Cols<E>,
+    i: usize,
+    n: usize,
+    want: &[&str],
+    prefix: &str,
+    out: &mut Outputs<E>,
+) -> Result<(), StatsError> {
+    let w = c.bits(i);
+    let sc = c.scale(i);
+    let nn = &c.nn[i];
+    // a non-NULL value <= 0: msb(v - 1) on non-NULL rows
+    let le0 = e.msb(&e.add_public(&c.v[i], &[u128::from_i128(-1)]), w + 1).map_err(mpc)?;
+    let le0a: A<E> = e.bits2a(&le0).map_err(mpc)?;
+    let bad = dots(e, &[(&le0a, nn)])?;
+    let any = e.eqz(&bad, lg(c.n) + 1).map_err(mpc)?;
+    let anya: A<E> = e.bits2a(&any).map_err(mpc)?;
+    if e.open(&anya).map_err(mpc)?[0] != u128::ONE {
+        return Err(StatsError::Invalid(format!(
+            "column {:?} has a value <= 0; geometric and harmonic means need positive values",
+            c.names[i]
+        )));
+    }
+    // NULL rows hold 0: make them 1 so that logarithms and reciprocals stay defined, then mask
+    let off = e.add_public(&e.neg(nn), &[u128::ONE]);
+    let v = e.add(&c.v[i], &off);
+    if want.contains(&"gmean") {
+        let fr = mitsu_mpc_ops::working_frac::<u128>();
+        let x =
+            Num { share: e.mul_public(&v, &[u128::pow2(fr)]), frac: fr, bits: w + fr + 1, expr: c.names[i].clone() };
+        let l = mitsu_mpc_ops::log(e, &x).map_err(mpc)?;
+        let s = dots(e, &[(&l.share, nn)])?;
+        let lb = fr + 8 + lg(c.n);
+        let m = Flt::from_fixed(e, &s, lb, fr).map_err(mpc)?;
+        let ml = m.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?.add(e, &Flt::constant(e, &[-sc.ln()])).map_err(mpc)?;
+        out.push(format!("{prefix}gmean"), ml);
+    }
+    if want.contains(&"hmean") {
+        // 1/x 2^(w + F) = c y exactly, with x c / 2^w the normalised mantissa and y = 1/mantissa
+        let ff = mitsu_mpc_ops::working_frac::<u128>();
+        let nz = mitsu_mpc_ops::normalize(e, &v, w, ff).map_err(mpc)?;
+        let y = mitsu_mpc_ops::reciprocal_mantissa(e, &nz.u, ff).map_err(mpc)?;
+        let r = e.mul(&nz.c, &y).map_err(mpc)?;
+        let s = dots(e, &[(&r, nn)])?;
+        let total = Flt::from_fixed(e, &s, w + ff + 2 + lg(c.n), w + ff).map_err(mpc)?;
+        let h = Flt::constant(e, &[n as f64]).div(e, &total).map_err(mpc)?;
+        out.push_div(format!("{prefix}hmean"), h, div_s(sc));
     }
     Ok(())
 }
@@ -627,6 +867,7 @@ fn var_mean<E: Engine>(
 fn groups<E: Engine>(
     e: &mut E,
     c: &Cols<E>,
+    ng: &[usize],
     function: &str,
     welch: bool,
     out: &mut Outputs<E>,
@@ -634,17 +875,7 @@ fn groups<E: Engine>(
     let k = c.v.len() - 1;
     let w = c.bits(0);
     let scale = c.scale(0);
-    let sizes = e.concat(&(1..=k).map(|g| e.sum(&c.v[g])).collect::<Vec<_>>().iter().collect::<Vec<_>>());
-    let ng: Vec<usize> = e.open(&sizes).map_err(mpc)?.iter().map(|x| x.to_i128() as usize).collect();
     let total: usize = ng.iter().sum();
-    for (g, &m) in ng.iter().enumerate() {
-        if m < 2 {
-            return Err(StatsError::Invalid(format!(
-                "group {:?} has {m} rows with a value; {function} needs at least two per group",
-                c.names[g + 1]
-            )));
-        }
-    }
     let t = shift_for(w, 2, total, 1);
     let y = if t > 0 { e.trunc(&c.v[0], t, w + 1).map_err(mpc)? } else { c.v[0].clone() };
     let y2 = e.mul(&y, &y).map_err(mpc)?;
@@ -678,7 +909,7 @@ fn groups<E: Engine>(
     }
     let var = |e: &mut E, g: usize| m2[g].mul_const(e, &[ng[g] as f64 / (ng[g] as f64 - 1.0)]).map_err(mpc);
     match function {
-        "ttest" => {
+        "ttest" | "ztest" => {
             out.push("mean_diff", mean[0].sub(e, &mean[1]).map_err(mpc)?);
             let (na, nb) = (ng[0] as f64, ng[1] as f64);
             if welch {
@@ -780,7 +1011,7 @@ fn cross<E: Engine>(e: &mut E, c: &Cols<E>) -> Result<(Flt<E, u128>, Flt<E, u128
 }
 
 /// Index of (i, j), i <= j, in the packed upper triangle of a p x p matrix.
-fn tri(p: usize, i: usize, j: usize) -> usize {
+pub(crate) fn tri(p: usize, i: usize, j: usize) -> usize {
     let (i, j) = if i <= j { (i, j) } else { (j, i) };
     i * p - i * (i + 1) / 2 + j
 }
@@ -846,34 +1077,12 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
         id[i] = 1.0;
         rows.push(Flt::concat(e, &[&left, &Flt::constant(e, &id)]));
     }
-    let mut a = Flt::concat(e, &rows.iter().collect::<Vec<_>>());
+    let a = Flt::concat(e, &rows.iter().collect::<Vec<_>>());
     let diag_idx: Vec<u32> = (0..k).map(|i| tri(p, i, i) as u32).collect();
     let diag = m.gather(e, &diag_idx);
-    let mut pivots = Vec::new();
-    for j in 0..k {
-        let piv = a.slice(e, j * wd + j..j * wd + j + 1);
-        pivots.push(piv.clone());
-        let pr = a.slice(e, j * wd..(j + 1) * wd);
-        let prn = pr.div(e, &piv.gather(e, &vec![0; wd])).map_err(mpc)?;
-        // every row r != j: row_r - a[r][j] * prn
-        let others: Vec<usize> = (0..k).filter(|&r| r != j).collect();
-        let mut parts = Vec::new();
-        if !others.is_empty() {
-            let fidx: Vec<u32> = others.iter().flat_map(|&r| vec![(r * wd + j) as u32; wd]).collect();
-            let rep: Vec<u32> = others.iter().flat_map(|_| 0..wd as u32).collect();
-            let f = a.gather(e, &fidx);
-            let prod = f.mul(e, &prn.gather(e, &rep)).map_err(mpc)?;
-            let ridx: Vec<u32> = others.iter().flat_map(|&r| (r * wd) as u32..((r + 1) * wd) as u32).collect();
-            let newr = a.gather(e, &ridx).sub(e, &prod).map_err(mpc)?;
-            parts = others.iter().enumerate().map(|(q, &r)| (r, newr.slice(e, q * wd..(q + 1) * wd))).collect();
-        }
-        parts.push((j, prn));
-        parts.sort_by_key(|(r, _)| *r);
-        a = Flt::concat(e, &parts.iter().map(|(_, f)| f).collect::<Vec<_>>());
-    }
+    let (a, pv) = gauss_jordan(e, a, k, wd)?;
     // singular: some pivot below 2^-34 of its column's own spread (the bit and the column are
     // opened; the job ends with an error)
-    let pv = Flt::concat(e, &pivots.iter().collect::<Vec<_>>());
     let ratio = pv.div(e, &diag).map_err(mpc)?;
     let small = e.msb(&e.add_public(&ratio.e, &[u128::from_u64(33)]), 16).map_err(mpc)?;
     let sa: A<E> = e.bits2a(&small).map_err(mpc)?;
@@ -938,4 +1147,38 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
     }
     out.push("r_squared", r2);
     Ok(())
+}
+
+/// Gauss-Jordan elimination without pivoting (the matrices are symmetric positive
+/// semi-definite) on k rows of width wd: the reduced matrix and the pivots used.
+pub(crate) fn gauss_jordan<E: Engine>(
+    e: &mut E,
+    a: Flt<E, u128>,
+    k: usize,
+    wd: usize,
+) -> Result<(Flt<E, u128>, Flt<E, u128>), StatsError> {
+    let mut a = a;
+    let mut pivots = Vec::new();
+    for j in 0..k {
+        let piv = a.slice(e, j * wd + j..j * wd + j + 1);
+        pivots.push(piv.clone());
+        let pr = a.slice(e, j * wd..(j + 1) * wd);
+        let prn = pr.div(e, &piv.gather(e, &vec![0; wd])).map_err(mpc)?;
+        // every row r != j: row_r - a[r][j] * prn
+        let others: Vec<usize> = (0..k).filter(|&r| r != j).collect();
+        let mut parts = Vec::new();
+        if !others.is_empty() {
+            let fidx: Vec<u32> = others.iter().flat_map(|&r| vec![(r * wd + j) as u32; wd]).collect();
+            let rep: Vec<u32> = others.iter().flat_map(|_| 0..wd as u32).collect();
+            let f = a.gather(e, &fidx);
+            let prod = f.mul(e, &prn.gather(e, &rep)).map_err(mpc)?;
+            let ridx: Vec<u32> = others.iter().flat_map(|&r| (r * wd) as u32..((r + 1) * wd) as u32).collect();
+            let newr = a.gather(e, &ridx).sub(e, &prod).map_err(mpc)?;
+            parts = others.iter().enumerate().map(|(q, &r)| (r, newr.slice(e, q * wd..(q + 1) * wd))).collect();
+        }
+        parts.push((j, prn));
+        parts.sort_by_key(|(r, _)| *r);
+        a = Flt::concat(e, &parts.iter().map(|(_, f)| f).collect::<Vec<_>>());
+    }
+    Ok((a, Flt::concat(e, &pivots.iter().collect::<Vec<_>>())))
 }

@@ -7,10 +7,13 @@
 //!
 //! The catalogue [`FUNCTIONS`] names every function with its help text and what it opens.
 
+pub mod counts;
 pub mod dist;
 pub mod finish;
 pub mod flt;
+mod glm;
 pub mod kernel;
+mod nonpar;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +49,29 @@ pub struct Request {
     /// Confidence level of intervals (default 0.95).
     #[serde(default)]
     pub confidence: Option<f64>,
+    /// Row and column variables of a contingency table (crosstab, chisq).
+    #[serde(default)]
+    pub row: Option<String>,
+    #[serde(default)]
+    pub col: Option<String>,
+    /// Levels of `col`, in order (the client fills them in from the data when not given).
+    #[serde(default)]
+    pub col_groups: Vec<String>,
+    /// Expected proportions (or counts) of a goodness-of-fit test, one per level.
+    #[serde(default)]
+    pub expected: Vec<f64>,
+    /// Number of histogram bins.
+    #[serde(default)]
+    pub bins: Option<usize>,
+    /// Weight column of a weighted mean.
+    #[serde(default)]
+    pub weights: Option<String>,
+    /// Proportion cut from each end by a trimmed mean.
+    #[serde(default)]
+    pub trim: Option<f64>,
+    /// PCA of the correlation rather than the covariance matrix.
+    #[serde(default)]
+    pub standardize: bool,
 }
 
 impl Request {
@@ -116,6 +142,18 @@ pub enum Kernel {
     Matrix,
     /// t-test: one-sample, paired or two-sample depending on the options.
     TTest,
+    /// Tables of counts: SQL GROUP BY queries run by the analyst's client (freq, crosstab, histogram).
+    Sql,
+    /// Chi-square tests on counts of indicator columns.
+    Chisq,
+    /// Rank tests of a column split by the levels of another (one sort).
+    Ranks,
+    /// Wilcoxon signed-rank test of paired columns (one sort of |a - b|).
+    SignedRank,
+    /// Logistic regression by Newton's method (IRLS).
+    Logit,
+    /// Weighted mean.
+    Weighted,
 }
 
 /// One function of the suite.
@@ -195,6 +233,22 @@ pub const FUNCTIONS: &[Function] = &[
     one!("kurtosis", "kurtosis", "excess kurtosis, biased (scipy.stats.kurtosis default)"),
     one!("cv", "cv", "coefficient of variation std / mean (ddof 1)"),
     one!("mad", "mad", "median absolute deviation from the median (scipy.stats.median_abs_deviation)"),
+    one!(
+        "trim_mean",
+        "trim_mean",
+        "mean after cutting --trim P (default 0.1) of the values from each end (scipy.stats.trim_mean)"
+    ),
+    one!("nunique", "nunique", "number of distinct values"),
+    one!("gmean", "gmean", "geometric mean of positive values (scipy.stats.gmean)"),
+    one!("hmean", "hmean", "harmonic mean of positive values (scipy.stats.hmean)"),
+    Function {
+        name: "wmean",
+        kernel: Kernel::Weighted,
+        outputs: &[],
+        usage: "--column A --weights W",
+        about: "weighted mean sum(w a) / sum(w) over rows where both are present (numpy.average)",
+        leakage: "the weighted mean and the number of rows with both values (the parties learn that number too)",
+    },
     Function {
         name: "ttest",
         kernel: Kernel::TTest,
@@ -243,15 +297,116 @@ pub const FUNCTIONS: &[Function] = &[
         about: "ordinary least squares with an intercept: coefficients, standard errors, t, p, R^2, adjusted R^2, F",
         leakage: "coefficients, standard errors and R^2 (t, p, adjusted R^2 and F follow from them) and the number of complete rows (the parties learn that number too); a singular design ends the job naming the regressor",
     },
+    Function {
+        name: "ztest",
+        kernel: Kernel::TTest,
+        outputs: &[],
+        usage: "--column A --mu 0 | --column A --by G [--groups X,Y]",
+        about: "z-test of a mean or of two means (pooled variance), normal p-value (statsmodels ztest)",
+        leakage: "as ttest: the mean difference, its standard error and the sizes",
+    },
+    Function {
+        name: "freq",
+        kernel: Kernel::Sql,
+        outputs: &[],
+        usage: "--column C",
+        about: "frequency table: count and proportion of every value (NULLs left out)",
+        leakage: "every value with its count (a GROUP BY query); the parties learn the number of distinct values",
+    },
+    Function {
+        name: "crosstab",
+        kernel: Kernel::Sql,
+        outputs: &[],
+        usage: "--row R --col C",
+        about: "contingency table of two columns with row and column totals",
+        leakage: "every pair of values with its count (a GROUP BY query); the parties learn the number of distinct pairs",
+    },
+    Function {
+        name: "histogram",
+        kernel: Kernel::Sql,
+        outputs: &[],
+        usage: "--column A [--bins 10]",
+        about: "counts in equal-width bins between the minimum and the maximum (numpy.histogram)",
+        leakage: "the minimum, the maximum (they are the outer edges) and the count of every bin",
+    },
+    Function {
+        name: "chisq",
+        kernel: Kernel::Chisq,
+        outputs: &[],
+        usage: "--row R --col C [--groups …] [--col-groups …] | --column C [--groups …] [--expected P1,P2,…]",
+        about: "chi-square test of independence (no continuity correction) or of goodness of fit",
+        leakage: "chi2 and the row and column totals (independence) or the total count (goodness of fit); the level discovery opens each level's count",
+    },
+    Function {
+        name: "spearman",
+        kernel: Kernel::Matrix,
+        outputs: &[],
+        usage: "--columns A,B,…",
+        about: "Spearman rank correlation (average ranks for ties); with two columns also p-value (corr --method spearman)",
+        leakage: "the rank correlations and the number of complete rows (the parties learn that number too)",
+    },
+    Function {
+        name: "mannwhitney",
+        kernel: Kernel::Ranks,
+        outputs: &[],
+        usage: "--column A --by G [--groups X,Y]",
+        about: "Mann-Whitney U test, normal approximation with tie and continuity correction (scipy method='asymptotic')",
+        leakage: "U of the first group, the tie term sum(t^3 - t) and each group's size (the parties learn the sizes too)",
+    },
+    Function {
+        name: "kruskal",
+        kernel: Kernel::Ranks,
+        outputs: &[],
+        usage: "--column A --by G [--groups X,Y,…]",
+        about: "Kruskal-Wallis H test with tie correction, chi-square p-value",
+        leakage: "H and each group's size (the parties learn the sizes too)",
+    },
+    Function {
+        name: "wilcoxon",
+        kernel: Kernel::SignedRank,
+        outputs: &[],
+        usage: "--columns A,B",
+        about: "Wilcoxon signed-rank test of paired columns, zero differences dropped, normal approximation with tie correction (scipy method='approx')",
+        leakage: "the rank sum of the positive differences, the tie term, the number of pairs and of zero differences (the parties learn both numbers too)",
+    },
+    Function {
+        name: "linregress",
+        kernel: Kernel::Matrix,
+        outputs: &[],
+        usage: "--y Y --x A",
+        about: "simple linear regression: slope, intercept, r, p, standard errors (scipy.stats.linregress)",
+        leakage: "as ols with one regressor",
+    },
+    Function {
+        name: "logit",
+        kernel: Kernel::Logit,
+        outputs: &[],
+        usage: "--y Y --x A,B,…",
+        about: "logistic regression (y coded 0/1) by Newton's method: coefficients, standard errors, z, p, log-likelihood",
+        leakage: "coefficients, standard errors, the log-likelihood, the number of complete rows (the parties learn it too) and the number of iterations (the parties learn it too)",
+    },
+    Function {
+        name: "pca",
+        kernel: Kernel::Matrix,
+        outputs: &[],
+        usage: "--columns A,B,… [--standardize]",
+        about: "principal components of the covariance (or, standardized, the correlation) matrix; signs so that each component's largest loading is positive",
+        leakage: "the covariance (correlation) matrix, from which components and variances are computed on your machine: all components together are equivalent to it; the number of complete rows",
+    },
 ];
+
+/// Every function of the catalogue.
+pub fn functions() -> impl Iterator<Item = &'static Function> {
+    FUNCTIONS.iter()
+}
 
 /// The catalogue entry of `name`.
 pub fn spec(name: &str) -> Result<&'static Function, StatsError> {
     let name = if name == "var" { "variance" } else { name };
-    FUNCTIONS.iter().find(|f| f.name == name).ok_or_else(|| {
+    functions().find(|f| f.name == name).ok_or_else(|| {
         StatsError::Invalid(format!(
             "unknown statistics function {name:?}; known: {}",
-            FUNCTIONS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+            functions().map(|f| f.name).collect::<Vec<_>>().join(", ")
         ))
     })
 }

@@ -25,6 +25,9 @@ DATA = os.path.join(HERE, "data")
 # moments, tests and OLS: relative 1e-6 (absolute 1e-9 for values near zero)
 EXACT = {"rel": 1e-6, "abs": 1e-9}
 
+# iterative methods (logit, PCA): relative 1e-4
+ITER = {"rel": 1e-4, "abs": 1e-7}
+
 
 def gen():
     rng = np.random.default_rng(20261122)
@@ -44,6 +47,11 @@ def gen():
     df.loc[rng.choice(n, 11, replace=False), "two"] = None
     # a linear relation with noise for regressions
     df["y"] = np.round(3.0 + 2.0 * df["neg"] - 0.5 * df["ties"] + rng.normal(0, 2, n), 3)
+    # drawn after everything above so that the earlier columns do not change
+    df["ties2"] = rng.integers(0, 6, n)
+    df["flag"] = (rng.random(n) < 1 / (1 + np.exp(-(0.3 * (df["neg"] + 20) - 0.4 * (df["ties"] - 2.5))))).astype(int)
+    df["pos"] = np.round(rng.lognormal(1.0, 0.8, n), 3)
+    df["w"] = rng.integers(1, 10, n)
     df["tiny"] = df["tiny"].map(lambda v: f"{v:.6f}")
     df.to_csv(os.path.join(DATA, "gen.csv"), index=False, float_format="%.10g")
     return pd.read_csv(os.path.join(DATA, "gen.csv"))
@@ -201,6 +209,7 @@ def main():
     ols(g, "y", ["neg", "ties"], "ols gen")
     ols(ins, "lncoins", ["mdvis", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp"], "ols insurer")
     ols(cancer, "mean area", ["mean radius", "mean texture", "mean smoothness"], "ols cancer")
+    more(g, clinic, lab, cancer, ins)
     for c in cases:
         if c["table"] is None:
             c["table"] = {"ols lab (collinear s1, s2)": "lab_results.csv", "ols gen": "gen.csv",
@@ -214,6 +223,155 @@ def main():
     with open(os.path.join(HERE, "fixtures.json"), "w") as f:
         json.dump(out, f, indent=1)
     print(f"{len(cases)} cases")
+
+
+def more(g, clinic, lab, cancer, ins):
+    screening = load("screening_results.csv")
+    # counting functions (SQL GROUP BY): exact
+    def freq(df, c):
+        vc = df[c].dropna().value_counts()
+        labels = sorted(vc.index, key=lambda v: (isinstance(v, str), v))
+        lab_ = [str(v) for v in labels]
+        n = int(vc.sum())
+        return {"freq": {l: int(vc[v]) for l, v in zip(lab_, labels)},
+                "proportions": {l: vc[v] / n for l, v in zip(lab_, labels)}, "levels": lab_, "n": n}
+    case("freq sex", "clinic_patients.csv", {"function": "freq", "column": "sex"}, freq(clinic, "sex"), protocol=True)
+    case("freq ties", "gen.csv", {"function": "freq", "column": "ties"}, freq(g, "ties"))
+    case("freq with NULLs", "gen.csv", {"function": "freq", "column": "two"}, freq(g, "two"))
+    ct = pd.crosstab(g["grp"], g["two"])
+    case("crosstab", "gen.csv", {"function": "crosstab", "row": "grp", "col": "two"},
+         {"table": {r: {c: int(ct.loc[r, c]) for c in ct.columns} for r in ct.index},
+          "row_totals": {r: int(ct.loc[r].sum()) for r in ct.index},
+          "col_totals": {c: int(ct[c].sum()) for c in ct.columns}, "n": int(ct.values.sum())}, protocol=True)
+    for df, file, c, b in [(clinic, "clinic_patients.csv", "bmi", 10), (g, "gen.csv", "ties", 4),
+                           (g, "gen.csv", "neg", 7), (g, "gen.csv", "const", 3), (lab, "lab_results.csv", "s5", 13)]:
+        counts, edges = np.histogram(df[c].dropna(), bins=b)
+        case(f"histogram {c}", file, {"function": "histogram", "column": c, "bins": b},
+             {"counts": [int(x) for x in counts], "edges": [float(x) for x in edges]}, protocol=(c == "bmi"))
+
+    # chi-square tests
+    gg = g[g.two.notna()]
+    ct = pd.crosstab(gg["grp"], gg["two"])
+    r = stats.chi2_contingency(ct.values, correction=False)
+    case("chisq independence", "gen.csv", {"function": "chisq", "row": "grp", "col": "two",
+                                           "groups": ["a", "b", "c"], "col_groups": ["x", "y"]},
+         {"chi2": fnum(r.statistic), "df": int(r.dof), "p_value": fnum(r.pvalue), "n": len(gg)}, protocol=True)
+    ct = pd.crosstab(g["ties"], g["ties2"])
+    r = stats.chi2_contingency(ct.values, correction=False)
+    lv = [str(v) for v in range(6)]
+    case("chisq independence 6x6", "gen.csv", {"function": "chisq", "row": "ties", "col": "ties2",
+                                               "groups": lv, "col_groups": lv},
+         {"chi2": fnum(r.statistic), "df": int(r.dof), "p_value": fnum(r.pvalue), "n": len(g)})
+    obs = g["grp"].value_counts().sort_index().values
+    r = stats.chisquare(obs)
+    case("chisq goodness of fit", "gen.csv", {"function": "chisq", "column": "grp", "groups": ["a", "b", "c"]},
+         {"chi2": fnum(r.statistic), "df": 2, "p_value": fnum(r.pvalue), "n": int(obs.sum())})
+    p = np.array([0.1, 0.2, 0.2, 0.2, 0.2, 0.1])
+    obs = g["ties"].value_counts().sort_index().values
+    r = stats.chisquare(obs, p * obs.sum())
+    case("chisq goodness of fit, expected", "gen.csv",
+         {"function": "chisq", "column": "ties", "groups": lv, "expected": list(p)},
+         {"chi2": fnum(r.statistic), "df": 5, "p_value": fnum(r.pvalue), "n": int(obs.sum())})
+
+    # rank statistics
+    cc = ["s1", "s2", "s3"]
+    sp = lab[cc].corr(method="spearman")
+    case("spearman lab", "lab_results.csv", {"function": "spearman", "columns": cc},
+         {"matrix": {a: {b: fnum(sp.loc[a, b]) for b in cc} for a in cc}, "n": len(lab)}, protocol=True)
+    r = stats.spearmanr(clinic["age"], clinic["bmi"])
+    case("spearman with ties", "clinic_patients.csv", {"function": "corr", "method": "spearman", "columns": ["age", "bmi"]},
+         {"r": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": len(clinic)})
+    d = g[["ties", "nulls"]].dropna()
+    r = stats.spearmanr(d["ties"], d["nulls"])
+    case("spearman heavy ties and NULLs", "gen.csv", {"function": "spearman", "columns": ["ties", "nulls"]},
+         {"r": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": len(d)})
+    m, f_ = clinic[clinic.sex == "M"]["bmi"], clinic[clinic.sex == "F"]["bmi"]
+    r = stats.mannwhitneyu(m, f_, method="asymptotic")
+    case("mannwhitney", "clinic_patients.csv", {"function": "mannwhitney", "column": "bmi", "by": "sex", "groups": ["M", "F"]},
+         {"u": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": [len(m), len(f_)]}, protocol=True)
+    xs, ys = g[g.two == "x"]["ties"], g[g.two == "y"]["ties"]
+    r = stats.mannwhitneyu(xs, ys, method="asymptotic")
+    case("mannwhitney heavy ties", "gen.csv", {"function": "mannwhitney", "column": "ties", "by": "two", "groups": ["x", "y"]},
+         {"u": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": [len(xs), len(ys)]})
+    levels = ["a", "b", "c"]
+    for c in ["neg", "ties"]:
+        r = stats.kruskal(*[g[g.grp == l][c] for l in levels])
+        case(f"kruskal {c}", "gen.csv", {"function": "kruskal", "column": c, "by": "grp", "groups": levels},
+             {"h": fnum(r.statistic), "df": 2, "p_value": fnum(r.pvalue)}, protocol=(c == "ties"))
+    r = stats.wilcoxon(lab["s1"], lab["s2"] + 60, method="approx")
+    case("wilcoxon lab", "lab_results.csv", {"function": "wilcoxon", "columns": ["s1", "s2"],
+                                             "from": "SELECT s1, s2 + 60 AS s2 FROM t"},
+         {"statistic": fnum(r.statistic), "p_value": fnum(r.pvalue),
+          "n": int((lab["s1"] != lab["s2"] + 60).sum())}, protocol=True)
+    dz = g["ties"] - g["ties2"]
+    r = stats.wilcoxon(g["ties"], g["ties2"], method="approx")
+    case("wilcoxon zeros and ties", "gen.csv", {"function": "wilcoxon", "columns": ["ties", "ties2"]},
+         {"statistic": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": int((dz != 0).sum()),
+          "zeros": int((dz == 0).sum())})
+
+    # more tests and means
+    from statsmodels.stats.weightstats import ztest
+    z, pv = ztest(clinic["bmi"], value=26.0)
+    case("ztest one-sample", "clinic_patients.csv", {"function": "ztest", "column": "bmi", "mu": 26.0},
+         {"z": fnum(z), "p_value": fnum(pv), "n": len(clinic)})
+    z, pv = ztest(m, f_)
+    case("ztest two-sample", "clinic_patients.csv", {"function": "ztest", "column": "bmi", "by": "sex", "groups": ["M", "F"]},
+         {"z": fnum(z), "p_value": fnum(pv)})
+    r = stats.linregress(lab["s5"], lab["progression"])
+    case("linregress", "lab_results.csv", {"function": "linregress", "y": "progression", "x": ["s5"]},
+         {"slope": fnum(r.slope), "intercept": fnum(r.intercept), "rvalue": fnum(r.rvalue), "pvalue": fnum(r.pvalue),
+          "stderr": fnum(r.stderr), "intercept_stderr": fnum(r.intercept_stderr)})
+    case("wmean", "clinic_patients.csv", {"function": "wmean", "column": "bmi", "weights": "age"},
+         {"wmean": fnum(np.average(clinic["bmi"], weights=clinic["age"])), "n": len(clinic)}, protocol=True)
+    d = g[["nulls", "w"]].dropna()
+    case("wmean with NULLs", "gen.csv", {"function": "wmean", "column": "nulls", "weights": "w"},
+         {"wmean": fnum(np.average(d["nulls"], weights=d["w"])), "n": len(d)})
+    for df, file, c in [(clinic, "clinic_patients.csv", "bmi"), (g, "gen.csv", "pos"), (lab, "lab_results.csv", "s5")]:
+        x = df[c].dropna()
+        case(f"gmean {c}", file, {"function": "gmean", "column": c}, {"gmean": fnum(stats.gmean(x)), "count": len(x)},
+             protocol=(c == "pos"))
+        case(f"hmean {c}", file, {"function": "hmean", "column": c}, {"hmean": fnum(stats.hmean(x)), "count": len(x)},
+             protocol=(c == "pos"))
+    case("trim_mean bmi", "clinic_patients.csv", {"function": "trim_mean", "column": "bmi"},
+         {"trim_mean": fnum(stats.trim_mean(clinic["bmi"], 0.1))}, protocol=True)
+    case("trim_mean nulls 0.25", "gen.csv", {"function": "trim_mean", "column": "nulls", "trim": 0.25},
+         {"trim_mean": fnum(stats.trim_mean(g["nulls"].dropna(), 0.25))})
+    for df, file, c in [(clinic, "clinic_patients.csv", "bmi"), (g, "gen.csv", "ties"), (g, "gen.csv", "nulls")]:
+        case(f"nunique {c}", file, {"function": "nunique", "column": c}, {"nunique": int(df[c].nunique())})
+
+    # logistic regression (Newton): 1e-4
+    def logit(df, file, y, xs, id, protocol=False):
+        dd = df[[y] + xs].dropna()
+        res = sm.Logit(dd[y], sm.add_constant(dd[xs])).fit(disp=0, tol=1e-12, maxiter=100)
+        names = ["const"] + xs
+        case(id, file, {"function": "logit", "y": y, "x": xs}, {
+            "coefficients": {k: fnum(res.params[k]) for k in names},
+            "std_errors": {k: fnum(res.bse[k]) for k in names},
+            "z_values": {k: fnum(res.tvalues[k]) for k in names},
+            "p_values": {k: fnum(res.pvalues[k]) for k in names},
+            "log_likelihood": fnum(res.llf), "n": len(dd)}, tol=ITER, protocol=protocol)
+    logit(screening, "screening_results.csv", "target", ["worst texture", "worst smoothness", "symmetry error"],
+          "logit screening", protocol=True)
+    logit(ins, "insurer_a_members.csv", "idp", ["lncoins", "mdvis", "physlm", "disea", "hlthg"], "logit insurer")
+    logit(g, "gen.csv", "flag", ["neg", "ties"], "logit gen")
+
+    # principal components: 1e-4
+    def pca(df, file, cols, standardize, id):
+        d = df[cols].dropna()
+        m = d.corr().values if standardize else d.cov().values
+        vals, vecs = np.linalg.eigh(m)
+        order = np.argsort(vals)[::-1]
+        vals, vecs = vals[order], vecs[:, order].T
+        comps = []
+        for v in vecs:
+            k = np.argmax(np.abs(v))
+            comps.append([float(x) for x in (v if v[k] > 0 else -v)])
+        case(id, file, {"function": "pca", "columns": cols, "standardize": standardize},
+             {"components": comps, "explained_variance": [float(x) for x in vals],
+              "explained_variance_ratio": [float(x / vals.sum()) for x in vals], "n": len(d)}, tol=ITER)
+    pca(lab, "lab_results.csv", ["s1", "s2", "s3", "s5"], False, "pca lab")
+    pca(cancer, "hospital_cases.csv", ["mean radius", "mean texture", "mean smoothness", "mean area"], True,
+        "pca cancer standardized")
 
 
 main()
