@@ -11,6 +11,7 @@
 mod pipeline;
 pub mod processes;
 pub mod relational;
+pub mod stats;
 
 use mitsu_algebra::{FixedPoint, Ring};
 use mitsu_crypto::{Prg, Seed};

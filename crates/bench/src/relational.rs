@@ -72,7 +72,7 @@ pub struct RelReport {
     pub group_by: RelResult,
 }
 
-struct Tables(BTreeMap<String, (Schema, Vec<Vec<i128>>)>);
+pub(crate) struct Tables(pub(crate) BTreeMap<String, (Schema, Vec<Vec<i128>>)>);
 
 impl Catalog for Tables {
     fn table(&self, name: &str) -> Result<TableMeta, QueryError> {
@@ -81,12 +81,12 @@ impl Catalog for Tables {
     }
 }
 
-fn int(name: &str, bits: u32) -> ColumnSchema {
+pub(crate) fn int(name: &str, bits: u32) -> ColumnSchema {
     ColumnSchema { name: name.into(), kind: Kind::Integer, nullable: false, bits }
 }
 
 /// One party's shares of every column.
-struct Dealt<R: Ring>(BTreeMap<(String, usize), AShare<R>>);
+pub(crate) struct Dealt<R: Ring>(BTreeMap<(String, usize), AShare<R>>);
 
 impl<R0: Ring> Source<Rep3> for Dealt<R0> {
     fn column<R: Ring>(
@@ -100,7 +100,7 @@ impl<R0: Ring> Source<Rep3> for Dealt<R0> {
     }
 }
 
-fn deal_all<R: Ring>(t: &Tables, seed: u64) -> [Dealt<R>; 3] {
+pub(crate) fn deal_all<R: Ring>(t: &Tables, seed: u64) -> [Dealt<R>; 3] {
     let mut prg = Prg::new(Seed::from_u64(seed));
     let mut out = [Dealt(BTreeMap::new()), Dealt(BTreeMap::new()), Dealt(BTreeMap::new())];
     for (name, (_, cols)) in &t.0 {

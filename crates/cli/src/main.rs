@@ -161,6 +161,14 @@ enum Command {
         /// Groups for --relational.
         #[arg(long, default_value_t = 1000)]
         groups: usize,
+        /// Statistics benchmarks in process: describe of one column and OLS with 10 regressors on
+        /// ROWS rows, logistic regression with 5 regressors on LOGIT_ROWS rows, each checked
+        /// against plain Rust.
+        #[arg(long)]
+        stats: bool,
+        /// Rows for the logistic regression of --stats.
+        #[arg(long = "logit-rows", default_value_t = 100_000)]
+        logit_rows: usize,
     },
 }
 
@@ -282,7 +290,30 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sql { client, query, format, explain, allow_many_to_many } => {
             sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many })
         }
-        Command::Bench { n, sort_n, only, repeat, batch, json, processes, relational, rows, groups } => {
+        Command::Bench {
+            n,
+            sort_n,
+            only,
+            repeat,
+            batch,
+            json,
+            processes,
+            relational,
+            rows,
+            groups,
+            stats,
+            logit_rows,
+        } => {
+            if stats {
+                let cfg = mitsu_bench::stats::StatsConfig { rows, logit_rows, repeat };
+                let r = mitsu_bench::stats::run_all(&cfg)?;
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    print!("{}", mitsu_bench::stats::format(&r));
+                }
+                return Ok(());
+            }
             if relational {
                 let r = mitsu_bench::relational::run(&mitsu_bench::relational::RelConfig { rows, groups, repeat })?;
                 if json {

@@ -72,3 +72,17 @@ fn a_malformed_csv_is_reported_with_file_line_and_column() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("clinic_patients.csv, line 3, column \"bmi\": \"abc\" is not a number"), "{err}");
 }
+
+#[test]
+fn bench_stats_checks_each_function_against_plain_rust() {
+    let out = mitsu(&["bench", "--stats", "--rows", "3000", "--logit-rows", "2000", "--repeat", "1", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for (f, tol) in [("describe", 1e-9), ("ols", 1e-9), ("logit", 1e-4)] {
+        assert!(v[f]["seconds"].as_f64().unwrap() > 0.0, "{f}");
+        assert!(v[f]["rounds"].as_u64().unwrap() > 0, "{f}");
+        assert!(v[f]["max_rel_error"].as_f64().unwrap() < tol, "{f}: {}", v[f]);
+    }
+    assert_eq!(v["describe"]["rows"], 3000);
+    assert_eq!(v["logit"]["rows"], 2000);
+}

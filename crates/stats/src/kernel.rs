@@ -646,12 +646,17 @@ fn order_stats<E: Engine>(
     let off = e.mul_public(&e.add_public(&e.neg(&c.nn[i]), &[u128::ONE]), &[u128::pow2(w + 1)]);
     let key = e.add(&c.v[i], &off);
     let kb = w + 3;
-    let sorted: A<E> = if kb + lg(rows) + 3 < 62 {
-        // the sort is the dominant cost: run it in Z_2^64 when the key fits
+    // the sort and the comparisons of mode and MAD are the dominant cost: they run in Z_2^64
+    // when the key (and mode's run-length key) fits
+    let small = kb + lg(rows) + 3 < 62;
+    let mut sorted64 = None;
+    let sorted: A<E> = if small {
         let k64 = e.reduce64(&key);
         let (s, _) =
             sort_by_key(e, &Num { share: k64, frac: 0, bits: kb, expr: c.names[i].clone() }, &[]).map_err(mpc)?;
-        e.extend(&s.share, kb).map_err(mpc)?
+        let wide = e.extend(&s.share, kb).map_err(mpc)?;
+        sorted64 = Some(e.slice(&s.share, 0..n));
+        wide
     } else {
         let (s, _) = sort_by_key(e, &num::<E>(key, kb, &c.names[i]), &[]).map_err(mpc)?;
         s.share
@@ -685,10 +690,26 @@ fn order_stats<E: Engine>(
         out.push_div(format!("{prefix}iqr"), at.slice(e, 3..4).sub(e, &at.slice(e, 1..2)).map_err(mpc)?, div_s(sc));
     }
     if has("mode") {
-        out.push_div(format!("{prefix}mode"), mode(e, &vals, w)?, div_s(sc));
+        let v = match &sorted64 {
+            Some(v64) => {
+                let m = mode::<E, u64>(e, v64, w)?;
+                e.extend(&m, w + 2).map_err(mpc)?
+            }
+            None => mode::<E, u128>(e, &vals, w)?,
+        };
+        out.push_div(format!("{prefix}mode"), Flt::from_int(e, &v, w + 1).map_err(mpc)?, div_s(sc));
     }
     if has("mad") {
-        out.push_div(format!("{prefix}mad"), mad(e, &vals, n, w)?, div_s(sc));
+        let s4 = match &sorted64 {
+            Some(v64) => {
+                let m = mad::<E, u64>(e, v64, n, w)?;
+                e.extend(&m, w + 5).map_err(mpc)?
+            }
+            None => mad::<E, u128>(e, &vals, n, w)?,
+        };
+        // s4 = 4 * mad (twice the deviation, summed or doubled)
+        let m = Flt::from_int(e, &s4, w + 5).map_err(mpc)?.mul_const(e, &[0.25]).map_err(mpc)?;
+        out.push_div(format!("{prefix}mad"), m, div_s(sc));
     }
     if has("trim_mean") {
         // scipy cuts int(trim * n) values from each end
@@ -766,41 +787,40 @@ fn positive_means<E: Engine>(
 
 /// The most frequent value (the smallest of several): run lengths by a segmented count over the
 /// sorted values, then one maximum over (run length, -value).
-fn mode<E: Engine>(e: &mut E, vals: &A<E>, w: u32) -> Result<Flt<E, u128>, StatsError> {
+fn mode<E: Engine, R: Ring>(e: &mut E, vals: &E::A<R>, w: u32) -> Result<E::A<R>, StatsError> {
     let n = e.len(vals);
     let starts = segment_starts(e, vals, w + 1).map_err(mpc)?;
-    let ones = e.constant(&vec![u128::ONE; n]);
+    let ones = e.constant(&vec![R::ONE; n]);
     let run = segmented_sum(e, &starts, vec![ones]).map_err(mpc)?.remove(0);
     // key = run * 2^(w+2) + (2^(w+1) - v): larger runs first, then smaller values
-    let neg = e.add_public(&e.neg(vals), &[u128::pow2(w + 1)]);
-    let key = e.add(&e.mul_public(&run, &[u128::pow2(w + 2)]), &neg);
+    let neg = e.add_public(&e.neg(vals), &[R::pow2(w + 1)]);
+    let key = e.add(&e.mul_public(&run, &[R::pow2(w + 2)]), &neg);
     let kb = w + 3 + lg(n);
-    let best = maximum(e, &num::<E>(key, kb, "mode key")).map_err(mpc)?;
+    let best = maximum(e, &Num { share: key, frac: 0, bits: kb, expr: "mode key".into() }).map_err(mpc)?;
     // the low w+2 bits give the value back
     let bits = e.a2b(&best.share, w + 2).map_err(mpc)?;
-    let low: A<E> = e.b2a(&bits).map_err(mpc)?;
-    let v = e.add_public(&e.neg(&low), &[u128::pow2(w + 1)]);
-    Flt::from_int(e, &v, w + 1).map_err(mpc)
+    let low: E::A<R> = e.b2a(&bits).map_err(mpc)?;
+    Ok(e.add_public(&e.neg(&low), &[R::pow2(w + 1)]))
 }
 
 /// Median absolute deviation from the median (scipy's `median_abs_deviation`, scale 1). The
 /// deviations of the sorted values below the median, read backwards, and those above it are two
 /// sorted lists; the k-th smallest of their union is min_i max(A_i, B_{k-i}): one vector of
 /// comparisons and one minimum, no second sort.
-fn mad<E: Engine>(e: &mut E, vals: &A<E>, n: usize, w: u32) -> Result<Flt<E, u128>, StatsError> {
+fn mad<E: Engine, R: Ring>(e: &mut E, vals: &E::A<R>, n: usize, w: u32) -> Result<E::A<R>, StatsError> {
     let a = (n - 1) / 2;
     let b = n / 2;
     // twice the median and twice the deviations keep everything integral
     let med2 = e.add(&e.gather(vals, &[a as u32]), &e.gather(vals, &[b as u32]));
     let med2v = e.gather(&med2, &vec![0u32; n]);
-    let twice = e.mul_public(vals, &[u128::from_u64(2)]);
+    let twice = e.mul_public(vals, &[R::from_u64(2)]);
     let left: Vec<u32> = (0..=a).rev().map(|j| j as u32).collect(); // A ascending
     let right: Vec<u32> = (a + 1..n).map(|j| j as u32).collect(); // B ascending
     let da = e.sub(&e.gather(&med2v, &vec![0u32; left.len()]), &e.gather(&twice, &left));
     let db = e.sub(&e.gather(&twice, &right), &e.gather(&med2v, &vec![0u32; right.len()]));
     let (la, lb) = (left.len(), right.len());
     let ks: Vec<usize> = if n % 2 == 1 { vec![n.div_ceil(2)] } else { vec![n / 2, n / 2 + 1] };
-    let zero = e.constant(&[u128::ZERO]);
+    let zero = e.constant(&[R::ZERO]);
     let da0 = e.concat(&[&zero, &da]);
     let db0 = e.concat(&[&zero, &db]);
     let mut res = Vec::new();
@@ -810,8 +830,8 @@ fn mad<E: Engine>(e: &mut E, vals: &A<E>, n: usize, w: u32) -> Result<Flt<E, u12
         let hi = k.min(la);
         let ia: Vec<u32> = (lo..=hi).map(|i| i as u32).collect();
         let ib: Vec<u32> = (lo..=hi).map(|i| (k - i) as u32).collect();
-        let xa = num::<E>(e.gather(&da0, &ia), w + 3, "deviation");
-        let xb = num::<E>(e.gather(&db0, &ib), w + 3, "deviation");
+        let xa = Num { share: e.gather(&da0, &ia), frac: 0, bits: w + 3, expr: "deviation".into() };
+        let xb = Num { share: e.gather(&db0, &ib), frac: 0, bits: w + 3, expr: "deviation".into() };
         let m = max(e, &xa, &xb).map_err(mpc)?;
         res.push(minimum(e, &m).map_err(mpc)?.share);
     }
@@ -819,10 +839,9 @@ fn mad<E: Engine>(e: &mut E, vals: &A<E>, n: usize, w: u32) -> Result<Flt<E, u12
     let s = if res.len() == 2 {
         e.add(&e.slice(&r, 0..1), &e.slice(&r, 1..2))
     } else {
-        e.mul_public(&r, &[u128::from_u64(2)])
+        e.mul_public(&r, &[R::from_u64(2)])
     };
-    // s = 4 * mad (twice the deviation, summed or doubled)
-    Flt::from_int(e, &s, w + 5).map_err(mpc)?.mul_const(e, &[0.25]).map_err(mpc)
+    Ok(s)
 }
 
 /// One-sample t: mean difference and its standard error (from these and n the analyst computes
@@ -934,23 +953,16 @@ fn groups<E: Engine>(
         }
         "anova" => {
             // SSW = sum n_g m2_g; SST from the pooled sums; F = (SST - SSW)/(k-1) / (SSW/(n-k))
-            let mut ssw = m2[0].mul_const(e, &[ng[0] as f64]).map_err(mpc)?;
-            for g in 1..k {
-                let x = m2[g].mul_const(e, &[ng[g] as f64]).map_err(mpc)?;
-                ssw = ssw.add(e, &x).map_err(mpc)?;
-            }
+            // vectors over the groups, summed pairwise (log k additions deep)
+            let m2v = r.slice(e, 0..k);
+            let meanv = r.slice(e, k..2 * k);
+            let ngf: Vec<f64> = ng.iter().map(|&m| m as f64).collect();
+            let ssw = m2v.mul_const(e, &ngf).map_err(mpc)?.total(e).map_err(mpc)?;
             // SSB = sum n_g (mean_g - grand)^2 with grand = sum n_g mean_g / n
-            let mut grand = mean[0].mul_const(e, &[ng[0] as f64 / total as f64]).map_err(mpc)?;
-            for g in 1..k {
-                let x = mean[g].mul_const(e, &[ng[g] as f64 / total as f64]).map_err(mpc)?;
-                grand = grand.add(e, &x).map_err(mpc)?;
-            }
-            let mut ssb = Flt::constant(e, &[0.0]);
-            for g in 0..k {
-                let d = mean[g].sub(e, &grand).map_err(mpc)?;
-                let d2 = d.mul(e, &d).map_err(mpc)?.mul_const(e, &[ng[g] as f64]).map_err(mpc)?;
-                ssb = ssb.add(e, &d2).map_err(mpc)?;
-            }
+            let wts: Vec<f64> = ngf.iter().map(|m| m / total as f64).collect();
+            let grand = meanv.mul_const(e, &wts).map_err(mpc)?.total(e).map_err(mpc)?;
+            let d = meanv.sub(e, &grand.gather(e, &vec![0; k])).map_err(mpc)?;
+            let ssb = d.mul(e, &d).map_err(mpc)?.mul_const(e, &ngf).map_err(mpc)?.total(e).map_err(mpc)?;
             let num = ssb.mul_const(e, &[1.0 / (k as f64 - 1.0)]).map_err(mpc)?;
             let den = ssw.mul_const(e, &[1.0 / (total as f64 - k as f64)]).map_err(mpc)?;
             out.push("f", num.div(e, &den).map_err(mpc)?);
@@ -1100,11 +1112,7 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
     // explained = b . Mxy; SSR n = Myy - explained
     let mxy_idx: Vec<u32> = (0..k).map(|i| tri(p, i, k) as u32).collect();
     let mxy = m.gather(e, &mxy_idx);
-    let bm = b.mul(e, &mxy).map_err(mpc)?;
-    let mut expl = bm.slice(e, 0..1);
-    for i in 1..k {
-        expl = expl.add(e, &bm.slice(e, i..i + 1)).map_err(mpc)?;
-    }
+    let expl = b.mul(e, &mxy).map_err(mpc)?.total(e).map_err(mpc)?;
     let myy = m.slice(e, tri(p, k, k)..tri(p, k, k) + 1);
     let r2 = expl.div(e, &myy).map_err(mpc)?;
     let ssr_n = myy.sub(e, &expl).map_err(mpc)?; // n * SSR... in units of M (n^2 * mean squares)
@@ -1116,11 +1124,8 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
     // const = (S_y - sum b_j S_j) / n; Var(const) = sigma^2 (1 + S' Mxx^-1 S) / n
     let sx = s.slice(e, 0..k);
     let sy = s.slice(e, k..k + 1);
-    let bs = b.mul(e, &sx).map_err(mpc)?;
-    let mut acc = sy.clone();
-    for i in 0..k {
-        acc = acc.sub(e, &bs.slice(e, i..i + 1)).map_err(mpc)?;
-    }
+    let bs = b.mul(e, &sx).map_err(mpc)?.total(e).map_err(mpc)?;
+    let acc = sy.sub(e, &bs).map_err(mpc)?;
     let cst = acc.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
     // S' Minv S
     let (mut li, mut ri, mut ii) = (Vec::new(), Vec::new(), Vec::new());
@@ -1132,10 +1137,7 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
         }
     }
     let terms = sx.gather(e, &li).mul(e, &sx.gather(e, &ri)).map_err(mpc)?.mul(e, &a.gather(e, &ii)).map_err(mpc)?;
-    let mut quad = Flt::constant(e, &[1.0]);
-    for t in 0..k * k {
-        quad = quad.add(e, &terms.slice(e, t..t + 1)).map_err(mpc)?;
-    }
+    let quad = Flt::concat(e, &[&terms, &Flt::constant(e, &[1.0])]).total(e).map_err(mpc)?;
     let vc = quad.mul(e, &sig2).map_err(mpc)?.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
     let sec = vc.sqrt(e).map_err(mpc)?;
     out.push("n", Flt::constant(e, &[n as f64]));
