@@ -51,6 +51,30 @@ pub struct StatsReport {
     pub logit: StatsBench,
 }
 
+impl StatsBench {
+    fn new(
+        function: &str,
+        rows: usize,
+        columns: usize,
+        target_seconds: f64,
+        (seconds, bytes_per_party, rounds): (f64, u64, u64),
+        plain_seconds: f64,
+        max_rel_error: f64,
+    ) -> Self {
+        StatsBench {
+            function: function.into(),
+            rows,
+            columns,
+            seconds,
+            target_seconds,
+            rounds,
+            bytes_per_party,
+            plain_seconds,
+            max_rel_error,
+        }
+    }
+}
+
 fn uniform(p: &mut Prg) -> f64 {
     (p.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
@@ -172,17 +196,7 @@ fn describe(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
     let plain = start.elapsed().as_secs_f64();
     let c = &got["columns"]["v"];
     let err = want.iter().map(|(k, w)| rel(&c[*k], *w)).fold(0.0, f64::max);
-    Ok(StatsBench {
-        function: "describe".into(),
-        rows,
-        columns: 1,
-        seconds: secs,
-        target_seconds: 15.0 * rows as f64 / 1e6,
-        rounds,
-        bytes_per_party: bytes,
-        plain_seconds: plain,
-        max_rel_error: err,
-    })
+    Ok(StatsBench::new("describe", rows, 1, 15.0 * rows as f64 / 1e6, (secs, bytes, rounds), plain, err))
 }
 
 fn ols(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
@@ -223,17 +237,7 @@ fn ols(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
     let (coef, _) = solve(&a, &b);
     let plain = start.elapsed().as_secs_f64();
     let err = (0..k).map(|j| rel(&got["coefficients"][&xs[j]], coef[j])).fold(0.0, f64::max);
-    Ok(StatsBench {
-        function: "ols".into(),
-        rows,
-        columns: k + 1,
-        seconds: secs,
-        target_seconds: 10.0 * rows as f64 / 1e6,
-        rounds,
-        bytes_per_party: bytes,
-        plain_seconds: plain,
-        max_rel_error: err,
-    })
+    Ok(StatsBench::new("ols", rows, k + 1, 10.0 * rows as f64 / 1e6, (secs, bytes, rounds), plain, err))
 }
 
 fn logit(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
@@ -298,17 +302,7 @@ fn logit(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
             ((gv - g[j]).abs() / g[j].abs().max(se)).max(0.0)
         })
         .fold(0.0, f64::max);
-    Ok(StatsBench {
-        function: "logit".into(),
-        rows,
-        columns: k + 1,
-        seconds: secs,
-        target_seconds: 60.0 * rows as f64 / 1e5,
-        rounds,
-        bytes_per_party: bytes,
-        plain_seconds: plain,
-        max_rel_error: err,
-    })
+    Ok(StatsBench::new("logit", rows, k + 1, 60.0 * rows as f64 / 1e5, (secs, bytes, rounds), plain, err))
 }
 
 pub fn run_all(cfg: &StatsConfig) -> Result<StatsReport, MpcError> {

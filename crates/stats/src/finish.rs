@@ -14,6 +14,17 @@ fn get(v: &BTreeMap<String, f64>, k: &str) -> Result<f64, StatsError> {
     v.get(k).copied().ok_or_else(|| StatsError::Mpc(format!("the parties' answer lacks {k:?}")))
 }
 
+/// n of a one-sample test, or the groups and their sizes of a two-sample one.
+fn sizes(req: &Request, v: &BTreeMap<String, f64>, o: &mut Value) -> Result<(), StatsError> {
+    if req.by.is_some() {
+        o["groups"] = json!(req.groups);
+        o["n"] = json!([get(v, "n.0")?, get(v, "n.1")?]);
+    } else {
+        o["n"] = json!(get(v, "n")?);
+    }
+    Ok(())
+}
+
 /// Builds the answer of `req` from the opened values.
 pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsError> {
     let f = crate::spec(&req.function)?;
@@ -28,12 +39,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             let z = md / se;
             let mut o =
                 json!({"z": num(z), "p_value": num(2.0 * dist::norm_sf(z.abs())), "mean_diff": num(md), "se": num(se)});
-            if req.by.is_some() {
-                o["groups"] = json!(req.groups);
-                o["n"] = json!([get(v, "n.0")?, get(v, "n.1")?]);
-            } else {
-                o["n"] = json!(get(v, "n")?);
-            }
+            sizes(req, v, &mut o)?;
             Ok(o)
         }
         "chisq" => {
@@ -150,12 +156,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 "t": num(t), "df": num(df), "p_value": num(dist::t_two_sided(t, df)), "mean_diff": num(md),
                 "se": num(se), "ci_low": num(md - crit * se), "ci_high": num(md + crit * se), "confidence": conf,
             });
-            if req.by.is_some() {
-                o["groups"] = json!(req.groups);
-                o["n"] = json!([get(v, "n.0")?, get(v, "n.1")?]);
-            } else {
-                o["n"] = json!(get(v, "n")?);
-            }
+            sizes(req, v, &mut o)?;
             Ok(o)
         }
         "vartest" => {
