@@ -2,9 +2,14 @@
 //! and responses. Nothing here knows about shares or protocols.
 
 pub mod encode;
+pub mod names;
 mod schema;
 
-pub use schema::{ColumnSchema, Kind, Schema};
+pub use schema::{ColumnSchema, Kind, MAX_COLUMNS, MAX_ROWS, Schema};
+
+/// Rows per stored share chunk: the client uploads and every party stores and reads column shares
+/// in chunks of this many rows (the last chunk holds the rest). Part of the wire and disk format.
+pub const CHUNK_ROWS: usize = 1 << 16;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -36,11 +41,18 @@ pub struct PartyConfig {
     pub timeout_secs: u64,
     /// SHA-256 (hex) of the bootstrap admin token.
     pub admin_token_sha256: String,
+    /// Seconds an upload may go without receiving a chunk before the party discards it.
+    #[serde(default = "default_upload_timeout")]
+    pub upload_timeout_secs: u64,
     pub peers: Vec<PeerAddr>,
 }
 
 fn default_timeout() -> u64 {
     30
+}
+
+fn default_upload_timeout() -> u64 {
+    6 * 3600
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

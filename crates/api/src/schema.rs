@@ -49,8 +49,72 @@ pub struct Schema {
     pub columns: Vec<ColumnSchema>,
 }
 
+/// Most columns a table may have.
+pub const MAX_COLUMNS: usize = 1024;
+/// Most rows a table may have.
+pub const MAX_ROWS: u64 = 1 << 31;
+
 impl Schema {
     pub fn column(&self, name: &str) -> Option<(usize, &ColumnSchema)> {
         self.columns.iter().enumerate().find(|(_, c)| c.name == name)
+    }
+
+    /// Stored share columns: the schema's columns, then one not-NULL column per nullable column.
+    pub fn stored_columns(&self) -> usize {
+        self.columns.len() + self.columns.iter().filter(|c| c.nullable).count()
+    }
+
+    /// Ring (64 or 128) of stored column `i` (validity columns are 0/1 in Z_2^64).
+    pub fn stored_ring(&self, i: usize) -> Option<u32> {
+        match self.columns.get(i) {
+            Some(c) => Some(c.ring_bits()),
+            None => (i < self.stored_columns()).then_some(64),
+        }
+    }
+
+    /// Checks what a party will rely on: names, count, and per kind a bound the engine can hold.
+    /// A client that bypasses the library meets the same check at every party.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.columns.is_empty() || self.columns.len() > MAX_COLUMNS {
+            return Err(format!("a table has 1 to {MAX_COLUMNS} columns, not {}", self.columns.len()));
+        }
+        for (i, c) in self.columns.iter().enumerate() {
+            crate::names::check_column_name(&c.name)?;
+            if self.columns[..i].iter().any(|d| d.name == c.name) {
+                return Err(format!("column {:?} appears twice", c.name));
+            }
+            let (lo, hi) = match c.kind {
+                Kind::Integer | Kind::Decimal { .. } => (1, 120),
+                Kind::Boolean => (1, 1),
+                Kind::Category => (1, 120),
+                Kind::Key => (96, 96),
+                Kind::Date => (1, 32),
+            };
+            if !(lo..=hi).contains(&c.bits) {
+                return Err(format!(
+                    "column {:?}: a bound of 2^{} is outside what a {} column may declare (2^{lo} to 2^{hi})",
+                    c.name,
+                    c.bits,
+                    kind_name(&c.kind)
+                ));
+            }
+            if let Kind::Decimal { scale } = c.kind
+                && !(1..=36).contains(&scale)
+            {
+                return Err(format!("column {:?}: a decimal has 1 to 36 places, not {scale}", c.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kind_name(k: &Kind) -> &'static str {
+    match k {
+        Kind::Integer => "integer",
+        Kind::Decimal { .. } => "decimal",
+        Kind::Boolean => "boolean",
+        Kind::Category => "category",
+        Kind::Key => "key",
+        Kind::Date => "date",
     }
 }

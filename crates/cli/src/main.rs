@@ -86,9 +86,13 @@ enum Command {
         client: PathBuf,
         /// Table name.
         #[arg(long)]
-        table: String,
-        #[arg(long)]
-        csv: PathBuf,
+        table: Option<String>,
+        #[arg(long, required_unless_present = "abort")]
+        csv: Option<PathBuf>,
+        /// Discard your unfinished upload of TABLE at every party instead (uploads left
+        /// unfinished are also discarded after the parties' upload timeout).
+        #[arg(long, value_name = "TABLE", conflicts_with_all = ["csv", "table", "schema", "key"])]
+        abort: Option<String>,
         /// Schema file (JSON, as written by `mitsu schema infer`); inferred when absent.
         #[arg(long)]
         schema: Option<PathBuf>,
@@ -214,7 +218,14 @@ enum TableCmd {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
+    // the client plans every query too: give it the stack the planner's limits are sized for
+    let worker = std::thread::Builder::new()
+        .name("mitsu".into())
+        .stack_size(mitsu_query::limits::STACK_BYTES)
+        .spawn(move || run(cli))
+        .expect("starting the main thread");
+    let res = worker.join().unwrap_or_else(|_| Err(anyhow::anyhow!("internal error (a bug); see the message above")));
+    if let Err(e) = res {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -281,9 +292,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Upload { client, table, csv, schema, key } => {
-            upload(&client, &table, &csv, schema.as_deref(), key.as_deref())
-        }
+        Command::Upload { client, table, csv, abort, schema, key } => match (abort, table, csv) {
+            (Some(t), _, _) => {
+                let n = mitsu_client::Client::load(&client)?.abort_upload(&t)?;
+                match n {
+                    0 => println!("no unfinished upload of {t:?} by you was found at any party"),
+                    _ => println!("discarded your unfinished upload of {t:?} at every party"),
+                }
+                Ok(())
+            }
+            (None, Some(table), Some(csv)) => upload(&client, &table, &csv, schema.as_deref(), key.as_deref()),
+            _ => Err(anyhow::anyhow!("mitsu upload needs --table NAME --csv FILE (or --abort TABLE)")),
+        },
         Command::Tables { client } => tables(&client),
         Command::Stats(a) => stats::run(*a),
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),

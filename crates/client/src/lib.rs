@@ -27,6 +27,16 @@ pub enum ClientError {
     Party { party: usize, what: String },
 }
 
+/// A fresh random job id (never 0). The parties namespace it by account.
+pub fn job_id() -> u64 {
+    loop {
+        let j = mitsu_crypto::Prg::new(mitsu_crypto::Seed::random()).next_u64();
+        if j != 0 {
+            return j;
+        }
+    }
+}
+
 /// A client of one deployment.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -138,7 +148,9 @@ impl Client {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let body = serde_json::json!({"name": name, "role": role, "token_sha256": hash}).to_string();
+        mitsu_api::names::check_name("account", name).map_err(ClientError::Config)?;
+        // one job id for the three requests: the parties create the account together or not at all
+        let body = serde_json::json!({"job": job_id(), "name": name, "role": role, "token_sha256": hash}).to_string();
         self.expect_all("POST", "/v1/accounts", body.as_bytes())?;
         let mut cfg = self.cfg.clone();
         cfg.user = name.to_string();

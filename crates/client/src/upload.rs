@@ -12,8 +12,7 @@ use mitsu_crypto::{Prg, Seed};
 use mitsu_mpc_rep3::client::deal;
 use std::sync::mpsc::sync_channel;
 
-/// Rows per stored chunk.
-pub const CHUNK_ROWS: usize = 1 << 16;
+pub use mitsu_api::CHUNK_ROWS;
 
 /// What an upload did.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +38,8 @@ impl Client {
     /// Uploads `t` as table `name` (a new version if it exists). `progress(done, total)` is called
     /// as chunks are sent. Nothing becomes visible unless all three parties commit.
     pub fn upload(&self, name: &str, t: &Table, progress: &dyn Fn(usize, usize)) -> Result<UploadReport, ClientError> {
-        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
-            return Err(ClientError::Config(format!("table name {name:?}: use letters, digits, '_' or '-'")));
-        }
+        mitsu_api::names::check_name("table", name).map_err(ClientError::Config)?;
+        t.schema.validate().map_err(ClientError::Config)?;
         // next version: one above the newest any party has committed
         let mut version = 0;
         for (i, r) in self.call_all("GET", &format!("/v1/tables/{name}"), &[]).into_iter().enumerate() {
@@ -112,16 +110,17 @@ impl Client {
             Ok(())
         });
         res?;
-        let job = loop {
-            let mut p = Prg::new(Seed::random());
-            let j = p.next_u64();
-            if j != 0 {
-                break j;
-            }
-        };
-        let body = serde_json::json!({ "job": job }).to_string();
+        let body = serde_json::json!({ "job": crate::job_id() }).to_string();
         // concurrently: each party waits for the other two to confirm
         self.expect_all("POST", &format!("/v1/tables/{name}/versions/{version}/commit"), body.as_bytes())?;
         Ok(UploadReport { table: name.to_string(), version, rows: t.rows, bytes_per_party: bytes })
+    }
+
+    /// Discards this account's unfinished upload of `name` at every party (`mitsu upload --abort`).
+    /// Returns how many staged versions the parties discarded (the largest count of any party).
+    pub fn abort_upload(&self, name: &str) -> Result<u64, ClientError> {
+        mitsu_api::names::check_name("table", name).map_err(ClientError::Config)?;
+        let answers = self.expect_all("DELETE", &format!("/v1/tables/{name}/staged"), &[])?;
+        Ok(answers.iter().filter_map(|v| v["discarded"].as_u64()).max().unwrap_or(0))
     }
 }

@@ -12,6 +12,7 @@ mod func;
 mod group;
 mod join;
 mod num;
+mod range;
 mod sort;
 
 pub use compare::{eq, ge, gt, le, lt, max, maximum, min, minimum, select};
@@ -22,4 +23,5 @@ pub use func::{
 pub use group::{Groups, group_sum, segment_starts, segmented_extremum, segmented_sum};
 pub use join::{JoinSide, Joined, equi_join};
 pub use num::{Num, check_bits};
+pub use range::count_outside;
 pub use sort::sort_by_key;

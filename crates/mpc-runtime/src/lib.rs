@@ -102,6 +102,9 @@ where
                 let me = t.me;
                 std::thread::Builder::new()
                     .name(format!("party-{}", me.index()))
+                    // a quarter of a party worker's stack (mitsu-query's STACK_BYTES): the deepest
+                    // query allowed must fit in it
+                    .stack_size(16 << 20)
                     .spawn_scoped(s, move || f(Channel::new(me, Box::new(t)), inp))
                     .expect("spawning a party thread")
             })

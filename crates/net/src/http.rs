@@ -7,12 +7,16 @@ use crate::pki::{Identity, party_name};
 use mitsu_mpc_core::PartyId;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-const MAX_HEAD: usize = 64 * 1024;
+/// Longest request head (request line and headers).
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Most headers in one request.
+pub const MAX_HEADERS: usize = 100;
 
 /// A parsed request.
 #[derive(Debug, Clone)]
@@ -63,59 +67,155 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
+        408 => "Request Timeout",
         413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "Status",
     }
 }
 
-/// Reads one request. Errors are for the caller to answer with 400 (or drop).
-pub fn read_request<R: Read>(r: R, max_body: usize) -> Result<Request, (u16, String)> {
-    let mut r = BufReader::new(r);
-    let mut head = Vec::new();
-    loop {
-        let n = r
-            .by_ref()
-            .take((MAX_HEAD - head.len()) as u64 + 1)
-            .read_until(b'\n', &mut head)
-            .map_err(|e| (400, e.to_string()))?;
-        if n == 0 {
-            return Err((400, "connection closed before the request was complete".into()));
-        }
-        if head.len() > MAX_HEAD {
-            return Err((400, "request headers exceed 64 KiB".into()));
-        }
-        if head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n") {
-            break;
-        }
+/// A request's line and headers: what the server sees before it decides whether to read a body.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    /// The announced body length (`Content-Length`, 0 without one).
+    pub content_length: usize,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
-    let text = std::str::from_utf8(&head).map_err(|_| (400, "request headers are not UTF-8".to_string()))?;
+    /// The bearer token, if any.
+    pub fn bearer(&self) -> Option<&str> {
+        self.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
+    }
+}
+
+/// Parses a request head (everything before the blank line, which `text` includes or not).
+pub fn parse_head(text: &[u8]) -> Result<Head, (u16, String)> {
+    let text = std::str::from_utf8(text).map_err(|_| (400, "request headers are not UTF-8".to_string()))?;
     let mut lines = text.lines();
     let first = lines.next().unwrap_or_default();
     let mut parts = first.split_whitespace();
-    let (method, path) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(p), Some(v)) if v.starts_with("HTTP/1.") => (m.to_string(), p.to_string()),
-        _ => return Err((400, format!("malformed request line {first:?}"))),
+    let (method, path) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(p), Some(v), None) if v.starts_with("HTTP/1.") => (m.to_string(), p.to_string()),
+        _ => return Err((400, format!("malformed request line {:?}", truncate(first, 200)))),
     };
     let mut headers = Vec::new();
     for l in lines {
         if l.is_empty() {
             break;
         }
-        let (k, v) = l.split_once(':').ok_or_else(|| (400, format!("malformed header {l:?}")))?;
+        if headers.len() >= MAX_HEADERS {
+            return Err((400, format!("more than {MAX_HEADERS} headers")));
+        }
+        let (k, v) = l.split_once(':').ok_or_else(|| (400, format!("malformed header {:?}", truncate(l, 200))))?;
         headers.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let len = match headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
-        Some((_, v)) => v.parse::<usize>().map_err(|_| (400, format!("bad Content-Length {v:?}")))?,
-        None => 0,
-    };
+    let mut content_length = None;
+    for (k, v) in &headers {
+        if k.eq_ignore_ascii_case("transfer-encoding") {
+            return Err((400, "Transfer-Encoding is not supported; send a Content-Length".into()));
+        }
+        if k.eq_ignore_ascii_case("content-length") {
+            let n = v.parse::<usize>().map_err(|_| (400, format!("bad Content-Length {:?}", truncate(v, 40))))?;
+            if content_length.is_some_and(|m| m != n) {
+                return Err((400, "conflicting Content-Length headers".into()));
+            }
+            content_length = Some(n);
+        }
+    }
+    Ok(Head { method, path, headers, content_length: content_length.unwrap_or(0) })
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Reads a request head from `r`, calling `before_read` before every read (the server sets the
+/// socket's timeout to what is left of its deadline there). Returns the head and the bytes read
+/// past it (the start of the body). Reads at most [`MAX_HEAD`] bytes of head.
+pub fn read_head<R: Read>(
+    r: &mut R,
+    before_read: &mut dyn FnMut() -> std::io::Result<()>,
+) -> Result<(Head, Vec<u8>), (u16, String)> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut tmp = [0u8; 4096];
+    loop {
+        before_read().map_err(|e| (408, format!("request head: {e}")))?;
+        let n = match r.read(&mut tmp) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err((400, format!("request head: {e}"))),
+        };
+        if n == 0 {
+            return Err((400, "connection closed before the request was complete".into()));
+        }
+        let old = buf.len();
+        buf.extend_from_slice(&tmp[..n]);
+        // the head ends at the first blank line (CRLF CRLF, or LF LF from lenient clients)
+        let find = |from: usize, pat: &[u8]| {
+            buf[from..].windows(pat.len()).position(|w| w == pat).map(|i| from + i + pat.len())
+        };
+        let end = match (find(old.saturating_sub(3), b"\r\n\r\n"), find(old.saturating_sub(1), b"\n\n")) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        if let Some(end) = end {
+            if end > MAX_HEAD {
+                return Err((431, "request headers exceed 64 KiB".into()));
+            }
+            let head = parse_head(&buf[..end])?;
+            return Ok((head, buf[end..].to_vec()));
+        }
+        if buf.len() > MAX_HEAD {
+            return Err((431, "request headers exceed 64 KiB".into()));
+        }
+    }
+}
+
+/// Reads the body announced by `head` (`already`: bytes read with the head), refusing more than
+/// `max_body` bytes before reading any.
+pub fn read_body<R: Read>(
+    r: &mut R,
+    head: &Head,
+    already: Vec<u8>,
+    max_body: usize,
+    before_read: &mut dyn FnMut() -> std::io::Result<()>,
+) -> Result<Vec<u8>, (u16, String)> {
+    let len = head.content_length;
     if len > max_body {
         return Err((413, format!("request body of {len} bytes exceeds the limit of {max_body}")));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).map_err(|e| (400, format!("request body: {e}")))?;
-    Ok(Request { method, path, headers, body })
+    if already.len() > len {
+        return Err((400, "more bytes than Content-Length announced".into()));
+    }
+    let mut body = already;
+    let have = body.len();
+    body.resize(len, 0);
+    let mut filled = have;
+    while filled < len {
+        before_read().map_err(|e| (408, format!("request body: {e}")))?;
+        match r.read(&mut body[filled..]) {
+            Ok(0) => return Err((400, format!("request body: the connection closed after {filled} of {len} bytes"))),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((400, format!("request body: {e}"))),
+        }
+    }
+    Ok(body)
+}
+
+/// Reads one whole request without deadlines (tests and tools; the server reads in two steps).
+pub fn read_request<R: Read>(mut r: R, max_body: usize) -> Result<Request, (u16, String)> {
+    let (head, rest) = read_head(&mut r, &mut || Ok(()))?;
+    let body = read_body(&mut r, &head, rest, max_body, &mut || Ok(()))?;
+    Ok(Request { method: head.method, path: head.path, headers: head.headers, body })
 }
 
 /// Writes one response and flushes.
@@ -145,37 +245,124 @@ pub fn server_config(id: &Identity) -> Result<Arc<ServerConfig>, NetError> {
     Ok(Arc::new(cfg))
 }
 
+/// What the API server lets one connection do, before and after its caller is known.
+#[derive(Debug, Clone)]
+pub struct ServeLimits {
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Of those, connections whose caller is not yet known (handshake and head not done).
+    pub max_unauthenticated: usize,
+    /// Time for the TLS handshake and the request head together: a client that trickles bytes
+    /// is closed when it runs out.
+    pub head_timeout: Duration,
+    /// Time for the whole body, once the caller is admitted.
+    pub body_timeout: Duration,
+    /// Stack of each connection's thread (the handler plans and runs jobs on it).
+    pub stack_bytes: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            max_connections: 256,
+            max_unauthenticated: 64,
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(300),
+            stack_bytes: 8 << 20,
+        }
+    }
+}
+
+/// Decrements a counter when dropped.
+struct Slot<'a>(&'a AtomicUsize);
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Sets the socket's read timeout to what is left until `deadline`, or fails when nothing is.
+fn until(sock: &TcpStream, deadline: Instant) -> std::io::Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client was too slow"));
+    }
+    sock.set_read_timeout(Some(left))
+}
+
 /// Serves requests on `listener` until `stop()` is true, one thread per connection.
-pub fn serve<H>(
+///
+/// Each request is read in two steps: the head, then `admit(&head)` decides who the caller is and
+/// how large a body it may send (or answers at once, e.g. 401); only then is the body read. So a
+/// caller without a token can make the server hold no more than a head per connection, and at
+/// most `limits.max_unauthenticated` of those. A handler that panics answers 500.
+pub fn serve<C, A, H>(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
-    max_body: usize,
+    limits: ServeLimits,
     stop: impl Fn() -> bool + Send + 'static,
+    admit: A,
     handler: H,
 ) where
-    H: Fn(Request) -> Response + Send + Sync + 'static,
+    C: Send + 'static,
+    A: Fn(&Head) -> Result<(C, usize), Response> + Send + Sync + 'static,
+    H: Fn(C, Request) -> Response + Send + Sync + 'static,
 {
-    let handler = Arc::new(handler);
+    let shared = Arc::new((admit, handler, limits, AtomicUsize::new(0), AtomicUsize::new(0)));
     for conn in listener.incoming() {
         if stop() {
             break;
         }
         let Ok(tcp) = conn else { continue };
-        let (tls, handler) = (tls.clone(), handler.clone());
-        let _ = std::thread::Builder::new().name("api-conn".into()).spawn(move || {
-            let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
-            let Ok(conn) = ServerConnection::new(tls) else {
-                return;
-            };
-            let mut s = StreamOwned::new(conn, tcp);
-            let resp = match read_request(&mut s, max_body) {
-                Ok(req) => handler(req),
-                Err((status, msg)) => Response::error(status, &msg),
-            };
-            let _ = write_response(&mut s, &resp);
-            s.conn.send_close_notify();
-            let _ = s.flush();
-        });
+        let (limits, open, unauth) = (&shared.2, &shared.3, &shared.4);
+        if open.load(Ordering::SeqCst) >= limits.max_connections
+            || unauth.load(Ordering::SeqCst) >= limits.max_unauthenticated
+        {
+            drop(tcp); // over the limit: closed before any work or memory is spent on it
+            continue;
+        }
+        open.fetch_add(1, Ordering::SeqCst);
+        unauth.fetch_add(1, Ordering::SeqCst);
+        let (tls, sh) = (tls.clone(), shared.clone());
+        let spawned =
+            std::thread::Builder::new().name("api-conn".into()).stack_size(limits.stack_bytes).spawn(move || {
+                let (admit, handler, limits, open, unauth) = (&sh.0, &sh.1, &sh.2, &sh.3, &sh.4);
+                let _open = Slot(open);
+                let mut unauth_slot = Some(Slot(unauth));
+                let deadline = Instant::now() + limits.head_timeout;
+                let Ok(conn) = ServerConnection::new(tls) else { return };
+                let mut s = StreamOwned::new(conn, tcp);
+                while s.conn.is_handshaking() {
+                    if until(&s.sock, deadline).is_err() || s.conn.complete_io(&mut s.sock).is_err() {
+                        return;
+                    }
+                }
+                let resp = (|| {
+                    let sock = s.sock.try_clone().map_err(|e| Response::error(500, &e.to_string()))?;
+                    let (head, rest) =
+                        read_head(&mut s, &mut || until(&sock, deadline)).map_err(|(c, m)| Response::error(c, &m))?;
+                    let (who, max_body) = admit(&head)?;
+                    unauth_slot = None; // the caller is known: it no longer counts as unauthenticated
+                    let body_deadline = Instant::now() + limits.body_timeout;
+                    let body = read_body(&mut s, &head, rest, max_body, &mut || until(&sock, body_deadline))
+                        .map_err(|(c, m)| Response::error(c, &m))?;
+                    let req = Request { method: head.method, path: head.path, headers: head.headers, body };
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(who, req))).map_err(|_| {
+                        Response::error(500, "internal error: the party hit a bug; its log has the details")
+                    })
+                })()
+                .unwrap_or_else(|r| r);
+                drop(unauth_slot);
+                let _ = s.sock.set_write_timeout(Some(limits.body_timeout));
+                let _ = write_response(&mut s, &resp);
+                s.conn.send_close_notify();
+                let _ = s.flush();
+            });
+        if spawned.is_err() {
+            // the thread never ran: give its slots back
+            shared.3.fetch_sub(1, Ordering::SeqCst);
+            shared.4.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 

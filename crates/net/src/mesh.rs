@@ -27,8 +27,13 @@ const LAST: u8 = 1;
 const FIRST: u8 = 2;
 /// The sender abandoned the job; the frame's bytes say why.
 const ABORT: u8 = 4;
+/// On a message's first frame: a control request, answered by the party's control handler (not
+/// queued for a job); the answer comes back under the same job id.
+const CONTROL: u8 = 8;
 /// Largest message a peer may announce (a bound on what it can make us allocate).
 const MAX_MESSAGE: u64 = 1 << 34;
+/// Most bytes reserved for a message before its data arrives.
+const RESERVE: u64 = 64 << 20;
 /// Largest frame accepted from a peer: a bound on what a misbehaving peer can make us allocate.
 const MAX_FRAME: usize = CHUNK;
 
@@ -65,12 +70,18 @@ pub struct PeerHealth {
     pub last_error: Option<String>,
 }
 
+/// Answers a control request of a peer (see [`Mesh::set_control_handler`]).
+pub type ControlHandler = Arc<dyn Fn(PartyId, Payload) -> Payload + Send + Sync>;
+
 #[derive(Default)]
 struct Inbox {
     /// jobs a peer abandoned, with its reason
-    aborted: HashMap<(PartyId, u64), String>,
+    aborted: HashMap<(PartyId, u64), (Instant, String)>,
     last_seen: [Option<Instant>; 3],
-    queues: HashMap<(PartyId, u64), VecDeque<Payload>>,
+    /// messages per (sender, job), and when the queue was created
+    queues: HashMap<(PartyId, u64), (Instant, VecDeque<Payload>)>,
+    /// jobs with a live transport at this party (count of transports)
+    active: HashMap<u64, usize>,
     /// incoming connections currently open, per peer
     open: [u32; 3],
     /// how many incoming connections from each peer have closed so far
@@ -89,6 +100,7 @@ struct Inner {
     timeout: Duration,
     stop: AtomicBool,
     local: SocketAddr,
+    control: Mutex<Option<ControlHandler>>,
 }
 
 /// One party's view of the mesh. Cheap to clone; all clones share the links.
@@ -141,6 +153,7 @@ impl Mesh {
             timeout: cfg.timeout,
             stop: AtomicBool::new(false),
             local,
+            control: Mutex::new(None),
         });
         let acc = inner.clone();
         std::thread::Builder::new()
@@ -161,9 +174,45 @@ impl Mesh {
     /// A transport for one job (ids from 1): messages of other jobs never mix with it.
     pub fn transport(&self, job: u64) -> MeshTransport {
         assert_ne!(job, HEARTBEAT_JOB, "job 0 is reserved for heartbeats");
+        let mut ib = self.inner.inbox.lock().unwrap();
+        *ib.active.entry(job).or_default() += 1;
         // links that go down from now on end this job (see `recv`)
-        let closed_at_start = self.inner.inbox.lock().unwrap().closed;
+        let closed_at_start = ib.closed;
         MeshTransport { inner: self.inner.clone(), job, closed_at_start }
+    }
+
+    /// Sets what answers peers' control requests ([`Mesh::call`]). Each request is answered on a
+    /// thread of its own.
+    pub fn set_control_handler(&self, h: ControlHandler) {
+        *self.inner.control.lock().unwrap() = Some(h);
+    }
+
+    /// Sends a control request to `to` under a fresh `job` id and waits for its answer (at most
+    /// the mesh timeout).
+    pub fn call(&self, to: PartyId, job: u64, msg: &Payload) -> mitsu_mpc_core::Result<Payload> {
+        let mut t = self.transport(job);
+        let res = self
+            .inner
+            .send_flagged(to, job, msg, CONTROL)
+            .map_err(|what| MpcError::PeerUnreachable { party: to, what })
+            .and_then(|()| t.recv(to));
+        drop(t);
+        self.finish_job(job);
+        res
+    }
+
+    /// Drops messages queued for jobs that no transport at this party is running and that
+    /// arrived more than `max_age` ago: peers ran a job this party never joined (its client
+    /// request never came). Bounds the memory such jobs take.
+    pub fn reap(&self, max_age: Duration) -> usize {
+        let mut ib = self.inner.inbox.lock().unwrap();
+        let now = Instant::now();
+        let before = ib.queues.len();
+        let active = std::mem::take(&mut ib.active);
+        ib.queues.retain(|(_, j), (born, _)| active.contains_key(j) || now.duration_since(*born) < max_age);
+        ib.aborted.retain(|(_, j), (born, _)| active.contains_key(j) || now.duration_since(*born) < max_age);
+        ib.active = active;
+        before - ib.queues.len()
     }
 
     /// Sends a heartbeat to every peer (dialing if needed); returns the peers that could not be
@@ -298,16 +347,34 @@ enum Partial {
 }
 
 impl Partial {
-    fn bytes_mut(&mut self) -> (&mut [u8], &mut usize) {
-        match self {
-            Partial::U64(v, f) => (bytemuck::cast_slice_mut(v), f),
-            Partial::U128(v, f) => (bytemuck::cast_slice_mut(v), f),
-        }
+    /// The buffer grown to hold `want` more bytes (allocation follows the bytes that arrive, not
+    /// the size a header announced); `None` when that is more than announced.
+    fn room(&mut self, want: usize, total: usize) -> Option<&mut [u8]> {
+        let (buf, filled) = match self {
+            Partial::U64(v, f) => {
+                if *f + want > total {
+                    return None;
+                }
+                v.resize((*f + want).div_ceil(8), 0);
+                (bytemuck::cast_slice_mut::<u64, u8>(v), f)
+            }
+            Partial::U128(v, f) => {
+                if *f + want > total {
+                    return None;
+                }
+                v.resize((*f + want).div_ceil(16), 0);
+                (bytemuck::cast_slice_mut::<u128, u8>(v), f)
+            }
+        };
+        let at = *filled;
+        *filled += want;
+        Some(&mut buf[at..at + want])
     }
-    fn finish(self) -> Option<Payload> {
+
+    fn finish(self, total: usize) -> Option<Payload> {
         match self {
-            Partial::U64(v, f) if f == v.len() * 8 => Some(Payload::U64(v)),
-            Partial::U128(v, f) if f == v.len() * 16 => Some(Payload::U128(v)),
+            Partial::U64(v, f) if f == total && v.len() * 8 == total => Some(Payload::U64(v)),
+            Partial::U128(v, f) if f == total && v.len() * 16 == total => Some(Payload::U128(v)),
             _ => None,
         }
     }
@@ -318,7 +385,8 @@ fn read_frames(
     tls: &mut StreamOwned<ServerConnection, TcpStream>,
     from: PartyId,
 ) -> Result<(), String> {
-    let mut partial: HashMap<u64, Partial> = HashMap::new();
+    // per job: the message being received, its announced size, and whether it is a control request
+    let mut partial: HashMap<u64, (Partial, usize, bool)> = HashMap::new();
     let mut head = [0u8; 13];
     loop {
         match tls.read_exact(&mut head) {
@@ -338,7 +406,7 @@ fn read_frames(
             tls.read_exact(&mut why).map_err(|e| e.to_string())?;
             partial.remove(&job);
             let mut ib = inner.inbox.lock().unwrap();
-            ib.aborted.insert((from, job), String::from_utf8_lossy(&why).into_owned());
+            ib.aborted.insert((from, job), (Instant::now(), String::from_utf8_lossy(&why).into_owned()));
             inner.cv.notify_all();
             continue;
         }
@@ -353,26 +421,37 @@ fn read_frames(
                 return Err(format!("{from} announced a message of {total} bytes (limit {MAX_MESSAGE})"));
             }
             let p = match meta[0] {
-                0 if total % 8 == 0 => Partial::U64(vec![0; (total / 8) as usize], 0),
-                1 if total % 16 == 0 => Partial::U128(vec![0; (total / 16) as usize], 0),
+                // reserve up to 64 MiB at once; beyond that the buffer grows as bytes arrive
+                0 if total % 8 == 0 => Partial::U64(Vec::with_capacity(total.min(RESERVE) as usize / 8), 0),
+                1 if total % 16 == 0 => Partial::U128(Vec::with_capacity(total.min(RESERVE) as usize / 16), 0),
                 _ => return Err(format!("{from} sent a message of an unknown type or size")),
             };
-            partial.insert(job, p);
+            partial.insert(job, (p, total as usize, head[8] & CONTROL != 0));
         } else {
-            let p = partial.get_mut(&job).ok_or_else(|| format!("{from} sent data for job {job} without a header"))?;
-            let (buf, filled) = p.bytes_mut();
-            if *filled + len > buf.len() {
-                return Err(format!("{from} sent more data than it announced"));
-            }
-            tls.read_exact(&mut buf[*filled..*filled + len]).map_err(|e| e.to_string())?;
-            *filled += len;
+            let (p, total, _) =
+                partial.get_mut(&job).ok_or_else(|| format!("{from} sent data for job {job} without a header"))?;
+            let buf = p.room(len, *total).ok_or_else(|| format!("{from} sent more data than it announced"))?;
+            tls.read_exact(buf).map_err(|e| e.to_string())?;
         }
         if last {
-            let msg = partial.remove(&job).and_then(Partial::finish);
-            let Some(msg) = msg else { return Err(format!("{from} ended a message before sending all of it")) };
-            if job != HEARTBEAT_JOB {
+            let Some((p, total, control)) = partial.remove(&job) else {
+                return Err(format!("{from} ended a message it never began"));
+            };
+            let Some(msg) = p.finish(total) else {
+                return Err(format!("{from} ended a message before sending all of it"));
+            };
+            if control {
+                let handler = inner.control.lock().unwrap().clone();
+                if let Some(h) = handler {
+                    let inner = inner.clone();
+                    let _ = std::thread::Builder::new().name("mesh-control".into()).spawn(move || {
+                        let answer = h(from, msg);
+                        let _ = inner.send(from, job, &answer);
+                    });
+                }
+            } else if job != HEARTBEAT_JOB {
                 let mut ib = inner.inbox.lock().unwrap();
-                ib.queues.entry((from, job)).or_default().push_back(msg);
+                ib.queues.entry((from, job)).or_insert_with(|| (Instant::now(), VecDeque::new())).1.push_back(msg);
                 inner.cv.notify_all();
             }
         }
@@ -415,6 +494,10 @@ impl Inner {
     }
 
     fn send(&self, to: PartyId, job: u64, msg: &Payload) -> Result<(), String> {
+        self.send_flagged(to, job, msg, 0)
+    }
+
+    fn send_flagged(&self, to: PartyId, job: u64, msg: &Payload, flags: u8) -> Result<(), String> {
         let mut slot = self.out[to.index()].lock().unwrap();
         // one retry on a fresh connection: the receiver drops partial messages of a lost link
         for attempt in 0..2 {
@@ -422,7 +505,7 @@ impl Inner {
                 *slot = Some(self.dial(to)?);
             }
             let s = slot.as_mut().unwrap();
-            match write_message(s, job, msg) {
+            match write_message(s, job, msg, flags) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     *slot = None;
@@ -437,7 +520,7 @@ impl Inner {
 }
 
 /// A header frame (element type, total bytes), then the elements' bytes straight from the vector.
-fn write_message(s: &mut Out, job: u64, msg: &Payload) -> Result<(), String> {
+fn write_message(s: &mut Out, job: u64, msg: &Payload, flags: u8) -> Result<(), String> {
     let (tag, bytes): (u8, &[u8]) = match msg {
         Payload::U64(v) => (0, bytemuck::cast_slice(v)),
         Payload::U128(v) => (1, bytemuck::cast_slice(v)),
@@ -445,7 +528,7 @@ fn write_message(s: &mut Out, job: u64, msg: &Payload) -> Result<(), String> {
     let mut meta = [0u8; 9];
     meta[0] = tag;
     meta[1..].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
-    write_frame(s, job, FIRST | if bytes.is_empty() { LAST } else { 0 }, &meta)?;
+    write_frame(s, job, flags | FIRST | if bytes.is_empty() { LAST } else { 0 }, &meta)?;
     let mut chunks = bytes.chunks(CHUNK).peekable();
     while let Some(c) = chunks.next() {
         write_frame(s, job, if chunks.peek().is_none() { LAST } else { 0 }, c)?;
@@ -475,6 +558,18 @@ impl std::fmt::Debug for MeshTransport {
     }
 }
 
+impl Drop for MeshTransport {
+    fn drop(&mut self) {
+        let mut ib = self.inner.inbox.lock().unwrap();
+        if let Some(n) = ib.active.get_mut(&self.job) {
+            *n -= 1;
+            if *n == 0 {
+                ib.active.remove(&self.job);
+            }
+        }
+    }
+}
+
 impl Transport for MeshTransport {
     fn send(&mut self, to: PartyId, msg: Payload) -> mitsu_mpc_core::Result<()> {
         // a peer whose link dropped during this job has lost the job's state: fail now rather
@@ -494,10 +589,10 @@ impl Transport for MeshTransport {
         let mut ib = self.inner.inbox.lock().unwrap();
         let closed_at_start = self.closed_at_start[from.index()];
         loop {
-            if let Some(m) = ib.queues.get_mut(&(from, self.job)).and_then(|q| q.pop_front()) {
+            if let Some(m) = ib.queues.get_mut(&(from, self.job)).and_then(|q| q.1.pop_front()) {
                 return Ok(m);
             }
-            if let Some(why) = ib.aborted.get(&(from, self.job)) {
+            if let Some((_, why)) = ib.aborted.get(&(from, self.job)) {
                 return Err(MpcError::PeerUnreachable { party: from, what: format!("it abandoned the job: {why}") });
             }
             // the peer's link went down during this job: it will not answer

@@ -60,7 +60,10 @@ pub fn execute<E: Engine, R: Ring, S: Source<E>>(e: &mut E, q: &Query, src: &mut
     }
     let mut x = Exec { e, src };
     let rel = x.run(&q.root, &vec![true; q.root.out.len()])?;
-    let rel = x.compact(rel)?;
+    // rows leave in a random order unless the query ordered them under MPC (ORDER BY … LIMIT):
+    // the upload order of a provider's file must not show through
+    let ordered = matches!(q.root.node, Node::TopK { .. });
+    let rel = x.compact(rel, !ordered)?;
     let ones = x.e.constant(&vec![R::ONE; rel.n]);
     Ok(Output {
         rows: rel.n,
@@ -677,10 +680,30 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
     }
 
     /// Drops invalid rows: one shuffle, then the validity bits are opened (revealing the count).
-    fn compact<R: Ring>(&mut self, rel: Rel<E, R>) -> Res<Rel<E, R>> {
-        let Some(valid) = &rel.valid else { return Ok(rel) };
+    /// With `shuffle`, rows that are all valid are shuffled too (nothing is opened).
+    fn compact<R: Ring>(&mut self, rel: Rel<E, R>, shuffle: bool) -> Res<Rel<E, R>> {
         let n = rel.n;
         let ones = self.ones(n);
+        let Some(valid) = &rel.valid else {
+            if !shuffle || n <= 1 {
+                return Ok(rel);
+            }
+            let mut cols: Vec<&E::A<R>> = Vec::new();
+            for c in &rel.cols {
+                cols.push(&c.v);
+                cols.push(c.nn.as_ref().unwrap_or(&ones));
+            }
+            let mut sh = self.e.shuffle(&cols)?.into_iter();
+            let out = rel
+                .cols
+                .iter()
+                .map(|c| {
+                    let (v, nn) = (sh.next().expect("shuffled"), sh.next().expect("shuffled"));
+                    Col { v, nn: c.nn.as_ref().map(|_| nn) }
+                })
+                .collect();
+            return Ok(Rel { n, valid: None, cols: out });
+        };
         let mut cols: Vec<&E::A<R>> = vec![valid];
         for c in &rel.cols {
             cols.push(&c.v);

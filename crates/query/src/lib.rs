@@ -10,6 +10,7 @@
 
 pub mod exec;
 pub mod explain;
+pub mod limits;
 pub mod plan;
 pub mod ty;
 pub mod value;
@@ -44,15 +45,22 @@ pub enum QueryError {
     Range(String),
     /// The computation failed (a party, the network, or a data-dependent check).
     Mpc(String),
+    /// The query exceeds one of the planner's limits (see [`limits`]); the message names it.
+    Limit(String),
+    /// The account may not read a table the query names.
+    Forbidden(String),
 }
 
 impl std::fmt::Display for QueryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             QueryError::Syntax(m) => write!(f, "SQL syntax error: {m}"),
-            QueryError::Unsupported(m) | QueryError::Invalid(m) | QueryError::Range(m) | QueryError::Mpc(m) => {
-                f.write_str(m)
-            }
+            QueryError::Unsupported(m)
+            | QueryError::Invalid(m)
+            | QueryError::Range(m)
+            | QueryError::Mpc(m)
+            | QueryError::Limit(m)
+            | QueryError::Forbidden(m) => f.write_str(m),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! the expression, before any share is touched.
 
 use crate::ty::{Class, FRAC, MAX_BITS, MAX_DECIMALS, Ty, check, factor, scale_range};
-use crate::{Catalog, QueryError};
+use crate::{Catalog, QueryError, limits};
 use mitsu_api::encode::{pack_label, parse_date, parse_decimal};
 use serde::Serialize;
 use sqlparser::ast::{self, Spanned};
@@ -206,10 +206,23 @@ pub fn plan(sql: &str, cat: &dyn Catalog) -> Result<Query, QueryError> {
 
 /// Parses and plans `sql` with `opts`.
 pub fn plan_with(sql: &str, cat: &dyn Catalog, opts: Options) -> Result<Query, QueryError> {
-    let stmts = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| QueryError::Syntax(e.to_string()))?;
+    limits::check_text(sql)?;
+    let syntax = |e: sqlparser::parser::ParserError| match e {
+        sqlparser::parser::ParserError::RecursionLimitExceeded => QueryError::Limit(format!(
+            "the query nests parentheses, operators or subqueries more than {} levels deep",
+            limits::MAX_NESTING
+        )),
+        e => QueryError::Syntax(e.to_string()),
+    };
+    let stmts = Parser::new(&GenericDialect {})
+        .with_recursion_limit(limits::MAX_NESTING)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+        .map_err(syntax)?;
     let [stmt] = stmts.as_slice() else {
         return Err(QueryError::Syntax(format!("expected one SELECT statement, found {}", stmts.len())));
     };
+    limits::check_tree(stmt)?;
     let ast::Statement::Query(q) = stmt else {
         return Err(QueryError::unsupported("statements other than SELECT", stmt.span()));
     };
@@ -478,17 +491,36 @@ impl Binder<'_> {
                 ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => contains_agg(e),
                 _ => false,
             });
+        let too_many = |n: usize| {
+            QueryError::Limit(format!(
+                "the SELECT list has {n} columns; a query returns at most {}",
+                limits::MAX_OUTPUT_COLUMNS
+            ))
+        };
+        if s.projection.len() > limits::MAX_OUTPUT_COLUMNS {
+            return Err(too_many(s.projection.len()));
+        }
         let mut names = Vec::new();
         let mut exprs = Vec::new();
         if !has_agg {
             for item in &s.projection {
                 self.select_item(item, &scope, &mut None, &mut names, &mut exprs)?;
             }
+            if exprs.len() > limits::MAX_OUTPUT_COLUMNS {
+                return Err(too_many(exprs.len()));
+            }
             let out = exprs.iter().map(|e: &Expr| e.ty.clone()).collect();
             let rows = p.rows;
             return Ok((Plan { node: Node::Project { input: Box::new(p), exprs }, out, rows }, names));
         }
         // aggregation: keys first, then aggregates found in SELECT and HAVING
+        if group.len() > limits::MAX_GROUP_KEYS {
+            return Err(QueryError::Limit(format!(
+                "GROUP BY has {} expressions; at most {}",
+                group.len(),
+                limits::MAX_GROUP_KEYS
+            )));
+        }
         let mut ctx = AggCtx { keys: Vec::new(), aggs: Vec::new(), input: scope.clone(), rows: p.rows };
         for g in &group {
             let e = self.expr(g, &scope, &mut None)?;
@@ -598,6 +630,9 @@ impl Binder<'_> {
                         continue;
                     }
                     any = true;
+                    // the column decides the ring as a named column would (a wide value or a long
+                    // label needs Z_2^128)
+                    self.note_bits(c.ty.bits() + 2, &c.name)?;
                     exprs.push(col(i, c.ty.clone(), c.name.clone()));
                     names.push(c.name.clone());
                 }
@@ -878,26 +913,41 @@ impl Binder<'_> {
                 Ok(if *negated { Expr { op: Op::Not(both.into()), ty, text } } else { both })
             }
             ast::Expr::InList { expr, list, negated } => {
-                if list.is_empty() || list.len() > 256 {
-                    return Err(QueryError::at("IN takes 1 to 256 values".into(), e.span()));
+                if list.is_empty() || list.len() > limits::MAX_IN_LIST {
+                    return Err(QueryError::at(format!("IN takes 1 to {} values", limits::MAX_IN_LIST), e.span()));
                 }
-                let mut acc: Option<Expr> = None;
+                let mut eqs = Vec::new();
                 for item in list {
                     let (x, v) = self.operands(expr, item, scope, ctx)?;
-                    let eq = compare(Cmp::Eq, x, v, format!("{expr} = {item}"), e.span())?;
-                    acc = Some(match acc {
-                        None => eq,
-                        Some(a) => {
-                            let ty = Ty::bool(a.ty.nullable || eq.ty.nullable);
-                            Expr { op: Op::Or(a.into(), eq.into()), ty, text: text.clone() }
-                        }
-                    });
+                    eqs.push(compare(Cmp::Eq, x, v, format!("{expr} = {item}"), e.span())?);
                 }
-                let acc = acc.expect("non-empty list");
+                // a balanced OR: the plan's depth grows with log2 of the list, not its length
+                while eqs.len() > 1 {
+                    let mut next = Vec::with_capacity(eqs.len().div_ceil(2));
+                    let mut it = eqs.into_iter();
+                    while let Some(a) = it.next() {
+                        next.push(match it.next() {
+                            None => a,
+                            Some(b) => {
+                                let ty = Ty::bool(a.ty.nullable || b.ty.nullable);
+                                Expr { op: Op::Or(a.into(), b.into()), ty, text: text.clone() }
+                            }
+                        });
+                    }
+                    eqs = next;
+                }
+                let acc = eqs.pop().expect("non-empty list");
                 let ty = acc.ty.clone();
                 Ok(if *negated { Expr { op: Op::Not(acc.into()), ty, text } } else { Expr { text, ..acc } })
             }
             ast::Expr::Case { operand, conditions, else_result, .. } => {
+                if conditions.len() > limits::MAX_CASE_BRANCHES {
+                    return Err(QueryError::Limit(format!(
+                        "CASE has {} branches; mitsu computes at most {} (each is a secret selection over every row)",
+                        conditions.len(),
+                        limits::MAX_CASE_BRANCHES
+                    )));
+                }
                 let mut whens = Vec::new();
                 for cw in conditions {
                     let cond = match operand {
@@ -1154,6 +1204,9 @@ impl Binder<'_> {
         let k = c.keys.len();
         if let Some(i) = c.aggs.iter().position(|a| a.text == text) {
             return Ok(col(k + i, c.aggs[i].ty.clone(), text));
+        }
+        if c.aggs.len() >= limits::MAX_AGGREGATES {
+            return Err(QueryError::Limit(format!("a SELECT computes at most {} aggregates", limits::MAX_AGGREGATES)));
         }
         let name = agg_name(f).expect("an aggregate");
         if f.filter.is_some() || f.over.is_some() || has_order_by(f) {

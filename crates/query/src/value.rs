@@ -43,7 +43,10 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,
-            Value::Int(v) => serde_json::json!(*v as i64),
+            // exact at any width: the number's own digits, not a float64 or i64 cast
+            Value::Int(_) | Value::Dec(..) => serde_json::from_str::<serde_json::Number>(&self.to_string())
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
             Value::Bool(b) => serde_json::json!(b),
             Value::Text(_) | Value::Date(_) => serde_json::json!(self.to_string()),
             _ => serde_json::json!(self.as_f64()),

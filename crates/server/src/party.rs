@@ -9,13 +9,16 @@ use mitsu_mpc_core::PartyId;
 use mitsu_net::http::{self, Request, Response};
 use mitsu_net::{Identity, Mesh, MeshConfig};
 use mitsu_store::{Account, Store};
+use std::collections::{HashSet, VecDeque};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Largest request body the API accepts (share uploads arrive in chunks below this).
-pub const MAX_BODY: usize = 256 << 20;
+/// Largest request body of an account (a share chunk is at most 2 MiB; job requests are small).
+pub const MAX_BODY: usize = 4 << 20;
+/// Largest request body of the admin (benchmark inputs staged by `mitsu bench --processes`).
+pub const MAX_ADMIN_BODY: usize = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -37,6 +40,49 @@ pub(crate) struct State {
     pub started: Instant,
     /// Benchmark inputs staged by an admin (`mitsu bench --processes`), by stage id; in memory only.
     pub bench: std::sync::Mutex<std::collections::HashMap<u64, Vec<u8>>>,
+    /// Mesh job ids used recently (a job id runs once), oldest first.
+    pub jobs_seen: Mutex<(HashSet<u64>, VecDeque<u64>)>,
+    /// Changes this party is running now (the resolver leaves them alone).
+    pub busy_changes: Mutex<HashSet<u64>>,
+    /// `MITSU_FAILPOINT`: a named point where the party aborts, to test recovery.
+    pub failpoint: Option<String>,
+}
+
+/// How many recent job ids a party remembers to refuse their reuse.
+const JOBS_REMEMBERED: usize = 1 << 16;
+
+impl State {
+    /// Claims a mesh job id; false when it was used recently.
+    pub(crate) fn claim_job(&self, id: u64) -> bool {
+        let mut g = self.jobs_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (set, order) = &mut *g;
+        if !set.insert(id) {
+            return false;
+        }
+        order.push_back(id);
+        if order.len() > JOBS_REMEMBERED
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
+    }
+
+    /// Aborts the process at the named point when `MITSU_FAILPOINT` names it (tests of crash
+    /// recovery kill a party exactly there).
+    pub(crate) fn failpoint(&self, name: &str) {
+        if self.failpoint.as_deref() == Some(name) {
+            eprintln!("{}: failpoint {name}: aborting", self.me);
+            std::process::abort();
+        }
+    }
+}
+
+/// A random 64-bit number from the operating system.
+pub(crate) fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).expect("the operating system's random numbers");
+    u64::from_le_bytes(b)
 }
 
 fn bind(addr: &str) -> Result<TcpListener, ServerError> {
@@ -56,30 +102,71 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
         peer_l,
     )?;
     let tls = http::server_config(&id)?;
-    let state =
-        Arc::new(State { cfg, me, mesh: mesh.clone(), store, started: Instant::now(), bench: Default::default() });
+    let state = Arc::new(State {
+        cfg,
+        me,
+        mesh: mesh.clone(),
+        store,
+        started: Instant::now(),
+        bench: Default::default(),
+        jobs_seen: Default::default(),
+        busy_changes: Default::default(),
+        failpoint: std::env::var("MITSU_FAILPOINT").ok().filter(|s| !s.is_empty()),
+    });
     {
-        let (mesh, stop) = (mesh.clone(), stop.clone());
+        let st = state.clone();
+        mesh.set_control_handler(Arc::new(move |from, msg| crate::change::answer(&st, from, msg)));
+    }
+    {
+        let (st, stop) = (state.clone(), stop.clone());
         std::thread::Builder::new()
-            .name("heartbeat".into())
-            .spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let _ = mesh.heartbeat();
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            })
+            .name("maintenance".into())
+            .spawn(move || maintenance(&st, &stop))
             .map_err(|e| ServerError::Config(e.to_string()))?;
     }
     eprintln!("{me}: peers on {}, client API on {}", state.cfg.peer_listen, state.cfg.api_listen);
     let st = stop.clone();
-    http::serve(api_l, tls, MAX_BODY, move || st.load(Ordering::SeqCst), move |req| handle(&state, req));
+    let limits = http::ServeLimits { stack_bytes: mitsu_query::limits::STACK_BYTES, ..Default::default() };
+    let st2 = state.clone();
+    http::serve(
+        api_l,
+        tls,
+        limits,
+        move || st.load(Ordering::SeqCst),
+        move |head| admit(&st2, head),
+        move |who, req| handle(&state, who, req),
+    );
     mesh.shutdown();
     Ok(())
 }
 
+/// Every second: heartbeats; every few seconds: decide interrupted changes, drop messages of jobs
+/// this party never joined, discard uploads left unfinished.
+fn maintenance(state: &State, stop: &AtomicBool) {
+    let timeout = Duration::from_secs(state.cfg.timeout_secs);
+    let mut tick: u64 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let _ = state.mesh.heartbeat();
+        if tick.is_multiple_of(3) {
+            crate::change::resolve(state);
+            state.mesh.reap(2 * timeout);
+            match state.store.expire_staged(state.cfg.upload_timeout_secs as i64) {
+                Ok(gone) => {
+                    for (t, v) in gone {
+                        eprintln!("{}: discarded the unfinished upload of {t:?} version {v}", state.me);
+                    }
+                }
+                Err(e) => eprintln!("{}: cannot expire uploads: {e}", state.me),
+            }
+        }
+        tick += 1;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// The caller's account: the bootstrap admin (token hash in the config) or a stored account.
-pub(crate) fn caller(state: &State, req: &Request) -> Option<Account> {
-    let tok = req.bearer()?;
+pub(crate) fn caller(state: &State, tok: Option<&str>) -> Option<Account> {
+    let tok = tok?;
     // compare hashes, not tokens, so the comparison's timing says nothing about the token
     let got = crate::init::token_hash(tok);
     let want = &state.cfg.admin_token_sha256;
@@ -89,13 +176,24 @@ pub(crate) fn caller(state: &State, req: &Request) -> Option<Account> {
     state.store.account_by_token(&got).ok().flatten()
 }
 
-fn handle(state: &State, req: Request) -> Response {
-    let path = req.path.split('?').next().unwrap_or("").to_string();
-    if req.method == "GET" && path == "/openapi.json" {
-        return Response::json(200, include_str!("openapi.json"));
+/// Who may send this request and how large a body: decided from the head alone, before a byte of
+/// the body is read. Only the OpenAPI document is served without a token.
+fn admit(state: &State, head: &http::Head) -> Result<(Option<Account>, usize), Response> {
+    let path = head.path.split('?').next().unwrap_or("");
+    if head.method == "GET" && path == "/openapi.json" {
+        return Ok((None, 0));
     }
-    let Some(who) = caller(state, &req) else {
-        return Response::error(401, "missing or wrong token");
+    let Some(who) = caller(state, head.bearer()) else {
+        return Err(Response::error(401, "missing or wrong token"));
+    };
+    let limit = if who.role == "admin" { MAX_ADMIN_BODY } else { MAX_BODY };
+    Ok((Some(who), limit))
+}
+
+fn handle(state: &State, who: Option<Account>, req: Request) -> Response {
+    let path = req.path.split('?').next().unwrap_or("").to_string();
+    let Some(who) = who else {
+        return Response::json(200, include_str!("openapi.json"));
     };
     routes::route(state, &who, &req, &path)
 }

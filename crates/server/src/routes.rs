@@ -1,8 +1,10 @@
 //! The client API's routes. Each checks the caller's role itself.
 
+use crate::change::{self, Change};
+use crate::jobs::Fail;
 use crate::party::State;
 use mitsu_api::Schema;
-use mitsu_mpc_core::{Channel, PartyId, Payload};
+use mitsu_mpc_core::PartyId;
 use mitsu_net::http::{Request, Response};
 use mitsu_store::{Account, StoreError, TableInfo};
 use serde::Deserialize;
@@ -15,6 +17,7 @@ fn store_err(e: StoreError) -> Response {
     match e {
         StoreError::NoTable(_) => Response::error(404, &e.to_string()),
         StoreError::Invalid(_) => Response::error(409, &e.to_string()),
+        StoreError::Forbidden(_) => Response::error(403, &e.to_string()),
         StoreError::Db(_) => Response::error(500, &e.to_string()),
     }
 }
@@ -31,37 +34,37 @@ fn table_json(t: &TableInfo, me: PartyId) -> serde_json::Value {
     })
 }
 
+/// A path segment named by the client: a table name under the one name rule.
+fn table_name(name: &str) -> Result<&str, Response> {
+    mitsu_api::names::check_name("table", name).map_err(|e| Response::error(400, &e))?;
+    Ok(name)
+}
+
 pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> Response {
     let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (req.method.as_str(), seg.as_slice()) {
-        ("GET", ["v1", "status"]) => status(state),
-        ("POST", ["v1", "accounts"]) => create_account(state, who, req),
-        ("GET", ["v1", "tables"]) => match state.store.tables() {
+    let r = match (req.method.as_str(), seg.as_slice()) {
+        ("GET", ["v1", "status"]) => Ok(status(state)),
+        ("POST", ["v1", "accounts"]) => Ok(create_account(state, who, req)),
+        ("GET", ["v1", "tables"]) => Ok(match state.store.tables() {
             Ok(ts) => Response::json(
                 200,
                 serde_json::Value::Array(ts.iter().map(|t| table_json(t, state.me)).collect()).to_string(),
             ),
             Err(e) => store_err(e),
-        },
-        ("GET", ["v1", "tables", name]) => match state.store.table(name) {
+        }),
+        ("GET", ["v1", "tables", name]) => table_name(name).map(|name| match state.store.table(name) {
             Ok(t) => Response::json(200, table_json(&t, state.me).to_string()),
             Err(e) => store_err(e),
-        },
-        ("POST", ["v1", "tables", name, "versions"]) => begin(state, who, req, name),
+        }),
+        ("POST", ["v1", "tables", name, "versions"]) => table_name(name).map(|name| begin(state, who, req, name)),
+        ("DELETE", ["v1", "tables", name, "staged"]) => table_name(name).map(|name| abort(state, who, name)),
         ("PUT", ["v1", "tables", name, "versions", v, "columns", c, "chunks", k]) => {
-            let (Ok(v), Ok(c), Ok(k)) = (v.parse::<i64>(), c.parse::<i64>(), k.parse::<i64>()) else {
-                return Response::error(400, "version, column and chunk must be numbers");
-            };
-            if !may_upload(who) {
-                return forbidden(who, "upload tables");
-            }
-            match state.store.put_chunk(name, v, c, k, &req.body) {
-                Ok(()) => Response::json(200, "{}"),
-                Err(e) => store_err(e),
-            }
+            table_name(name).map(|name| put_chunk(state, who, req, name, v, c, k))
         }
-        ("POST", ["v1", "tables", name, "versions", v, "commit"]) => commit(state, who, req, name, v),
-        ("POST", ["v1", "bench", "stage", id]) => {
+        ("POST", ["v1", "tables", name, "versions", v, "commit"]) => {
+            table_name(name).map(|name| commit(state, who, req, name, v))
+        }
+        ("POST", ["v1", "bench", "stage", id]) => Ok((|| {
             if who.role != "admin" {
                 return forbidden(who, "stage benchmark inputs");
             }
@@ -70,10 +73,19 @@ pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> 
             b.clear(); // one staged benchmark at a time bounds the memory it can take
             b.insert(id, req.body.clone());
             Response::json(200, "{}")
-        }
-        ("POST", ["v1", "jobs"]) => crate::jobs::run(state, who, req),
-        _ => Response::error(404, &format!("{} {path} is not part of the API (see /openapi.json)", req.method)),
-    }
+        })()),
+        ("POST", ["v1", "jobs"]) => Ok(crate::jobs::run(state, who, req)),
+        _ => Ok(Response::error(
+            404,
+            &format!("{} {} is not part of the API (see /openapi.json)", req.method, shorten(path)),
+        )),
+    };
+    r.unwrap_or_else(|resp| resp)
+}
+
+/// A path as it may be echoed: at most 200 characters.
+fn shorten(s: &str) -> String {
+    s.chars().take(200).collect()
 }
 
 fn may_upload(who: &Account) -> bool {
@@ -88,9 +100,11 @@ fn status(state: &State) -> Response {
         .map(|h| serde_json::json!({"party": h.party.index(), "linked": h.linked, "last_seen_ms": h.last_seen_ms, "last_error": h.last_error}))
         .collect();
     let tables = state.store.tables().map(|t| t.len()).unwrap_or(0);
+    let pending = state.store.prepared_changes().map(|c| c.len()).unwrap_or(0);
     let body = serde_json::json!({
         "party": state.me.index(), "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs_f64(), "tables": tables, "peers": peers,
+        "pending_changes": pending,
     });
     Response::json(200, body.to_string())
 }
@@ -98,11 +112,14 @@ fn status(state: &State) -> Response {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
+    /// Job id shared by the three requests (chosen by the client, random).
+    job: u64,
     name: String,
     role: String,
     token_sha256: String,
 }
 
+/// Creates an account at all three parties or at none.
 fn create_account(state: &State, who: &Account, req: &Request) -> Response {
     if who.role != "admin" {
         return forbidden(who, "create accounts");
@@ -111,16 +128,25 @@ fn create_account(state: &State, who: &Account, req: &Request) -> Response {
         Ok(a) => a,
         Err(e) => return json_err(e),
     };
-    if !["provider", "analyst", "admin"].contains(&a.role.as_str()) {
-        return Response::error(400, &format!("role must be provider, analyst or admin, not {:?}", a.role));
+    if a.job == 0 {
+        return Response::error(400, "job must be non-zero");
     }
-    if a.name.is_empty() || a.name == "admin" || a.token_sha256.len() != 64 {
-        return Response::error(400, "an account needs a name other than \"admin\" and a 64-hex-digit token hash");
-    }
-    match state.store.put_account(&a.name, &a.role, &a.token_sha256) {
-        Ok(()) => Response::json(200, "{}"),
-        Err(e) => store_err(e),
-    }
+    let local = (|| {
+        if !["provider", "analyst", "admin"].contains(&a.role.as_str()) {
+            return Err(Fail(400, format!("role must be provider, analyst or admin, not {:?}", shorten(&a.role))));
+        }
+        mitsu_api::names::check_name("account", &a.name).map_err(|e| Fail(400, e))?;
+        if a.name == "admin" || a.token_sha256.len() != 64 || !a.token_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Fail(400, "an account needs a name other than \"admin\" and a 64-hex-digit token hash".into()));
+        }
+        match state.store.account_taken(&a.name, &a.token_sha256) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(Fail(409, format!("an account named {:?} exists already (or the token is taken)", a.name))),
+            Err(e) => Err(Fail(500, e.to_string())),
+        }
+    })();
+    let c = Change::Account { name: a.name.clone(), role: a.role.clone(), token_sha256: a.token_sha256.clone() };
+    change::run(state, who, a.job, c, local.map(|()| false), |_| Ok(()))
 }
 
 #[derive(Deserialize)]
@@ -142,9 +168,28 @@ fn begin(state: &State, who: &Account, req: &Request, name: &str) -> Response {
         Ok(b) => b,
         Err(e) => return json_err(e),
     };
-    let nullable = b.schema.columns.iter().filter(|c| c.nullable).count() as i64;
-    if b.columns != b.schema.columns.len() as i64 + nullable || b.rows < 0 || b.chunks_per_column < 0 {
+    // everything later steps rely on is checked here, whatever the client claims
+    if let Err(e) = b.schema.validate() {
+        return Response::error(400, &e);
+    }
+    if !(0..=mitsu_api::MAX_ROWS as i64).contains(&b.rows) {
+        return Response::error(400, &format!("a table has 0 to {} rows, not {}", mitsu_api::MAX_ROWS, b.rows));
+    }
+    if !(1..=1i64 << 53).contains(&b.version) {
+        return Response::error(400, "version must be a positive number");
+    }
+    if b.columns != b.schema.stored_columns() as i64 {
         return Response::error(400, "the column count does not match the schema");
+    }
+    if b.chunks_per_column != (b.rows as u64).div_ceil(mitsu_api::CHUNK_ROWS as u64) as i64 {
+        return Response::error(
+            400,
+            &format!(
+                "{} rows are sent in {} chunks per column",
+                b.rows,
+                (b.rows as u64).div_ceil(mitsu_api::CHUNK_ROWS as u64)
+            ),
+        );
     }
     // a table may be replaced only by its owner (or an admin)
     if let Ok(t) = state.store.table(name)
@@ -170,21 +215,82 @@ fn begin(state: &State, who: &Account, req: &Request, name: &str) -> Response {
     }
 }
 
+/// The staged version `v` of `name`, if `who` began it.
+fn own_staged(state: &State, who: &Account, name: &str, v: &str) -> Result<TableInfo, Response> {
+    let v = v.parse::<i64>().map_err(|_| Response::error(400, "version must be a number"))?;
+    let t = state.store.staged_info(name, v).map_err(store_err)?;
+    if t.owner != who.name {
+        // the same answer whoever began it: another account's upload is not a thing to probe
+        return Err(forbidden(who, &format!("add to an upload of {name:?} that another account began")));
+    }
+    Ok(t)
+}
+
+fn put_chunk(state: &State, who: &Account, req: &Request, name: &str, v: &str, c: &str, k: &str) -> Response {
+    if !may_upload(who) {
+        return forbidden(who, "upload tables");
+    }
+    let t = match own_staged(state, who, name, v) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (Ok(c), Ok(k)) = (c.parse::<usize>(), k.parse::<usize>()) else {
+        return Response::error(400, "column and chunk must be numbers");
+    };
+    let Ok(schema) = serde_json::from_str::<Schema>(&t.schema) else {
+        return Response::error(500, "the stored schema is unreadable");
+    };
+    let Some(ring) = schema.stored_ring(c) else {
+        return Response::error(400, &format!("the upload has {} columns, not column {c}", t.columns));
+    };
+    let rows = t.rows as usize;
+    let start = k.saturating_mul(mitsu_api::CHUNK_ROWS);
+    if start >= rows.max(1) || k as i64 >= t.chunks_per_column {
+        return Response::error(
+            400,
+            &format!("the upload has {} chunks per column, not chunk {k}", t.chunks_per_column),
+        );
+    }
+    let n = (rows - start).min(mitsu_api::CHUNK_ROWS);
+    let want = 2 * n * ring as usize / 8;
+    if req.body.len() != want {
+        return Response::error(
+            400,
+            &format!("chunk {k} of column {c} has {} bytes; {n} rows of shares take {want}", req.body.len()),
+        );
+    }
+    match state.store.put_chunk(name, t.version, c as i64, k as i64, &req.body) {
+        Ok(()) => Response::json(200, "{}"),
+        Err(e) => store_err(e),
+    }
+}
+
+/// Discards `who`'s unfinished upload of `name` at this party (`mitsu upload --abort`).
+fn abort(state: &State, who: &Account, name: &str) -> Response {
+    if !may_upload(who) {
+        return forbidden(who, "upload tables");
+    }
+    match state.store.abort_staged(name, &who.name) {
+        Ok(n) => Response::json(200, serde_json::json!({"discarded": n}).to_string()),
+        Err(e) => store_err(e),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Commit {
-    /// Job id shared by the three commit requests (chosen by the client).
+    /// Job id shared by the three commit requests (chosen by the client, random).
     job: u64,
 }
 
-/// Commits only when all three parties hold the version complete: each party tells the others
-/// whether it does, over the mesh, and commits only if every answer is yes. A party that never
-/// receives the client's request stays silent, so the others time out and commit nothing.
+/// Commits a staged version at all three parties or none (see [`change`]), after the parties
+/// have checked the shares together ([`crate::upload_check`]). A retried commit of a version
+/// this party already committed takes part again, so that a party which missed it catches up.
 fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> Response {
     if !may_upload(who) {
         return forbidden(who, "upload tables");
     }
-    let Ok(v) = v.parse::<i64>() else {
+    let Ok(version) = v.parse::<i64>() else {
         return Response::error(400, "version must be a number");
     };
     let c: Commit = match serde_json::from_slice(&req.body) {
@@ -194,49 +300,32 @@ fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> R
     if c.job == 0 {
         return Response::error(400, "job must be non-zero");
     }
-    // a retried commit of a version this party already committed takes part again (answering
-    // "complete"), so that a party which missed the commit can catch up
-    let already = state.store.table(name).map(|t| t.version == v).unwrap_or(false);
-    let complete = match already {
-        true => true,
-        false => match state.store.is_complete(name, v) {
-            Ok(x) => x,
-            Err(e) => return store_err(e),
+    let committed = state.store.table(name).ok().filter(|t| t.version == version);
+    let (local, staged) = match committed {
+        Some(t) if t.owner == who.name => (Ok(false), None),
+        Some(_) => (Err(Fail(403, format!("{name:?} version {version} was uploaded by another account"))), None),
+        None => match own_staged(state, who, name, v) {
+            Ok(t) => match state.store.is_complete(name, version) {
+                Ok(true) => (Ok(true), Some(t)),
+                Ok(false) => {
+                    (Err(Fail(409, format!("{} does not hold {name:?} version {version} complete", state.me))), None)
+                }
+                Err(e) => (Err(Fail(500, e.to_string())), None),
+            },
+            Err(r) => {
+                let msg = serde_json::from_slice::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v["error"].as_str().map(String::from))
+                    .unwrap_or_default();
+                (Err(Fail(r.status, msg)), None)
+            }
         },
     };
-    let me = state.me;
-    let mut ch = Channel::new(me, Box::new(state.mesh.transport(c.job)));
-    let peers = [me.next(), me.prev()];
-    let sends = peers.iter().map(|&p| (p, Payload::U64(vec![complete as u64]))).collect();
-    let answers = ch.round(sends, &peers);
-    state.mesh.finish_job(c.job);
-    let answers = match answers {
-        Ok(a) => a,
-        Err(e) => return Response::error(503, &format!("not committed: {e}")),
-    };
-    let mut missing = Vec::new();
-    if !complete {
-        missing.push(me.index());
-    }
-    for (p, a) in peers.iter().zip(answers) {
-        if a != Payload::U64(vec![1]) {
-            missing.push(p.index());
-        }
-    }
-    if !missing.is_empty() {
-        missing.sort();
-        return Response::error(
-            409,
-            &format!("not committed: parties {missing:?} do not hold {name:?} version {v} complete"),
-        );
-    }
-    if already {
-        return Response::json(200, "{}");
-    }
-    match state.store.commit_version(name, v) {
-        Ok(()) => Response::json(200, "{}"),
-        Err(e) => store_err(e),
-    }
+    let change = Change::Commit { table: name.to_string(), version };
+    change::run(state, who, c.job, change, local, |sub| match &staged {
+        Some(t) => crate::upload_check::check(state, sub, t),
+        None => Ok(()),
+    })
 }
 
 #[cfg(test)]
@@ -254,6 +343,7 @@ mod tests {
             ("post", "/v1/tables/{name}/versions"),
             ("put", "/v1/tables/{name}/versions/{version}/columns/{column}/chunks/{chunk}"),
             ("post", "/v1/tables/{name}/versions/{version}/commit"),
+            ("delete", "/v1/tables/{name}/staged"),
             ("post", "/v1/jobs"),
             ("post", "/v1/bench/stage/{id}"),
             ("get", "/openapi.json"),

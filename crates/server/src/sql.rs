@@ -3,13 +3,12 @@
 //! reads, confirms with its peers that all three hold the same versions, runs the plan over the
 //! mesh and answers with its shares of the result only.
 
-use crate::jobs::{same_version, shares};
+use crate::jobs::{Fail, agree, same_version, shares};
 use crate::party::State;
 use mitsu_algebra::Ring;
 use mitsu_api::Schema;
-use mitsu_mpc_core::{Channel, Engine, MpcError};
+use mitsu_mpc_core::{Channel, Engine};
 use mitsu_mpc_rep3::{AShare, Rep3};
-use mitsu_net::http::Response;
 use mitsu_query::{Catalog, QueryError, Source, TableMeta, as_ring};
 use mitsu_store::{Account, TableInfo};
 use std::cell::RefCell;
@@ -26,7 +25,7 @@ impl Catalog for StoreCatalog<'_> {
         let t = self.state.store.table(name).map_err(|e| QueryError::Invalid(e.to_string()))?;
         // until per-table policies exist: admins, analysts and the table's owner may analyse it
         if !(self.who.role == "admin" || self.who.role == "analyst" || self.who.name == t.owner) {
-            return Err(QueryError::Invalid(format!("account {:?} may not analyse table {name:?}", self.who.name)));
+            return Err(QueryError::Forbidden(format!("account {:?} may not analyse table {name:?}", self.who.name)));
         }
         let schema: Schema = serde_json::from_str(&t.schema)
             .map_err(|e| QueryError::Invalid(format!("stored schema of {name:?} unreadable: {e}")))?;
@@ -94,85 +93,80 @@ fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>, st: mitsu_mpc_core::CommSt
     bytes
 }
 
-pub(crate) fn run(state: &State, who: &Account, job: u64, sql: &str, opts: mitsu_query::Options) -> Response {
-    let cat = StoreCatalog { state, who, used: RefCell::new(BTreeMap::new()) };
-    let q = match mitsu_query::plan_with(sql, &cat, opts) {
-        Ok(q) => q,
-        Err(e) => {
-            // the peers planned the same text against the same schemas and refuse alike; the
-            // abort releases them should they not (e.g. a table missing at one party)
-            state.mesh.abort_job(job, &e.to_string());
-            state.mesh.finish_job(job);
-            return Response::error(400, &e.to_string());
-        }
+fn plan_fail(e: &QueryError) -> Fail {
+    let status = match e {
+        QueryError::Forbidden(_) => 403,
+        QueryError::Mpc(_) => 500,
+        _ => 400,
     };
+    Fail(status, e.to_string())
+}
+
+pub(crate) fn run(
+    state: &State,
+    who: &Account,
+    job: u64,
+    d: &[u8; 32],
+    sql: &str,
+    opts: mitsu_query::Options,
+) -> Result<Vec<u8>, Fail> {
+    let cat = StoreCatalog { state, who, used: RefCell::new(BTreeMap::new()) };
+    // a refusal here aborts the job, which releases peers that planned differently (e.g. a table
+    // missing at one party)
+    let q = mitsu_query::plan_with(sql, &cat, opts).map_err(|e| plan_fail(&e))?;
     let tables = cat.used.into_inner();
-    let result = (|| -> Result<Vec<u8>, String> {
-        let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
-        for (t, _) in tables.values() {
-            same_version(state, &mut ch, t)?;
-        }
-        let mut p = Rep3::setup(ch).map_err(|e: MpcError| e.to_string())?;
-        let mut src = StoreSource { state, tables };
-        let bytes = if q.ring == 64 {
-            let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src).map_err(|e| e.to_string())?;
-            encode(out, p.stats())
-        } else {
-            let out = mitsu_query::execute::<_, u128, _>(&mut p, &q, &mut src).map_err(|e| e.to_string())?;
-            encode(out, p.stats())
-        };
-        Ok(bytes)
-    })();
-    if let Err(e) = &result {
-        state.mesh.abort_job(job, e);
+    let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
+    agree(state, &mut ch, d)?;
+    for (t, _) in tables.values() {
+        same_version(state, &mut ch, t)?;
     }
-    state.mesh.finish_job(job);
-    match result {
-        Ok(v) => Response::bytes(v),
-        Err(e) => Response::error(500, &format!("job failed: {e}")),
-    }
+    let mut p = Rep3::setup(ch)?;
+    let mut src = StoreSource { state, tables };
+    let exec = |e: QueryError| plan_fail(&e);
+    Ok(if q.ring == 64 {
+        let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src).map_err(exec)?;
+        encode(out, p.stats())
+    } else {
+        let out = mitsu_query::execute::<_, u128, _>(&mut p, &q, &mut src).map_err(exec)?;
+        encode(out, p.stats())
+    })
 }
 
 /// A statistics job: the party derives the function's SELECT from the request itself (against its
 /// own schemas, with the same per-table checks as SQL), runs the kernel and answers with a JSON
 /// header (output names, rounds, bytes) and its shares of the outputs.
-pub(crate) fn run_stats(state: &State, who: &Account, job: u64, req: &mitsu_stats::Request) -> Response {
+pub(crate) fn run_stats(
+    state: &State,
+    who: &Account,
+    job: u64,
+    d: &[u8; 32],
+    req: &mitsu_stats::Request,
+) -> Result<Vec<u8>, Fail> {
     let cat = StoreCatalog { state, who, used: RefCell::new(BTreeMap::new()) };
     // the tables the request reads, checked for access before anything else
+    mitsu_stats::spec(&req.function).map_err(|e| Fail(400, e.to_string()))?;
     let probe = format!("SELECT COUNT(*) FROM {}", mitsu_stats::from_clause(&req.from));
-    if let Err(e) = mitsu_stats::spec(&req.function)
-        .map(|_| ())
-        .and_then(|_| mitsu_query::plan(&probe, &cat).map(|_| ()).map_err(mitsu_stats::StatsError::from))
-    {
-        state.mesh.abort_job(job, &e.to_string());
-        state.mesh.finish_job(job);
-        return Response::error(400, &e.to_string());
-    }
+    mitsu_query::plan(&probe, &cat).map_err(|e| plan_fail(&e))?;
     let tables = cat.used.borrow().clone();
-    let result = (|| -> Result<Vec<u8>, mitsu_stats::StatsError> {
-        let mpc = |e: MpcError| mitsu_stats::StatsError::Mpc(e.to_string());
-        let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
-        for (t, _) in tables.values() {
-            same_version(state, &mut ch, t).map_err(mitsu_stats::StatsError::Mpc)?;
-        }
-        let mut p = Rep3::setup(ch).map_err(mpc)?;
-        let mut src = StoreSource { state, tables };
-        let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req)?;
-        let st = p.stats();
-        let header = serde_json::json!({"names": out.names, "divisors": out.divisors, "rounds": st.rounds, "bytes": st.bytes_sent}).to_string();
-        let vals = out.values(&p).parts(&p).into_client();
-        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-        bytes.extend_from_slice(header.as_bytes());
-        bytes.extend_from_slice(bytemuck::cast_slice::<u128, u8>(&vals));
-        Ok(bytes)
-    })();
-    if let Err(e) = &result {
-        state.mesh.abort_job(job, &e.to_string());
+    let stats = |e: mitsu_stats::StatsError| match e {
+        mitsu_stats::StatsError::Invalid(e) => Fail(400, e),
+        e => Fail(500, e.to_string()),
+    };
+    let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
+    agree(state, &mut ch, d)?;
+    for (t, _) in tables.values() {
+        same_version(state, &mut ch, t)?;
     }
-    state.mesh.finish_job(job);
-    match result {
-        Ok(v) => Response::bytes(v),
-        Err(mitsu_stats::StatsError::Invalid(e)) => Response::error(400, &e),
-        Err(e) => Response::error(500, &format!("job failed: {e}")),
-    }
+    let mut p = Rep3::setup(ch)?;
+    let mut src = StoreSource { state, tables };
+    let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req).map_err(stats)?;
+    let st = p.stats();
+    let header =
+        serde_json::json!({"names": out.names, "divisors": out.divisors, "rounds": st.rounds, "bytes": st.bytes_sent})
+            .to_string();
+    let vals = out.values(&p).parts(&p).into_client();
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(bytemuck::cast_slice::<u128, u8>(&vals));
+    Ok(bytes)
 }

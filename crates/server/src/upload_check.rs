@@ -1,0 +1,178 @@
+//! What the three parties check together before they commit an uploaded version. The client
+//! library validates every value before sharing it, but a provider can bypass it; every circuit
+//! later sized by a column's public bound (comparisons, sorts, truncations) would then return
+//! wrong bits silently. So, over the uploaded shares and without opening a value:
+//!
+//! 1. **Consistency.** Party i holds components (x_i, x_{i+1}) and party i+1 holds
+//!    (x_{i+1}, x_{i+2}): each party sends the next a hash of its second components, which must
+//!    equal the next party's first. Otherwise the shares do not define one value.
+//! 2. **Ranges.** Every value lies within its column's declared bound (|v| < 2^bits; booleans
+//!    0 or 1), every not-NULL flag is 0 or 1, and every NULL's value is 0
+//!    (`mitsu_mpc_ops::count_outside`). One count per column is opened, to the parties: zero for
+//!    every upload a correct client made; for a dishonest one, how many values broke a bound.
+//!
+//! Semi-honest parties are assumed: a corrupted party could still lie about its own check. That
+//! gap closes with malicious security (SECURITY.md).
+
+use crate::jobs::Fail;
+use crate::party::State;
+use mitsu_algebra::Ring;
+use mitsu_api::{Kind, Schema};
+use mitsu_mpc_core::{Channel, Engine, Payload};
+use mitsu_mpc_rep3::{AShare, Rep3};
+use mitsu_store::TableInfo;
+
+/// Rows checked per call of the range circuit.
+const BATCH: usize = 1 << 20;
+
+/// Checks staged version `t` with all three parties, under mesh job `sub`.
+pub(crate) fn check(state: &State, sub: u64, t: &TableInfo) -> Result<(), Fail> {
+    let schema: Schema = serde_json::from_str(&t.schema).map_err(|e| Fail(500, format!("stored schema: {e}")))?;
+    let rows = t.rows as usize;
+    let ncols = schema.stored_columns();
+    let read = |c: usize| {
+        state.store.read_column(&t.name, t.version, c as i64).map_err(|e| Fail(500, format!("reading the upload: {e}")))
+    };
+    let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(sub)));
+    // 1. consistency: a hash of each column's first and second components
+    let mut first = Vec::new();
+    let mut second = Vec::new();
+    for c in 0..ncols {
+        let size = schema.stored_ring(c).expect("stored column") as usize / 8;
+        let bytes = read(c)?;
+        let (mut ha, mut hb) =
+            (ring::digest::Context::new(&ring::digest::SHA256), ring::digest::Context::new(&ring::digest::SHA256));
+        let mut off = 0;
+        let mut row = 0;
+        while row < rows {
+            let n = (rows - row).min(mitsu_api::CHUNK_ROWS);
+            ha.update(&bytes[off..off + n * size]);
+            hb.update(&bytes[off + n * size..off + 2 * n * size]);
+            off += 2 * n * size;
+            row += n;
+        }
+        first.extend(words(ha.finish().as_ref()));
+        second.extend(words(hb.finish().as_ref()));
+    }
+    let me = state.me;
+    let got = ch.round(vec![(me.next(), Payload::U64(second))], &[me.prev()])?;
+    let theirs: Vec<u64> = got.into_iter().next().expect("one message").into_ring(me.prev(), first.len())?;
+    let consistent = theirs == first;
+    // everyone learns whether any pair disagreed
+    let peers = [me.next(), me.prev()];
+    let bits = ch.round(peers.iter().map(|&p| (p, Payload::U64(vec![consistent as u64]))).collect(), &peers)?;
+    let mut all = consistent;
+    for (p, b) in peers.iter().zip(bits) {
+        all &= b.into_ring::<u64>(*p, 1)?[0] == 1;
+    }
+    if !all {
+        return Err(Fail(
+            409,
+            "the uploaded shares are inconsistent between the parties (they were not made by a correct client); \
+             upload the table again with mitsu upload"
+                .into(),
+        ));
+    }
+    // 2. ranges, column by column, in batches
+    let mut p = Rep3::setup(ch)?;
+    let mut counts64 = Vec::new();
+    let mut counts128 = Vec::new();
+    let mut names = Vec::new();
+    for (i, c) in schema.columns.iter().enumerate() {
+        let (lo, hi) = match c.kind {
+            Kind::Boolean => (0, 1),
+            _ => {
+                let m = (1i128 << c.bits) - 1;
+                (-m, m)
+            }
+        };
+        let flags = match c.nullable {
+            true => Some(read(schema.columns.len() + schema.columns[..i].iter().filter(|d| d.nullable).count())?),
+            false => None,
+        };
+        let bytes = read(i)?;
+        if c.ring_bits() == 64 {
+            counts64.push(column::<u64>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?);
+        } else {
+            counts128.push(column::<u128>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?);
+        }
+        names.push((c.name.clone(), c.ring_bits()));
+    }
+    let open64 =
+        if counts64.is_empty() { Vec::new() } else { p.open(&p.concat(&counts64.iter().collect::<Vec<_>>()))? };
+    let open128 =
+        if counts128.is_empty() { Vec::new() } else { p.open(&p.concat(&counts128.iter().collect::<Vec<_>>()))? };
+    let (mut i64_, mut i128_) = (open64.into_iter(), open128.into_iter());
+    let mut bad = Vec::new();
+    for (name, ring) in names {
+        let n = if ring == 64 { i64_.next().map(|v| v as u128) } else { i128_.next() };
+        if n != Some(0) {
+            bad.push(name);
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Fail(
+            409,
+            format!(
+                "columns {} hold values outside their declared range, not-NULL flags other than 0/1, or values \
+                 under NULL (the upload was not made by a correct client); the version was refused",
+                bad.iter().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn words(d: &[u8]) -> Vec<u64> {
+    d.chunks(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+}
+
+/// Shares of one stored column (chunks of [first components][second components]).
+fn load<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, Fail> {
+    crate::jobs::shares::<R>(bytes, rows).map_err(|e| Fail(409, format!("the upload is malformed: {e}")))
+}
+
+/// A share of the number of failed checks of one column: its values in [lo, hi], its flags in
+/// {0, 1}, and value 0 wherever the flag says NULL.
+fn column<R: Ring>(
+    p: &mut Rep3,
+    bytes: &[u8],
+    flags: Option<&[u8]>,
+    rows: usize,
+    lo: i128,
+    hi: i128,
+) -> Result<AShare<R>, Fail> {
+    let x = load::<R>(bytes, rows)?;
+    let f = flags.map(|f| load::<u64>(f, rows)).transpose()?;
+    let mut total = p.constant(&[R::ZERO]);
+    let mut at = 0;
+    while at < rows {
+        let end = (at + BATCH).min(rows);
+        let xs = p.slice(&x, at..end);
+        let c = mitsu_mpc_ops::count_outside(p, &xs, lo, hi)?;
+        total = p.add(&total, &c);
+        if let Some(f) = &f {
+            let fs = p.slice(f, at..end);
+            let bad_flags = mitsu_mpc_ops::count_outside(p, &fs, 0, 1)?;
+            let bad_flags = if R::BITS == 64 {
+                mitsu_query::as_ring::<AShare<u64>, AShare<R>>(bad_flags).map_err(|e| Fail(500, e.to_string()))?
+            } else {
+                mitsu_query::as_ring::<AShare<u128>, AShare<R>>(p.extend(&bad_flags, 40)?)
+                    .map_err(|e| Fail(500, e.to_string()))?
+            };
+            total = p.add(&total, &bad_flags);
+            // x * (1 - flag) must be 0: a NULL's value share is 0 everywhere (sums skip NULLs so)
+            let fr: AShare<R> = if R::BITS == 64 {
+                mitsu_query::as_ring(fs).map_err(|e| Fail(500, e.to_string()))?
+            } else {
+                mitsu_query::as_ring(p.extend(&fs, 1)?).map_err(|e| Fail(500, e.to_string()))?
+            };
+            let null = p.add_public(&p.neg(&fr), &[R::ONE]);
+            let under_null = p.mul(&xs, &null)?;
+            let c = mitsu_mpc_ops::count_outside(p, &under_null, 0, 0)?;
+            total = p.add(&total, &c);
+        }
+        at = end;
+    }
+    Ok(total)
+}
