@@ -1,28 +1,88 @@
 //! Exact integer encodings of values, shared by the client (which encodes uploads and decodes
 //! results) and the query planner (which encodes literals the same way).
 
-/// Exact decimal parsing: (mantissa, scale) with trailing fractional zeros removed.
+/// Most significant digits an exact number may have (it must fit far inside Z_2^128).
+pub const MAX_DIGITS: usize = 36;
+
+/// Exact decimal parsing: (mantissa, scale) with trailing fractional zeros removed. Accepts
+/// exponent notation as spreadsheets and pandas write it (`1e5`, `1.5E-3`), exactly. `None` for
+/// anything else, and for numbers beyond [`MAX_DIGITS`] significant digits or decimal places.
 pub fn parse_decimal(s: &str) -> Option<(i128, u32)> {
-    let (neg, digits) = match s.strip_prefix('-') {
+    let (neg, rest) = match s.strip_prefix('-') {
         Some(d) => (true, d),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let (num, exp) = match rest.find(['e', 'E']) {
+        Some(i) => {
+            let e = &rest[i + 1..];
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (&rest[..i], e.parse::<i64>().ok()?)
+        }
+        None => (rest, 0),
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
     if int.is_empty() && frac.is_empty()
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    let frac = frac.trim_end_matches('0');
-    if int.len() + frac.len() > 36 {
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+    let mut scale = frac.len() as i64 - exp;
+    while scale > 0 && digits.last() == Some(&b'0') {
+        digits.pop();
+        scale -= 1;
+    }
+    let significant = digits.iter().position(|&b| b != b'0').map_or(0, |i| digits.len() - i);
+    if scale < 0 {
+        if significant > 0 && significant as i64 - scale > MAX_DIGITS as i64 {
+            return None;
+        }
+        digits.extend(std::iter::repeat_n(b'0', (-scale) as usize));
+        scale = 0;
+    }
+    if significant > MAX_DIGITS || scale > MAX_DIGITS as i64 {
         return None;
     }
     let mut m: i128 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
+    for b in digits.iter().skip_while(|&&b| b == b'0') {
         m = m * 10 + (b - b'0') as i128;
     }
-    Some((if neg { -m } else { m }, frac.len() as u32))
+    Some((if neg { -m } else { m }, scale as u32))
+}
+
+/// Whether text looks like a number (digits with a point or an exponent, or a non-finite word
+/// such as `NaN` or `inf`), whether or not it can be stored exactly.
+pub fn number_like(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if ["nan", "inf", "infinity"].contains(&t.to_ascii_lowercase().as_str()) {
+        return true;
+    }
+    let (num, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
+    !(int.is_empty() && frac.is_empty())
+        && digits(int)
+        && digits(frac)
+        && exp.is_none_or(|e| {
+            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !e.is_empty() && digits(e)
+        })
+}
+
+/// Whether text has the shape of a date (YYYY-MM-DD), valid or not.
+pub fn date_like(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 /// Days since 1970-01-01 of a YYYY-MM-DD date (proleptic Gregorian).

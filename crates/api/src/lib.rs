@@ -44,6 +44,10 @@ pub struct PartyConfig {
     /// Seconds an upload may go without receiving a chunk before the party discards it.
     #[serde(default = "default_upload_timeout")]
     pub upload_timeout_secs: u64,
+    /// Seconds a client connection may take for its TLS handshake and request head together
+    /// before the party closes it.
+    #[serde(default = "default_head_timeout")]
+    pub client_head_timeout_secs: u64,
     pub peers: Vec<PeerAddr>,
 }
 
@@ -53,6 +57,10 @@ fn default_timeout() -> u64 {
 
 fn default_upload_timeout() -> u64 {
     6 * 3600
+}
+
+fn default_head_timeout() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -276,7 +276,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Account { cmd: AccountCmd::Create { client, name, role, out } } => {
             let c = mitsu_client::Client::load(&client)?;
             let cfg = c.create_account(&name, &role)?;
-            std::fs::write(&out, cfg.to_toml())?;
+            write_private(&out, &cfg.to_toml())?;
             println!(
                 "created {role} account {name:?} at all three parties; its client file is {} (keep it private)",
                 out.display()
@@ -426,6 +426,25 @@ fn print_schema(s: &mitsu_api::Schema) {
         };
         println!("  {:<24} {:<14} {:<9} {range}", c.name, ty, if c.nullable { "yes" } else { "no" });
     }
+}
+
+/// Writes a file only its owner can read (0600): client files hold bearer tokens.
+fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        o.mode(0o600);
+        let mut f = o.open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // an existing file keeps its mode on open: make it private too
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(text.as_bytes())?;
+    }
+    #[cfg(not(unix))]
+    o.open(path)?.write_all(text.as_bytes())?;
+    Ok(())
 }
 
 fn upload(

@@ -7,7 +7,7 @@ use common::Deployment;
 
 #[test]
 fn three_party_processes_link_up_and_answer_only_authenticated_clients() {
-    let d = Deployment::new("status", 21300 + (std::process::id() % 1000) as u16 * 6 % 6000);
+    let d = Deployment::new("status", common::ports(0));
     let text = d.wait_ready();
     assert!(text.contains("party 0: up") && text.contains("party 2: up"), "{text}");
 
@@ -29,7 +29,7 @@ fn three_party_processes_link_up_and_answer_only_authenticated_clients() {
 
 #[test]
 fn a_stopped_party_is_reported_and_the_others_stay_up() {
-    let mut d = Deployment::new("stop", 27300 + (std::process::id() % 1000) as u16 * 6 % 6000);
+    let mut d = Deployment::new("stop", common::ports(1));
     d.wait_ready();
     let mut p1 = d.parties[1].take().unwrap();
     p1.kill().unwrap();

@@ -105,9 +105,10 @@ fn tables_and_results_survive_kill_9_of_every_party() {
 
 #[test]
 fn junk_on_the_client_port_does_not_disturb_a_party_and_shares_are_not_plaintext() {
-    let d = Deployment::new("junk", common::ports(5));
+    let base = common::ports(5);
+    let d = Deployment::new("junk", base);
     d.wait_ready();
-    let api = format!("127.0.0.1:{}", common::ports(5) + 3);
+    let api = format!("127.0.0.1:{}", base + 3);
     for k in 0..5u8 {
         use std::io::Write;
         if let Ok(mut s) = std::net::TcpStream::connect(&api) {

@@ -64,6 +64,13 @@ impl Client {
         Ok((PartyId::new(i).ok_or(ClientError::Config(format!("party {i} out of range")))?, p.api.clone()))
     }
 
+    /// An open TLS connection to party `i`'s API, for writing a request by hand (tests of what
+    /// a hostile client can send).
+    pub fn raw_connection(&self, i: usize) -> Result<impl std::io::Read + std::io::Write + use<>, ClientError> {
+        let (party, addr) = self.party_id(i)?;
+        self.api.connect(party, &addr).map_err(|what| ClientError::Party { party: i, what })
+    }
+
     /// One request to party `i`, raw body. Jobs (`/v1/jobs`) may take as long as they need: the
     /// parties report failures of their own, so the client waits up to an hour for the answer.
     pub fn call_bytes(&self, i: usize, method: &str, path: &str, body: &[u8]) -> Result<(u16, Vec<u8>), ClientError> {

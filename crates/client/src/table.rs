@@ -4,7 +4,7 @@
 //! Handles what real extracts contain: quoted fields with commas and newlines, UTF-8 with or without
 //! a byte-order mark, Japanese text, empty cells as NULL, column names with spaces.
 
-pub use mitsu_api::encode::{pack_label, parse_date, parse_decimal, unpack_label};
+pub use mitsu_api::encode::{MAX_DIGITS, date_like, number_like, pack_label, parse_date, parse_decimal, unpack_label};
 use mitsu_api::{ColumnSchema, Kind, Schema};
 use std::path::Path;
 
@@ -86,32 +86,54 @@ fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
     Ok(v)
 }
 
-/// Infers a column's schema from its non-empty cells.
-fn infer_column(name: &str, cells: &[&str], nullable: bool, is_key: bool) -> ColumnSchema {
+/// Infers a column's schema from its non-empty cells (with their line numbers). A column whose
+/// every value looks like a number, or like a date, is one: a value of that shape mitsu cannot
+/// store exactly (`NaN`, `inf`, `1e309`, `2024-02-30`) is an error naming its cell, never a
+/// reason to turn the whole column into text.
+fn infer_column(
+    name: &str,
+    cells: &[(u64, &str)],
+    nullable: bool,
+    is_key: bool,
+) -> Result<ColumnSchema, (u64, String, String)> {
+    let bad = |(line, v): (u64, &str), why: &str| (line, v.to_string(), why.to_string());
     let kind = if is_key {
         Kind::Key
-    } else if !cells.is_empty() && cells.iter().all(|s| parse_decimal(s).is_some()) {
-        let scale = cells.iter().map(|s| parse_decimal(s).unwrap().1).max().unwrap_or(0);
+    } else if !cells.is_empty() && cells.iter().all(|(_, s)| number_like(s)) {
+        if let Some(&c) = cells.iter().find(|(_, s)| parse_decimal(s).is_none()) {
+            let why = if c.1.bytes().any(|b| b.is_ascii_digit()) {
+                format!(
+                    "is a number mitsu cannot store exactly (at most {MAX_DIGITS} digits); round it or leave the cell empty"
+                )
+            } else {
+                "is not a finite number; leave the cell empty for a missing value".to_string()
+            };
+            return Err(bad(c, &why));
+        }
+        let scale = cells.iter().map(|(_, s)| parse_decimal(s).unwrap().1).max().unwrap_or(0);
         if scale == 0 { Kind::Integer } else { Kind::Decimal { scale } }
-    } else if !cells.is_empty() && cells.iter().all(|s| parse_bool(s).is_some()) {
+    } else if !cells.is_empty() && cells.iter().all(|(_, s)| parse_bool(s).is_some()) {
         Kind::Boolean
-    } else if !cells.is_empty() && cells.iter().all(|s| parse_date(s).is_some()) {
+    } else if !cells.is_empty() && cells.iter().all(|(_, s)| date_like(s)) {
+        if let Some(&c) = cells.iter().find(|(_, s)| parse_date(s).is_none()) {
+            return Err(bad(c, "is not a valid date (YYYY-MM-DD); the other values of the column are dates"));
+        }
         Kind::Date
-    } else if cells.iter().all(|s| pack_label(s).is_some()) {
+    } else if cells.iter().all(|(_, s)| pack_label(s).is_some()) {
         Kind::Category
     } else {
         Kind::Key
     };
     let mut c = ColumnSchema { name: name.to_string(), kind, nullable, bits: 127 };
-    let m = cells.iter().filter_map(|s| encode(&c, s).ok()).map(|v| v.unsigned_abs()).max().unwrap_or(0);
+    let m = cells.iter().filter_map(|(_, s)| encode(&c, s).ok()).map(|v| v.unsigned_abs()).max().unwrap_or(0);
     c.bits = match c.kind {
         // labels get the bound of the longest one seen, so GROUP BY keys stay narrow
         Kind::Category => bits_of(m).max(8),
         Kind::Key => 96,
         Kind::Boolean => 1,
-        _ => bits_of(m),
+        _ => bits_of(m).max(1),
     };
-    c
+    Ok(c)
 }
 
 /// Reads `path`. With `schema`, every value is checked against it; without, a schema is inferred.
@@ -166,17 +188,20 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
             }
             s.clone()
         }
-        None => Schema {
-            columns: headers
-                .iter()
-                .enumerate()
-                .map(|(i, h)| {
-                    let non_empty: Vec<&str> = cells[i].iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
-                    infer_column(h, &non_empty, non_empty.len() < rows, key == Some(h.as_str()))
-                })
-                .collect(),
-        },
+        None => {
+            let mut columns = Vec::with_capacity(headers.len());
+            for (i, h) in headers.iter().enumerate() {
+                let non_empty: Vec<(u64, &str)> =
+                    cells[i].iter().zip(&lines).filter(|(s, _)| !s.is_empty()).map(|(s, l)| (*l, s.as_str())).collect();
+                let c = infer_column(h, &non_empty, non_empty.len() < rows, key == Some(h.as_str())).map_err(
+                    |(line, value, why)| TableError::Value { file: file.clone(), line, column: h.clone(), value, why },
+                )?;
+                columns.push(c);
+            }
+            Schema { columns }
+        }
     };
+    schema.validate().map_err(&ferr)?;
     let mut columns = Vec::with_capacity(headers.len());
     for (i, c) in schema.columns.iter().enumerate() {
         let mut values = Vec::with_capacity(rows);
@@ -234,7 +259,14 @@ mod tests {
         assert_eq!(parse_decimal("-12.340"), Some((-1234, 2)));
         assert_eq!(parse_decimal("59.0"), Some((59, 0)));
         assert_eq!(parse_decimal(".5"), Some((5, 1)));
-        assert_eq!(parse_decimal("1e3"), None);
+        assert_eq!(parse_decimal("1e3"), Some((1000, 0)));
+        assert_eq!(parse_decimal("1.5E-3"), Some((15, 4)));
+        assert_eq!(parse_decimal("-2.50e+2"), Some((-250, 0)));
+        assert_eq!(parse_decimal("1e309"), None);
+        assert_eq!(parse_decimal("1e-40"), None);
+        assert_eq!(parse_decimal("1e"), None);
+        assert_eq!(parse_decimal("NaN"), None);
+        assert!(number_like("NaN") && number_like("-inf") && number_like("1e309") && !number_like("12a"));
         assert_eq!(parse_decimal("-"), None);
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(parse_date("2000-03-01"), Some(11017));
@@ -301,6 +333,37 @@ mod tests {
         let p = write("key", "id,x\na,1\n");
         let err = read_csv(&p, None, Some("nope")).unwrap_err().to_string();
         assert!(err.contains("--key names column \"nope\""), "{err}");
+    }
+
+    // Regression: `1e309`, `NaN`, `inf`, `1e5` and `2024-02-30` silently turned a numeric or date
+    // column into a category.
+    #[test]
+    fn numbers_and_dates_of_every_shape_are_read_or_named() {
+        let p = write("exp", "x,d\n1e5,2024-02-28\n2.5E-3,2024-02-29\n-1,2023-12-31\n");
+        let t = read_csv(&p, None, None).unwrap();
+        assert_eq!(t.schema.columns[0].kind, Kind::Decimal { scale: 4 });
+        assert_eq!(t.columns[0].values, vec![1_000_000_000, 25, -10_000]);
+        assert_eq!(t.schema.columns[1].kind, Kind::Date);
+        for (cell, want) in [
+            ("NaN", "\"NaN\" is not a finite number; leave the cell empty"),
+            ("inf", "\"inf\" is not a finite number"),
+            ("-Infinity", "is not a finite number"),
+            ("1e309", "\"1e309\" is a number mitsu cannot store exactly"),
+            ("123456789012345678901234567890123456789", "cannot store exactly (at most 36 digits)"),
+        ] {
+            let p = write("nan", &format!("id,x\na,1.5\nb,{cell}\nc,2\n"));
+            let err = read_csv(&p, None, None).unwrap_err().to_string();
+            assert!(err.contains("line 3, column \"x\"") && err.contains(want), "{cell}: {err}");
+        }
+        let p = write("baddate", "id,d\na,2024-02-28\nb,2024-02-30\n");
+        let err = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(err.contains("line 3, column \"d\": \"2024-02-30\" is not a valid date"), "{err}");
+        // text stays text
+        let p = write("text", "id,x\na,N/A\nb,12\n");
+        assert_eq!(read_csv(&p, None, None).unwrap().schema.columns[1].kind, Kind::Category);
+        // a header no party would accept is refused here first
+        let p = write("header", "id,\"a\"\"b\"\nx,1\n");
+        assert!(read_csv(&p, None, None).unwrap_err().to_string().contains("column name"), "quote in a header");
     }
 
     #[test]

@@ -124,8 +124,12 @@ pub fn equi_join<E: Engine, R: Ring>(
     let ones = e.constant(&vec![R::ONE; n]);
     let dup = e.mul(&e.concat(&[slp, srp]), &e.concat(&[&e.sub(&cl, &ones), &e.sub(&cr, &ones)]))?;
     let dups = e.concat(&[&e.sum(&e.slice(&dup, 0..n)), &e.sum(&e.slice(&dup, n..2 * n))]);
+    // each side's sum is the number of pairs of rows sharing a key, sum_k C(l_k, 2) < n^2 / 2:
+    // the zero test is sized by that, not by n (a sum of 1024 over 78 rows looked like 0 mod 2^9)
     let lgn = usize::BITS - n.leading_zeros();
-    let z = e.eqz(&dups, lgn + 2)?;
+    let pair_bits = 2 * lgn;
+    check_bits::<R>(pair_bits + 1, 0, expr)?;
+    let z = e.eqz(&dups, pair_bits)?;
     let unique = e.open_b(&z)?;
     let (left_unique, right_unique) = (unique.get(0, 0), unique.get(0, 1));
     if left_unique {

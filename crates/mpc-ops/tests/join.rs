@@ -100,6 +100,31 @@ fn joins_match_a_plain_join() {
     }
 }
 
+// Regression: the uniqueness test looked at the low lgn + 2 bits of sum C(l_k, 2): left keys
+// repeating 45, 8 and 4 times (990 + 28 + 6 = 1024 pairs, n = 78) passed for unique, and the
+// validity compaction opens carried multiplicities such as 45.
+#[test]
+fn keys_repeating_so_that_their_pair_count_wraps_are_seen_as_repeating() {
+    let mut l: Vec<In> = Vec::new();
+    for (k, times) in [(1i64, 45usize), (2, 8), (3, 4)] {
+        l.extend((0..times).map(|i| (k, true, i as i64)));
+    }
+    let r: Vec<In> = (1..=21).map(|k| (k, true, 100 + k)).collect();
+    for outer in [false, true] {
+        let want = plain(&l, &r, outer);
+        assert_eq!(want.len(), 57);
+        let (rep, twin) = both!(case::<u64>(&l, &r, outer, false));
+        assert_eq!((&rep, &twin), (&want, &want), "outer {outer}");
+        let (rep, twin) = both!(case::<u128>(&l, &r, outer, false));
+        assert_eq!((&rep, &twin), (&want, &want), "outer {outer}");
+    }
+    // with the right side repeating too, it is a many-to-many join: refused unless allowed
+    let mut r2 = r.clone();
+    r2.push((1, true, 7));
+    let err = common::on_twin(|e| Ok(case::<_, u64>(e, &l, &r2, false, false))).unwrap_err();
+    assert!(err.to_string().contains("keys repeat on both sides"), "{err}");
+}
+
 #[test]
 fn empty_sides_and_many_to_many() {
     let l = [(5, true, 1), (5, true, 2), (6, true, 3)];

@@ -281,6 +281,23 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// After answering a request whose body was not read (401, 413, …): stop sending and discard
+/// what the client is still sending, up to `budget` bytes or 3 seconds, so that it reads the
+/// answer instead of a connection reset. Bounded, and nothing is kept.
+fn linger(sock: &TcpStream, budget: usize) {
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut left = budget;
+    let mut buf = [0u8; 16 << 10];
+    let mut r = sock;
+    while left > 0 && until(sock, deadline).is_ok() {
+        match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
+}
+
 /// Sets the socket's read timeout to what is left until `deadline`, or fails when nothing is.
 fn until(sock: &TcpStream, deadline: Instant) -> std::io::Result<()> {
     let left = deadline.saturating_duration_since(Instant::now());
@@ -337,15 +354,20 @@ pub fn serve<C, A, H>(
                         return;
                     }
                 }
+                let mut body_read = false;
+                // what is discarded of an unread body: little for a stranger, a chunk's worth for a caller
+                let mut linger_budget = 1usize << 20;
                 let resp = (|| {
                     let sock = s.sock.try_clone().map_err(|e| Response::error(500, &e.to_string()))?;
                     let (head, rest) =
                         read_head(&mut s, &mut || until(&sock, deadline)).map_err(|(c, m)| Response::error(c, &m))?;
                     let (who, max_body) = admit(&head)?;
                     unauth_slot = None; // the caller is known: it no longer counts as unauthenticated
+                    linger_budget = 16 << 20;
                     let body_deadline = Instant::now() + limits.body_timeout;
                     let body = read_body(&mut s, &head, rest, max_body, &mut || until(&sock, body_deadline))
                         .map_err(|(c, m)| Response::error(c, &m))?;
+                    body_read = true;
                     let req = Request { method: head.method, path: head.path, headers: head.headers, body };
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(who, req))).map_err(|_| {
                         Response::error(500, "internal error: the party hit a bug; its log has the details")
@@ -357,6 +379,9 @@ pub fn serve<C, A, H>(
                 let _ = write_response(&mut s, &resp);
                 s.conn.send_close_notify();
                 let _ = s.flush();
+                if !body_read {
+                    linger(&s.sock, linger_budget);
+                }
             });
         if spawned.is_err() {
             // the thread never ran: give its slots back
@@ -400,17 +425,9 @@ impl ApiClient {
         ApiClient { cfg: self.cfg.clone(), timeout: self.timeout, read_timeout: read }
     }
 
-    /// One request to party `party` at `addr`; the server must present that party's certificate.
-    /// Returns (status, body); transport failures are `Err` with a readable reason.
-    pub fn request(
-        &self,
-        party: PartyId,
-        addr: &str,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: &[u8],
-    ) -> Result<(u16, Vec<u8>), String> {
+    /// An open TLS connection to party `party`'s API at `addr` (its certificate checked), for
+    /// callers that write the request themselves (tests of hostile input do).
+    pub fn connect(&self, party: PartyId, addr: &str) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
         let sa = addr
             .to_socket_addrs()
             .map_err(|e| format!("{addr}: {e}"))?
@@ -422,7 +439,21 @@ impl ApiClient {
         tcp.set_write_timeout(Some(self.timeout)).map_err(|e| e.to_string())?;
         let name = ServerName::try_from(party_name(party)).map_err(|e| e.to_string())?;
         let conn = ClientConnection::new(self.cfg.clone(), name).map_err(|e| e.to_string())?;
-        let mut s = StreamOwned::new(conn, tcp);
+        Ok(StreamOwned::new(conn, tcp))
+    }
+
+    /// One request to party `party` at `addr`; the server must present that party's certificate.
+    /// Returns (status, body); transport failures are `Err` with a readable reason.
+    pub fn request(
+        &self,
+        party: PartyId,
+        addr: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), String> {
+        let mut s = self.connect(party, addr)?;
         let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
@@ -430,8 +461,9 @@ impl ApiClient {
             body.len()
         );
         s.write_all(head.as_bytes()).map_err(|e| format!("{addr}: {e}"))?;
-        s.write_all(body).map_err(|e| format!("{addr}: {e}"))?;
-        s.flush().map_err(|e| format!("{addr}: {e}"))?;
+        // a party may answer before reading the body (401, 413) and stop reading: its answer is
+        // what the caller needs, so read it even when sending the rest failed
+        let sent = s.write_all(body).and_then(|()| s.flush());
         let mut resp = Vec::new();
         match s.read_to_end(&mut resp) {
             Ok(_) => {}
@@ -441,6 +473,14 @@ impl ApiClient {
                 return Err(format!("{addr}: no answer within {:?}", self.read_timeout));
             }
             Err(e) => return Err(format!("{addr}: {e}")),
+        }
+        if let Err(e) = sent
+            && resp.is_empty()
+        {
+            return Err(format!("{addr}: {e}"));
+        }
+        if resp.is_empty() {
+            return Err(format!("{addr}: the party closed the connection without answering (did it stop?)"));
         }
         let split = resp.windows(4).position(|w| w == b"\r\n\r\n").ok_or(format!("{addr}: malformed response"))?;
         let head = String::from_utf8_lossy(&resp[..split]);

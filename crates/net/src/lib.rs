@@ -17,7 +17,10 @@ pub mod http;
 mod mesh;
 pub mod pki;
 
-pub use mesh::{Mesh, MeshConfig, MeshTransport, NetError, PeerHealth};
+pub use mesh::{
+    ControlHandler, Frame, FrameDecoder, MAX_PARTIAL, Mesh, MeshConfig, MeshTransport, NetError, PeerHealth,
+    encode_frames,
+};
 pub use pki::{Identity, party_name};
 
 /// The TLS crypto provider: ring, with TLS 1.3 AES-128-GCM preferred. 128-bit security matches the

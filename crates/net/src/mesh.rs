@@ -187,15 +187,18 @@ impl Mesh {
         *self.inner.control.lock().unwrap() = Some(h);
     }
 
-    /// Sends a control request to `to` under a fresh `job` id and waits for its answer (at most
-    /// the mesh timeout).
-    pub fn call(&self, to: PartyId, job: u64, msg: &Payload) -> mitsu_mpc_core::Result<Payload> {
+    /// Sends a control request to `to` under a fresh `job` id and waits at most `wait` for its
+    /// answer. A peer whose link to this party is down is not tried.
+    pub fn call(&self, to: PartyId, job: u64, msg: &Payload, wait: Duration) -> mitsu_mpc_core::Result<Payload> {
+        if !self.health().iter().any(|h| h.party == to && h.linked) {
+            return Err(MpcError::PeerUnreachable { party: to, what: "its link is down".into() });
+        }
         let mut t = self.transport(job);
         let res = self
             .inner
             .send_flagged(to, job, msg, CONTROL)
             .map_err(|what| MpcError::PeerUnreachable { party: to, what })
-            .and_then(|()| t.recv(to));
+            .and_then(|()| t.recv_within(to, wait));
         drop(t);
         self.finish_job(job);
         res
@@ -380,45 +383,70 @@ impl Partial {
     }
 }
 
-fn read_frames(
-    inner: &Arc<Inner>,
-    tls: &mut StreamOwned<ServerConnection, TcpStream>,
-    from: PartyId,
-) -> Result<(), String> {
+/// What a link's byte stream decodes to, frame by frame.
+#[derive(Debug, PartialEq)]
+pub enum Frame {
+    /// A whole message of a job (`control`: a control request, see [`Mesh::call`]).
+    Message { job: u64, payload: Payload, control: bool },
+    /// The sender abandoned the job, for this reason.
+    Abort { job: u64, why: String },
+    /// Part of a message arrived; nothing to deliver yet.
+    Partial,
+}
+
+/// Decodes the frames of one link. Holds at most [`MAX_PARTIAL`] unfinished messages, each with
+/// at most 64 MiB reserved before its bytes arrive (then it grows only with bytes received), and
+/// reads at most one frame of [`MAX_FRAME`] bytes at a time: what a peer can make a party
+/// allocate is bounded by what it actually sends.
+#[derive(Default)]
+pub struct FrameDecoder {
     // per job: the message being received, its announced size, and whether it is a control request
-    let mut partial: HashMap<u64, (Partial, usize, bool)> = HashMap::new();
-    let mut head = [0u8; 13];
-    loop {
-        match tls.read_exact(&mut head) {
+    partial: HashMap<u64, (Partial, usize, bool)>,
+}
+
+impl std::fmt::Debug for FrameDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FrameDecoder({} unfinished)", self.partial.len())
+    }
+}
+
+/// Most unfinished messages one link may have at once (a sender writes each message whole, so
+/// one is normal).
+pub const MAX_PARTIAL: usize = 4;
+
+impl FrameDecoder {
+    /// Reads the next frame from `r`; `Ok(None)` at a clean end of the stream.
+    pub fn next<R: Read>(&mut self, r: &mut R, from: PartyId) -> Result<Option<Frame>, String> {
+        let mut head = [0u8; 13];
+        match r.read_exact(&mut head) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(e.to_string()),
         }
-        let job = u64::from_le_bytes(head[..8].try_into().unwrap());
+        let job = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
         let (last, first) = (head[8] & LAST != 0, head[8] & FIRST != 0);
-        inner.inbox.lock().unwrap().last_seen[from.index()] = Some(Instant::now());
-        let len = u32::from_le_bytes(head[9..13].try_into().unwrap()) as usize;
+        let len = u32::from_le_bytes(head[9..13].try_into().expect("4 bytes")) as usize;
         if len > MAX_FRAME {
             return Err(format!("{from} sent a frame of {len} bytes (limit {MAX_FRAME})"));
         }
         if head[8] & ABORT != 0 {
             let mut why = vec![0u8; len];
-            tls.read_exact(&mut why).map_err(|e| e.to_string())?;
-            partial.remove(&job);
-            let mut ib = inner.inbox.lock().unwrap();
-            ib.aborted.insert((from, job), (Instant::now(), String::from_utf8_lossy(&why).into_owned()));
-            inner.cv.notify_all();
-            continue;
+            r.read_exact(&mut why).map_err(|e| e.to_string())?;
+            self.partial.remove(&job);
+            return Ok(Some(Frame::Abort { job, why: String::from_utf8_lossy(&why).into_owned() }));
         }
         if first {
             let mut meta = [0u8; 9];
             if len != meta.len() {
                 return Err(format!("{from} sent a malformed message header"));
             }
-            tls.read_exact(&mut meta).map_err(|e| e.to_string())?;
-            let total = u64::from_le_bytes(meta[1..].try_into().unwrap());
+            r.read_exact(&mut meta).map_err(|e| e.to_string())?;
+            let total = u64::from_le_bytes(meta[1..].try_into().expect("8 bytes"));
             if total > MAX_MESSAGE {
                 return Err(format!("{from} announced a message of {total} bytes (limit {MAX_MESSAGE})"));
+            }
+            if self.partial.len() >= MAX_PARTIAL && !self.partial.contains_key(&job) {
+                return Err(format!("{from} began more than {MAX_PARTIAL} messages without finishing them"));
             }
             let p = match meta[0] {
                 // reserve up to 64 MiB at once; beyond that the buffer grows as bytes arrive
@@ -426,36 +454,72 @@ fn read_frames(
                 1 if total % 16 == 0 => Partial::U128(Vec::with_capacity(total.min(RESERVE) as usize / 16), 0),
                 _ => return Err(format!("{from} sent a message of an unknown type or size")),
             };
-            partial.insert(job, (p, total as usize, head[8] & CONTROL != 0));
+            self.partial.insert(job, (p, total as usize, head[8] & CONTROL != 0));
         } else {
             let (p, total, _) =
-                partial.get_mut(&job).ok_or_else(|| format!("{from} sent data for job {job} without a header"))?;
+                self.partial.get_mut(&job).ok_or_else(|| format!("{from} sent data for job {job} without a header"))?;
             let buf = p.room(len, *total).ok_or_else(|| format!("{from} sent more data than it announced"))?;
-            tls.read_exact(buf).map_err(|e| e.to_string())?;
+            r.read_exact(buf).map_err(|e| e.to_string())?;
         }
-        if last {
-            let Some((p, total, control)) = partial.remove(&job) else {
-                return Err(format!("{from} ended a message it never began"));
-            };
-            let Some(msg) = p.finish(total) else {
-                return Err(format!("{from} ended a message before sending all of it"));
-            };
-            if control {
+        if !last {
+            return Ok(Some(Frame::Partial));
+        }
+        let Some((p, total, control)) = self.partial.remove(&job) else {
+            return Err(format!("{from} ended a message it never began"));
+        };
+        let Some(payload) = p.finish(total) else {
+            return Err(format!("{from} ended a message before sending all of it"));
+        };
+        Ok(Some(Frame::Message { job, payload, control }))
+    }
+}
+
+fn read_frames(
+    inner: &Arc<Inner>,
+    tls: &mut StreamOwned<ServerConnection, TcpStream>,
+    from: PartyId,
+) -> Result<(), String> {
+    let mut dec = FrameDecoder::default();
+    while let Some(frame) = dec.next(tls, from)? {
+        inner.inbox.lock().unwrap().last_seen[from.index()] = Some(Instant::now());
+        match frame {
+            Frame::Partial => {}
+            Frame::Abort { job, why } => {
+                let mut ib = inner.inbox.lock().unwrap();
+                ib.aborted.insert((from, job), (Instant::now(), why));
+                inner.cv.notify_all();
+            }
+            Frame::Message { job, payload, control: true } => {
                 let handler = inner.control.lock().unwrap().clone();
                 if let Some(h) = handler {
                     let inner = inner.clone();
                     let _ = std::thread::Builder::new().name("mesh-control".into()).spawn(move || {
-                        let answer = h(from, msg);
+                        let answer = h(from, payload);
                         let _ = inner.send(from, job, &answer);
                     });
                 }
-            } else if job != HEARTBEAT_JOB {
-                let mut ib = inner.inbox.lock().unwrap();
-                ib.queues.entry((from, job)).or_insert_with(|| (Instant::now(), VecDeque::new())).1.push_back(msg);
-                inner.cv.notify_all();
+            }
+            Frame::Message { job, payload, control: false } => {
+                if job != HEARTBEAT_JOB {
+                    let mut ib = inner.inbox.lock().unwrap();
+                    ib.queues
+                        .entry((from, job))
+                        .or_insert_with(|| (Instant::now(), VecDeque::new()))
+                        .1
+                        .push_back(payload);
+                    inner.cv.notify_all();
+                }
             }
         }
     }
+    Ok(())
+}
+
+/// Encodes one message as the frames [`FrameDecoder`] reads (what a sender writes to a link).
+pub fn encode_frames(job: u64, msg: &Payload, control: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = write_message_to(&mut out, job, msg, if control { CONTROL } else { 0 });
+    out
 }
 
 impl Inner {
@@ -521,6 +585,10 @@ impl Inner {
 
 /// A header frame (element type, total bytes), then the elements' bytes straight from the vector.
 fn write_message(s: &mut Out, job: u64, msg: &Payload, flags: u8) -> Result<(), String> {
+    write_message_to(s, job, msg, flags)
+}
+
+fn write_message_to<W: Write>(s: &mut W, job: u64, msg: &Payload, flags: u8) -> Result<(), String> {
     let (tag, bytes): (u8, &[u8]) = match msg {
         Payload::U64(v) => (0, bytemuck::cast_slice(v)),
         Payload::U128(v) => (1, bytemuck::cast_slice(v)),
@@ -536,7 +604,7 @@ fn write_message(s: &mut Out, job: u64, msg: &Payload, flags: u8) -> Result<(), 
     s.flush().map_err(|e| e.to_string())
 }
 
-fn write_frame(s: &mut Out, job: u64, flags: u8, c: &[u8]) -> Result<(), String> {
+fn write_frame<W: Write>(s: &mut W, job: u64, flags: u8, c: &[u8]) -> Result<(), String> {
     let mut head = [0u8; 13];
     head[..8].copy_from_slice(&job.to_le_bytes());
     head[8] = flags;
@@ -585,7 +653,13 @@ impl Transport for MeshTransport {
     }
 
     fn recv(&mut self, from: PartyId) -> mitsu_mpc_core::Result<Payload> {
-        let deadline = Instant::now() + self.inner.timeout;
+        self.recv_within(from, self.inner.timeout)
+    }
+}
+
+impl MeshTransport {
+    fn recv_within(&mut self, from: PartyId, wait: Duration) -> mitsu_mpc_core::Result<Payload> {
+        let deadline = Instant::now() + wait;
         let mut ib = self.inner.inbox.lock().unwrap();
         let closed_at_start = self.closed_at_start[from.index()];
         loop {
@@ -602,10 +676,7 @@ impl Transport for MeshTransport {
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(MpcError::PeerUnreachable {
-                    party: from,
-                    what: format!("no message within {:?}", self.inner.timeout),
-                });
+                return Err(MpcError::PeerUnreachable { party: from, what: format!("no message within {wait:?}") });
             }
             ib = self.inner.cv.wait_timeout(ib, deadline - now).unwrap().0;
         }

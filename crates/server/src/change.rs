@@ -185,6 +185,7 @@ pub(crate) fn run(
         return refuse(f);
     }
     // 3. vote: durably prepared first
+    state.failpoint("change-before-prepare");
     let prepared = match state.store.record_change(&rec(ChangeState::Prepared, String::new())) {
         Ok(true) => true,
         Ok(false) => false, // a peer's resolver asked first and this party recorded a no
@@ -312,7 +313,7 @@ pub(crate) fn resolve(state: &State) -> usize {
             let ask = serde_json::to_vec(&Ask { change: rec.id }).expect("serializes");
             let t = state
                 .mesh
-                .call(p, crate::party::random_u64(), &to_words(&ask))
+                .call(p, crate::party::random_u64(), &to_words(&ask), std::time::Duration::from_secs(3))
                 .ok()
                 .and_then(from_words)
                 .and_then(|b| serde_json::from_slice::<Told>(&b).ok());

@@ -98,6 +98,7 @@ pub fn init(opts: &InitOptions) -> Result<Written, InitError> {
             timeout_secs: 30,
             admin_token_sha256: token_hash(&token),
             upload_timeout_secs: 6 * 3600,
+            client_head_timeout_secs: 10,
             peers: (0..opts.parties)
                 .filter(|&j| j != i)
                 .map(|j| PeerAddr { party: j, address: format!("{}:{}", opts.host, peer_port(j)) })

@@ -126,7 +126,11 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
     }
     eprintln!("{me}: peers on {}, client API on {}", state.cfg.peer_listen, state.cfg.api_listen);
     let st = stop.clone();
-    let limits = http::ServeLimits { stack_bytes: mitsu_query::limits::STACK_BYTES, ..Default::default() };
+    let limits = http::ServeLimits {
+        stack_bytes: mitsu_query::limits::STACK_BYTES,
+        head_timeout: Duration::from_secs(state.cfg.client_head_timeout_secs.max(1)),
+        ..Default::default()
+    };
     let st2 = state.clone();
     http::serve(
         api_l,

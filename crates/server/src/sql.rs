@@ -145,6 +145,7 @@ pub(crate) fn run_stats(
     let cat = StoreCatalog { state, who, used: RefCell::new(BTreeMap::new()) };
     // the tables the request reads, checked for access before anything else
     mitsu_stats::spec(&req.function).map_err(|e| Fail(400, e.to_string()))?;
+    req.check_limits().map_err(|e| Fail(400, e.to_string()))?;
     let probe = format!("SELECT COUNT(*) FROM {}", mitsu_stats::from_clause(&req.from));
     mitsu_query::plan(&probe, &cat).map_err(|e| plan_fail(&e))?;
     let tables = cat.used.borrow().clone();

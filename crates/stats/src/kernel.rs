@@ -140,6 +140,7 @@ pub fn run<E: Engine, S: Source<E>>(
     req: &Request,
 ) -> Result<Outputs<E>, StatsError> {
     let f = crate::spec(&req.function)?;
+    req.check_limits()?;
     let mut out = Outputs::new();
     let kernel = match f.kernel {
         crate::Kernel::TTest if req.by.is_some() => crate::Kernel::Groups,

@@ -74,7 +74,51 @@ pub struct Request {
     pub standardize: bool,
 }
 
+/// Most columns one statistics request names (a covariance or OLS over 64 columns is 64^2 work).
+pub const MAX_COLUMNS: usize = 64;
+/// Most group levels (`by`, `row`, `col`) one request compares.
+pub const MAX_LEVELS: usize = 64;
+
 impl Request {
+    /// Refuses requests whose size alone would make a party work or allocate without bound,
+    /// before anything is planned. (The SELECT a request becomes meets the planner's limits too.)
+    pub fn check_limits(&self) -> Result<(), StatsError> {
+        let too = |what: &str, n: usize, max: usize| {
+            Err(StatsError::Invalid(format!("{}: at most {max} {what}, not {n}", self.function)))
+        };
+        let cols = self.columns.len() + self.x.len();
+        if cols > MAX_COLUMNS {
+            return too("columns", cols, MAX_COLUMNS);
+        }
+        for (what, n) in [("groups", self.groups.len()), ("column groups", self.col_groups.len())] {
+            if n > MAX_LEVELS {
+                return too(what, n, MAX_LEVELS);
+            }
+        }
+        if self.q.len() > 99 {
+            return too("quantiles", self.q.len(), 99);
+        }
+        if self.expected.len() > 256 {
+            return too("expected proportions", self.expected.len(), 256);
+        }
+        if self.bins.unwrap_or(0) > 1000 {
+            return too("bins", self.bins.unwrap_or(0), 1000);
+        }
+        let text = self.from.len()
+            + self
+                .columns
+                .iter()
+                .chain(&self.x)
+                .chain(&self.groups)
+                .chain(&self.col_groups)
+                .map(String::len)
+                .sum::<usize>();
+        if text > mitsu_query::limits::MAX_SQL_BYTES {
+            return too("bytes of names and query text", text, mitsu_query::limits::MAX_SQL_BYTES);
+        }
+        Ok(())
+    }
+
     pub fn one_column(&self) -> Result<String, StatsError> {
         match (&self.column, self.columns.as_slice()) {
             (Some(c), _) => Ok(c.clone()),

@@ -25,12 +25,22 @@ impl Drop for Deployment {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // MITSU_TEST_KEEP=1 keeps the directory (configs, databases, party logs) for a look
+        if std::env::var_os("MITSU_TEST_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
 impl Deployment {
     pub fn new(name: &str, base_port: u16) -> Deployment {
+        let mut d = Deployment::init(name, base_port);
+        d.start();
+        d
+    }
+
+    /// A deployment written but not started (edit its configs, then `start`).
+    pub fn init(name: &str, base_port: u16) -> Deployment {
         let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
         let dir = std::env::temp_dir().join(format!("mitsu-deploy-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -39,22 +49,77 @@ impl Deployment {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut d = Deployment { dir, parties: vec![], _turn: turn };
+        Deployment { dir, parties: vec![], _turn: turn }
+    }
+
+    pub fn start(&mut self) {
         for i in 0..3 {
-            let c = d.spawn(i);
-            d.parties.push(Some(c));
+            let c = self.spawn(i);
+            self.parties.push(Some(c));
         }
-        d
     }
 
     pub fn spawn(&self, i: usize) -> Child {
-        let log = std::fs::File::create(self.dir.join(format!("party-{i}.log"))).unwrap();
-        mitsu()
-            .args(["party", "--config", self.dir.join(format!("party-{i}/party.toml")).to_str().unwrap()])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        self.spawn_with(i, &[])
+    }
+
+    /// Starts party `i` with extra environment variables (`MITSU_FAILPOINT`); its log is appended to.
+    pub fn spawn_with(&self, i: usize, env: &[(&str, &str)]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("party-{i}.log")))
+            .unwrap();
+        let mut c = mitsu();
+        c.args(["party", "--config", self.dir.join(format!("party-{i}/party.toml")).to_str().unwrap()]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap()
+    }
+
+    /// Rewrites party `i`'s configuration file.
+    pub fn edit_config(&self, i: usize, f: impl FnOnce(&mut mitsu_api::PartyConfig)) {
+        let path = self.dir.join(format!("party-{i}/party.toml"));
+        let mut c = mitsu_api::PartyConfig::load(&path).unwrap();
+        f(&mut c);
+        std::fs::write(&path, c.to_toml()).unwrap();
+    }
+
+    /// The client library on one of the deployment's client files.
+    pub fn lib(&self, file: &str) -> mitsu_client::Client {
+        mitsu_client::Client::load(&self.client(file)).unwrap()
+    }
+
+    /// Process id of party `i`.
+    pub fn pid(&self, i: usize) -> u32 {
+        self.parties[i].as_ref().expect("running").id()
+    }
+
+    /// Resident memory of party `i`, in KiB.
+    pub fn rss_kib(&self, i: usize) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid(i))).unwrap();
+        let line = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Whether party `i` is still running.
+    pub fn alive(&mut self, i: usize) -> bool {
+        self.parties[i].as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// Creates an account and returns its client file.
+    pub fn account(&self, name: &str, role: &str) -> PathBuf {
+        let f = self.client(&format!("{name}.toml"));
+        let out = self.run(&["account", "create", "--name", name, "--role", role, "--out", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        f
+    }
+
+    /// Waits until party `i` has exited (at most `secs` seconds).
+    pub fn wait_exit(&mut self, i: usize, secs: u64) {
+        let c = self.parties[i].as_mut().expect("started");
+        eventually(secs, &format!("party {i} exits"), || c.try_wait().unwrap().is_some());
     }
 
     pub fn client(&self, file: &str) -> PathBuf {
@@ -119,9 +184,23 @@ impl Deployment {
     }
 }
 
-/// A distinct port range per test name (six ports), away from other tests' ranges.
+/// Waits until `cond` holds (at most `secs` seconds).
+pub fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Six consecutive free ports for a test's deployment: a distinct range per slot, moved along
+/// while any of its ports is taken (another program, or a test run in parallel).
 pub fn ports(slot: u16) -> u16 {
-    20000 + slot * 600 + ((std::process::id() % 100) as u16) * 6
+    let start = ((std::process::id() % 100) as u16) * 6;
+    (0..100u16)
+        .map(|k| 20000 + slot * 600 + (start + 6 * k) % 600)
+        .find(|&base| (base..base + 6).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()))
+        .expect("six free ports")
 }
 
 pub fn stdout(o: &Output) -> String {
