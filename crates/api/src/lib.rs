@@ -97,8 +97,11 @@ fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError> {
     toml::from_str(&text).map_err(|e| bad(e.to_string()))
 }
 
+/// `p` relative to `base`, made absolute, so that a configuration written back (an account's
+/// client file, say) works from any directory.
 fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    std::path::absolute(&joined).unwrap_or(joined)
 }
 
 impl PartyConfig {

@@ -663,3 +663,25 @@ fn a_join_sees_keys_that_repeat_however_often() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(serde_json::from_str::<Value>(&stdout(&out)).unwrap()["rows"], json!([[1, 45], [null, 18], [2, 8]]));
 }
+
+// Regression: a partial upload stayed at the parties with no command to abort it (see also
+// `mitsu upload --abort` above): left unfinished, it expires.
+#[test]
+fn an_unfinished_upload_expires_at_every_party() {
+    let mut d = Deployment::init("expire", common::ports(32));
+    for i in 0..3 {
+        d.edit_config(i, |c| c.upload_timeout_secs = 2);
+    }
+    d.start();
+    d.wait_ready();
+    let (a, b) = (d.account("first", "provider"), d.account("second", "provider"));
+    let (ca, cb) = (Client::load(&a).unwrap(), Client::load(&b).unwrap());
+    assert!(begin(&ca, "t", 1, 3).iter().all(|(s, _)| *s == 200));
+    assert!(begin(&cb, "t", 1, 3).iter().all(|(s, _)| *s == 403), "still first's upload");
+    common::eventually(15, "the unfinished upload expires", || begin(&cb, "t", 1, 3).iter().all(|(s, _)| *s == 200));
+    for i in 0..3 {
+        let log = std::fs::read_to_string(d.dir.join(format!("party-{i}.log"))).unwrap();
+        assert!(log.contains("discarded the unfinished upload of \"t\" version 1"), "party {i}: {log}");
+    }
+    still_up(&mut d);
+}

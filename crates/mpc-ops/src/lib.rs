@@ -23,5 +23,5 @@ pub use func::{
 pub use group::{Groups, group_sum, segment_starts, segmented_extremum, segmented_sum};
 pub use join::{JoinSide, Joined, equi_join};
 pub use num::{Num, check_bits};
-pub use range::count_outside;
+pub use range::{all, all_within};
 pub use sort::sort_by_key;

@@ -1,4 +1,4 @@
-//! `count_outside` on both engines against a plain count, for values inside, at and beyond the
+//! `all_within` on both engines against a plain check, for values inside, at and beyond the
 //! edges of their range, and anywhere in the ring (what a dishonest dealer can share).
 
 mod common;
@@ -6,13 +6,14 @@ mod common;
 use mitsu_algebra::Ring;
 use mitsu_crypto::{Prg, Seed};
 use mitsu_mpc_core::{Engine, PartyId, Result};
-use mitsu_mpc_ops::count_outside;
+use mitsu_mpc_ops::all_within;
 
+/// 1 when every value is inside, else 0 (as the count tests below compare).
 fn case<E: Engine, R: Ring>(e: &mut E, xs: &[i128], lo: i128, hi: i128) -> Result<i128> {
     let v: Vec<R> = xs.iter().map(|&x| R::from_i128(x)).collect();
     let x = e.input(PartyId::P0, Some(&v), v.len())?;
-    let c = count_outside(e, &x, lo, hi)?;
-    Ok(e.open(&c)?[0].to_i128())
+    let c = all_within(e, &x, lo, hi)?;
+    Ok(e.open_b(&c)?.get(0, 0) as i128)
 }
 
 fn plain<R: Ring>(xs: &[i128], lo: i128, hi: i128) -> i128 {
@@ -36,10 +37,9 @@ fn values<R: Ring>(seed: u64, lo: i128, hi: i128) -> Vec<i128> {
     v
 }
 
-/// Each element outside counts once or twice (once per failed side), each inside not at all.
 fn check(rep: i128, twin: i128, outside: i128, lo: i128, hi: i128) {
     assert_eq!(rep, twin, "[{lo}, {hi}]");
-    assert!(outside <= rep && rep <= 2 * outside, "[{lo}, {hi}]: {rep} for {outside} outside");
+    assert_eq!(rep, (outside == 0) as i128, "[{lo}, {hi}]: {outside} outside");
 }
 
 #[test]
@@ -49,17 +49,23 @@ fn count_outside_matches_a_plain_count() {
         let (rep, twin) = both!(case::<u64>(&xs, lo, hi));
         check(rep, twin, plain::<u64>(&xs, lo, hi), lo, hi);
         let inside: Vec<i128> = xs.iter().copied().filter(|x| (lo..=hi).contains(x)).collect();
-        assert_eq!(both!(case::<u64>(&inside, lo, hi)), (0, 0));
+        assert_eq!(both!(case::<u64>(&inside, lo, hi)), (1, 1));
+        // one element outside is enough to be seen, wherever it is
+        for at in [0, inside.len() / 2, inside.len()] {
+            let mut one = inside.clone();
+            one.insert(at, lo - 1);
+            assert_eq!(both!(case::<u64>(&one, lo, hi)), (0, 0));
+        }
     }
     for (lo, hi) in [(-(1i128 << 120) + 1, (1 << 120) - 1), (0, 1), (-(1i128 << 96) + 1, (1 << 96) - 1)] {
         let xs = values::<u128>(4, lo, hi);
         let (rep, twin) = both!(case::<u128>(&xs, lo, hi));
         check(rep, twin, plain::<u128>(&xs, lo, hi), lo, hi);
         let inside: Vec<i128> = xs.iter().copied().filter(|x| (lo..=hi).contains(x)).collect();
-        assert_eq!(both!(case::<u128>(&inside, lo, hi)), (0, 0));
-        // one element outside is enough to be seen
+        assert_eq!(both!(case::<u128>(&inside, lo, hi)), (1, 1));
         let mut one = inside.clone();
         one.push(hi + 1);
-        assert_eq!(both!(case::<u128>(&one, lo, hi)), (1, 1));
+        assert_eq!(both!(case::<u128>(&one, lo, hi)), (0, 0));
+        assert_eq!(both!(case::<u128>(&[], lo, hi)), (1, 1));
     }
 }

@@ -205,3 +205,46 @@ fn a_party_that_abandons_a_job_releases_its_peers_at_once() {
     assert!(t.elapsed() < Duration::from_secs(5), "waited {:?}", t.elapsed());
     assert!(err.contains("party 0") && err.contains("abandoned the job: its input was malformed"), "{err}");
 }
+
+// A client that sends its job to two parties only makes them exchange messages the third never
+// reads: those queues are dropped once no transport runs their job and they are old enough.
+#[test]
+fn messages_of_jobs_a_party_never_joins_are_dropped() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let (net, _) = start(dep.identities, Duration::from_secs(30));
+    let mut t0 = net.meshes[0].transport(77);
+    t0.send(PartyId::P1, Payload::U64(vec![1; 1000])).unwrap();
+    t0.send(PartyId::P1, Payload::U64(vec![2; 1000])).unwrap();
+    // a job that party 1 runs keeps its messages, however old
+    let mut t1 = net.meshes[1].transport(78);
+    t0 = net.meshes[0].transport(78);
+    t0.send(PartyId::P1, Payload::U64(vec![3])).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(net.meshes[1].reap(Duration::from_secs(60)), 0, "young queues stay");
+    assert_eq!(net.meshes[1].reap(Duration::from_millis(100)), 1, "job 77's queue goes, job 78's stays");
+    assert_eq!(t1.recv(PartyId::P0).unwrap(), Payload::U64(vec![3]));
+}
+
+// A control request is answered by the peer's handler under the same job id; a peer whose link
+// is down is not waited for.
+#[test]
+fn control_calls_are_answered_by_the_peers_handler() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let (net, _) = start(dep.identities, Duration::from_secs(30));
+    net.meshes[1].set_control_handler(std::sync::Arc::new(|from, msg| match msg {
+        Payload::U64(v) => Payload::U64(v.iter().map(|x| x + from.index() as u64).collect()),
+        other => other,
+    }));
+    for m in &net.meshes {
+        let _ = m.heartbeat();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let got = net.meshes[0].call(PartyId::P1, 991, &Payload::U64(vec![10, 20]), Duration::from_secs(5)).unwrap();
+    assert_eq!(got, Payload::U64(vec![10, 20]));
+    let got = net.meshes[2].call(PartyId::P1, 992, &Payload::U64(vec![10]), Duration::from_secs(5)).unwrap();
+    assert_eq!(got, Payload::U64(vec![12]));
+    // party 2 has no handler: the call times out instead of hanging
+    let t = std::time::Instant::now();
+    assert!(net.meshes[0].call(PartyId::P2, 993, &Payload::U64(vec![1]), Duration::from_millis(500)).is_err());
+    assert!(t.elapsed() < Duration::from_secs(3));
+}

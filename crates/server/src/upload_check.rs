@@ -8,8 +8,8 @@
 //!    equal the next party's first. Otherwise the shares do not define one value.
 //! 2. **Ranges.** Every value lies within its column's declared bound (|v| < 2^bits; booleans
 //!    0 or 1), every not-NULL flag is 0 or 1, and every NULL's value is 0
-//!    (`mitsu_mpc_ops::count_outside`). One count per column is opened, to the parties: zero for
-//!    every upload a correct client made; for a dishonest one, how many values broke a bound.
+//!    (`mitsu_mpc_ops::all_within`). One bit per column is opened, to the parties: whether every
+//!    check of the column passed (always, for an upload a correct client made).
 //!
 //! Semi-honest parties are assumed: a corrupted party could still lie about its own check. That
 //! gap closes with malicious security (SECURITY.md).
@@ -19,6 +19,7 @@ use crate::party::State;
 use mitsu_algebra::Ring;
 use mitsu_api::{Kind, Schema};
 use mitsu_mpc_core::{Channel, Engine, Payload};
+use mitsu_mpc_ops::all_within;
 use mitsu_mpc_rep3::{AShare, Rep3};
 use mitsu_store::TableInfo;
 
@@ -33,6 +34,7 @@ pub(crate) fn check(state: &State, sub: u64, t: &TableInfo) -> Result<(), Fail> 
     let read = |c: usize| {
         state.store.read_column(&t.name, t.version, c as i64).map_err(|e| Fail(500, format!("reading the upload: {e}")))
     };
+    let started = std::time::Instant::now();
     let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(sub)));
     // 1. consistency: a hash of each column's first and second components
     let mut first = Vec::new();
@@ -73,11 +75,9 @@ pub(crate) fn check(state: &State, sub: u64, t: &TableInfo) -> Result<(), Fail> 
                 .into(),
         ));
     }
-    // 2. ranges, column by column, in batches
+    // 2. ranges, column by column, in batches; one bit per column is opened
     let mut p = Rep3::setup(ch)?;
-    let mut counts64 = Vec::new();
-    let mut counts128 = Vec::new();
-    let mut names = Vec::new();
+    let mut oks: Option<mitsu_mpc_rep3::BShare> = None;
     for (i, c) in schema.columns.iter().enumerate() {
         let (lo, hi) = match c.kind {
             Kind::Boolean => (0, 1),
@@ -91,25 +91,22 @@ pub(crate) fn check(state: &State, sub: u64, t: &TableInfo) -> Result<(), Fail> 
             false => None,
         };
         let bytes = read(i)?;
-        if c.ring_bits() == 64 {
-            counts64.push(column::<u64>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?);
+        let ok = if c.ring_bits() == 64 {
+            column::<u64>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?
         } else {
-            counts128.push(column::<u128>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?);
-        }
-        names.push((c.name.clone(), c.ring_bits()));
+            column::<u128>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?
+        };
+        oks = Some(match oks {
+            None => ok,
+            Some(prev) => p.b_concat_elems(&prev, &ok),
+        });
     }
-    let open64 =
-        if counts64.is_empty() { Vec::new() } else { p.open(&p.concat(&counts64.iter().collect::<Vec<_>>()))? };
-    let open128 =
-        if counts128.is_empty() { Vec::new() } else { p.open(&p.concat(&counts128.iter().collect::<Vec<_>>()))? };
-    let (mut i64_, mut i128_) = (open64.into_iter(), open128.into_iter());
-    let mut bad = Vec::new();
-    for (name, ring) in names {
-        let n = if ring == 64 { i64_.next().map(|v| v as u128) } else { i128_.next() };
-        if n != Some(0) {
-            bad.push(name);
-        }
-    }
+    let opened = match &oks {
+        Some(b) => p.open_b(b)?,
+        None => mitsu_algebra::Planes::zeros(1, 0),
+    };
+    let bad: Vec<&str> =
+        schema.columns.iter().enumerate().filter(|(i, _)| !opened.get(0, *i)).map(|(_, c)| c.name.as_str()).collect();
     if !bad.is_empty() {
         return Err(Fail(
             409,
@@ -120,6 +117,13 @@ pub(crate) fn check(state: &State, sub: u64, t: &TableInfo) -> Result<(), Fail> 
             ),
         ));
     }
+    eprintln!(
+        "{}: checked {:?} version {} ({rows} rows, {ncols} stored columns) in {:.1} s",
+        state.me,
+        t.name,
+        t.version,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -132,8 +136,8 @@ fn load<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, Fail> {
     crate::jobs::shares::<R>(bytes, rows).map_err(|e| Fail(409, format!("the upload is malformed: {e}")))
 }
 
-/// A share of the number of failed checks of one column: its values in [lo, hi], its flags in
-/// {0, 1}, and value 0 wherever the flag says NULL.
+/// A boolean share (one element) of "every check of this column passed": its values in
+/// [lo, hi], its flags in {0, 1}, and value 0 wherever the flag says NULL.
 fn column<R: Ring>(
     p: &mut Rep3,
     bytes: &[u8],
@@ -141,26 +145,18 @@ fn column<R: Ring>(
     rows: usize,
     lo: i128,
     hi: i128,
-) -> Result<AShare<R>, Fail> {
+) -> Result<mitsu_mpc_rep3::BShare, Fail> {
     let x = load::<R>(bytes, rows)?;
     let f = flags.map(|f| load::<u64>(f, rows)).transpose()?;
-    let mut total = p.constant(&[R::ZERO]);
+    let mut oks = Vec::new();
     let mut at = 0;
     while at < rows {
         let end = (at + BATCH).min(rows);
         let xs = p.slice(&x, at..end);
-        let c = mitsu_mpc_ops::count_outside(p, &xs, lo, hi)?;
-        total = p.add(&total, &c);
+        oks.push(all_within(p, &xs, lo, hi)?);
         if let Some(f) = &f {
             let fs = p.slice(f, at..end);
-            let bad_flags = mitsu_mpc_ops::count_outside(p, &fs, 0, 1)?;
-            let bad_flags = if R::BITS == 64 {
-                mitsu_query::as_ring::<AShare<u64>, AShare<R>>(bad_flags).map_err(|e| Fail(500, e.to_string()))?
-            } else {
-                mitsu_query::as_ring::<AShare<u128>, AShare<R>>(p.extend(&bad_flags, 40)?)
-                    .map_err(|e| Fail(500, e.to_string()))?
-            };
-            total = p.add(&total, &bad_flags);
+            oks.push(all_within(p, &fs, 0, 1)?);
             // x * (1 - flag) must be 0: a NULL's value share is 0 everywhere (sums skip NULLs so)
             let fr: AShare<R> = if R::BITS == 64 {
                 mitsu_query::as_ring(fs).map_err(|e| Fail(500, e.to_string()))?
@@ -169,10 +165,22 @@ fn column<R: Ring>(
             };
             let null = p.add_public(&p.neg(&fr), &[R::ONE]);
             let under_null = p.mul(&xs, &null)?;
-            let c = mitsu_mpc_ops::count_outside(p, &under_null, 0, 0)?;
-            total = p.add(&total, &c);
+            oks.push(all_within(p, &under_null, 0, 0)?);
         }
         at = end;
     }
-    Ok(total)
+    let mut all = match oks.pop() {
+        Some(b) => b,
+        None => {
+            return Ok(p.b_constant(&{
+                let mut one = mitsu_algebra::Planes::zeros(1, 1);
+                one.not_assign();
+                one
+            }));
+        }
+    };
+    for b in oks {
+        all = p.b_concat_elems(&all, &b);
+    }
+    Ok(mitsu_mpc_ops::all(p, all)?)
 }
