@@ -391,8 +391,14 @@ fn status(client: &std::path::Path, json: bool) -> Result<()> {
                                 .collect()
                         })
                         .unwrap_or_default();
+                    let pending = match v["pending_changes"].as_u64().unwrap_or(0) {
+                        0 => String::new(),
+                        n => format!(
+                            "; {n} interrupted change(s) waiting for the other parties (completed automatically)"
+                        ),
+                    };
                     println!(
-                        "party {i}: up, version {}, uptime {:.0} s, peers {}",
+                        "party {i}: up, version {}, uptime {:.0} s, peers {}{pending}",
                         v["version"].as_str().unwrap_or("?"),
                         v["uptime_s"].as_f64().unwrap_or(0.0),
                         linked.join(", ")
@@ -475,12 +481,14 @@ fn upload(
         }
     };
     let r = c.upload(table, &t, &progress)?;
+    let size = match r.bytes_per_party {
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
+    };
     println!(
-        "uploaded {:?} version {}: {} rows secret-shared on this machine; each party received {:.1} MiB of shares",
-        r.table,
-        r.version,
-        r.rows,
-        r.bytes_per_party as f64 / (1 << 20) as f64
+        "uploaded {:?} version {}: {} rows secret-shared on this machine; each party received {size} of shares, \
+         checked by the three parties together before the commit",
+        r.table, r.version, r.rows
     );
     Ok(())
 }

@@ -147,8 +147,12 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
     if let Some(h) = headers.first_mut() {
         *h = h.trim_start_matches('\u{feff}').to_string();
     }
-    if headers.is_empty() || headers.iter().any(|h| h.is_empty()) {
+    if headers.is_empty() {
         return Err(ferr("every column needs a name in the header row".into()));
+    }
+    if let Some(i) = headers.iter().position(|h| h.is_empty()) {
+        let hint = if i == 0 { " (pandas writes its row index so: save with to_csv(index=False))" } else { "" };
+        return Err(ferr(format!("column {} has no name in the header row{hint}", i + 1)));
     }
     for (i, h) in headers.iter().enumerate() {
         if headers[..i].contains(h) {
