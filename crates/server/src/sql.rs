@@ -102,6 +102,22 @@ fn plan_fail(e: &QueryError) -> Fail {
     Fail(status, e.to_string())
 }
 
+/// The start every job shares: the three parties agree on the request, confirm they hold the
+/// same versions of its tables, and set up the protocol; shares are loaded only after.
+fn start<'a>(
+    state: &'a State,
+    job: u64,
+    d: &[u8; 32],
+    tables: BTreeMap<String, (TableInfo, Schema)>,
+) -> Result<(Rep3, StoreSource<'a>), Fail> {
+    let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
+    agree(state, &mut ch, d)?;
+    for (t, _) in tables.values() {
+        same_version(state, &mut ch, t)?;
+    }
+    Ok((Rep3::setup(ch)?, StoreSource { state, tables }))
+}
+
 pub(crate) fn run(
     state: &State,
     who: &Account,
@@ -114,14 +130,7 @@ pub(crate) fn run(
     // a refusal here aborts the job, which releases peers that planned differently (e.g. a table
     // missing at one party)
     let q = mitsu_query::plan_with(sql, &cat, opts).map_err(|e| plan_fail(&e))?;
-    let tables = cat.used.into_inner();
-    let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
-    agree(state, &mut ch, d)?;
-    for (t, _) in tables.values() {
-        same_version(state, &mut ch, t)?;
-    }
-    let mut p = Rep3::setup(ch)?;
-    let mut src = StoreSource { state, tables };
+    let (mut p, mut src) = start(state, job, d, cat.used.into_inner())?;
     let exec = |e: QueryError| plan_fail(&e);
     Ok(if q.ring == 64 {
         let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src).map_err(exec)?;
@@ -153,13 +162,7 @@ pub(crate) fn run_stats(
         mitsu_stats::StatsError::Invalid(e) => Fail(400, e),
         e => Fail(500, e.to_string()),
     };
-    let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
-    agree(state, &mut ch, d)?;
-    for (t, _) in tables.values() {
-        same_version(state, &mut ch, t)?;
-    }
-    let mut p = Rep3::setup(ch)?;
-    let mut src = StoreSource { state, tables };
+    let (mut p, mut src) = start(state, job, d, tables)?;
     let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req).map_err(stats)?;
     let st = p.stats();
     let header =
