@@ -97,6 +97,23 @@ pub struct Normalized<E: Engine, R: Ring> {
 /// Normalises positive encoded values 1 <= X < 2^m. Cost: an m-bit decomposition, a
 /// ceil(log2 m)-round suffix OR, a weighted injection and one multiplication.
 pub fn normalize<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, ff: u32) -> Result<Normalized<E, R>> {
+    normalize_with(e, x, m, ff, false)
+}
+
+/// A truncation bound raised past the probabilistic method's: the exact method, so the result is
+/// the same every run. (The bound is a promise |x| < 2^bits; a larger one is still true.)
+pub(crate) fn exact_bound<R: Ring>(bits: u32) -> u32 {
+    bits.max(cheap_bits::<R>() + 1)
+}
+
+/// [`normalize`]; with `exact`, the mantissa is truncated exactly (deterministic).
+pub fn normalize_with<E: Engine, R: Ring>(
+    e: &mut E,
+    x: &E::A<R>,
+    m: u32,
+    ff: u32,
+    exact: bool,
+) -> Result<Normalized<E, R>> {
     let mu = m as usize;
     let bits = e.a2b(x, m)?;
     // suffix OR: y_j = OR_{i >= j} bit_i
@@ -117,7 +134,8 @@ pub fn normalize<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, ff: u32) ->
     let w: Vec<R> = (0..m).map(|j| R::pow2(m - 1 - j)).collect();
     let c = e.b2a_weighted(&onehot, &w)?;
     let um = e.mul(x, &c)?; // exactly X * c in [2^(m-1), 2^m)
-    let u = if m > ff { e.trunc(&um, m - ff, m)? } else { e.mul_public(&um, &[R::pow2(ff - m)]) };
+    let tb = if exact { exact_bound::<R>(m) } else { m };
+    let u = if m > ff { e.trunc(&um, m - ff, tb)? } else { e.mul_public(&um, &[R::pow2(ff - m)]) };
     Ok(Normalized { u, onehot, c, m })
 }
 
@@ -151,7 +169,8 @@ fn out<E: Engine, R: Ring>(share: E::A<R>, frac: u32, bits: u32, expr: String) -
 /// from y0 = 2.9142 - 2u (relative error <= 0.0858, squared every step).
 pub fn reciprocal_mantissa<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32) -> Result<E::A<R>> {
     let mut y = e.add_public(&e.mul_public(u, &[R::from_i128(-2)]), &[enc(2.9142, ff)]);
-    let iters = if ff >= 40 { 4 } else { 3 };
+    // the start's error 0.0858 squares each step: 3 steps reach 2^-28, 4 steps 2^-56
+    let iters = if ff > 26 { 4 } else { 3 };
     for _ in 0..iters {
         let t = e.mul_trunc(u, &y, ff, 2 * ff + 2)?;
         let two_minus = e.add_public(&e.neg(&t), &[enc(2.0, ff)]);
@@ -214,14 +233,20 @@ pub fn div<E: Engine, R: Ring>(e: &mut E, a: &Num<E, R>, b: &Num<E, R>) -> Resul
 /// Newton for 1/sqrt(u) on the mantissa: y <- y (3 - u y^2) / 2 from a shifted secant
 /// (relative error <= 2.3%, then 1.5 e^2 per step).
 pub fn invsqrt_mantissa<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32) -> Result<E::A<R>> {
+    invsqrt_mantissa_with(e, u, ff, false)
+}
+
+/// [`invsqrt_mantissa`]; with `exact`, every truncation is exact (the same result every run).
+fn invsqrt_mantissa_with<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32, exact: bool) -> Result<E::A<R>> {
+    let b = |bits: u32| if exact { exact_bound::<R>(bits) } else { bits };
     // -0.8284 u needs a truncation: u is at F bits and so is the constant
-    let slope = e.trunc(&e.mul_public(u, &[enc(-0.8284, ff)]), ff, 2 * ff + 1)?;
+    let slope = e.trunc(&e.mul_public(u, &[enc(-0.8284, ff)]), ff, b(2 * ff + 1))?;
     let mut y = e.add_public(&slope, &[enc(1.8016, ff)]);
     for _ in 0..if ff >= 40 { 4 } else { 3 } {
-        let y2 = e.mul_trunc(&y, &y, ff, 2 * ff + 2)?;
-        let t = e.mul_trunc(u, &y2, ff, 2 * ff + 3)?;
+        let y2 = e.mul_trunc(&y, &y, ff, b(2 * ff + 2))?;
+        let t = e.mul_trunc(u, &y2, ff, b(2 * ff + 3))?;
         let three_minus = e.add_public(&e.neg(&t), &[enc(3.0, ff)]);
-        y = e.mul_trunc(&y, &three_minus, ff + 1, 2 * ff + 3)?;
+        y = e.mul_trunc(&y, &three_minus, ff + 1, b(2 * ff + 3))?;
     }
     Ok(y)
 }
@@ -245,7 +270,9 @@ pub fn invsqrt<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>
     out(r, f, f + f.div_ceil(2) + 2, expr)
 }
 
-/// sqrt(x). Domain: x >= 0; sqrt(0) = 0 exactly.
+/// sqrt(x). Domain: x >= 0; sqrt(0) = 0 exactly. Deterministic: every truncation is exact, and
+/// the power of two that undoes the normalisation carries as many bits as the ring allows, so the
+/// relative error stays near 2^-(F-3) however small x is within its bound.
 pub fn sqrt<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     let expr = format!("sqrt({})", x.expr);
     let (f, m) = (x.frac, x.bits);
@@ -253,17 +280,18 @@ pub fn sqrt<E: Engine, R: Ring>(e: &mut E, x: &Num<E, R>) -> Result<Num<E, R>> {
     let z = e.eqz(&x.share, x.bits)?;
     let za: E::A<R> = e.bits2a(&z)?;
     let nzx = e.add(&x.share, &za);
-    let nz = normalize(e, &nzx, m, ff)?;
-    let y = invsqrt_mantissa(e, &nz.u, ff)?;
-    let s = e.mul_trunc(&nz.u, &y, ff, 2 * ff + 2)?; // sqrt(u) at F
+    let nz = normalize_with(e, &nzx, m, ff, true)?;
+    let y = invsqrt_mantissa_with(e, &nz.u, ff, true)?;
+    let s = e.mul_trunc(&nz.u, &y, ff, exact_bound::<R>(2 * ff + 2))?; // sqrt(u) at F
     let half = (m.saturating_sub(f)).div_ceil(2);
-    let g = cheap_bits::<R>().saturating_sub(ff + 2 + half);
+    // the product s q stays below 2^(ff + 2 + g + half), at most k - 3
+    let g = (R::BITS - 3).saturating_sub(ff + 2 + half);
     if g < 8 {
         return Err(MpcError::Range { expr, needed_bits: ff + 2 + half + 8, ring: R::NAME, max_bits: R::BITS });
     }
     let w: Vec<R> = (0..m).map(|j| enc((2f64).powf(((j as f64) + 1.0 - f as f64) / 2.0), g)).collect();
     let q = e.b2a_weighted(&nz.onehot, &w)?;
-    let r = e.mul_trunc(&s, &q, ff + g - f, ff + 1 + g + half + 1)?;
+    let r = e.mul_trunc(&s, &q, ff + g - f, exact_bound::<R>(ff + 2 + g + half))?;
     // zero in, zero out
     let keep = e.add_public(&e.neg(&za), &[R::ONE]);
     let r = e.mul(&r, &keep)?;

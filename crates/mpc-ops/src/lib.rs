@@ -8,6 +8,7 @@
 //! tight range is both safer and faster.
 
 mod compare;
+mod div;
 mod func;
 mod group;
 mod join;
@@ -16,6 +17,7 @@ mod range;
 mod sort;
 
 pub use compare::{eq, ge, gt, le, lt, max, maximum, min, minimum, select};
+pub use div::{div_floor_pos, div_plan, div_steps, div_trunc};
 pub use func::{
     Normalized, div, exp, invsqrt, invsqrt_mantissa, log, normalize, reciprocal, reciprocal_mantissa, sigmoid, sqrt,
     working_frac,

@@ -7,7 +7,7 @@
 
 use crate::QueryError;
 use crate::plan::{Agg, AggFn, Cmp, Expr, Node, Op, Plan, Query, SortKey, component_bits};
-use crate::ty::{Class, FRAC, Ty, bits_of, factor};
+use crate::ty::{Class, FRAC, Ty, bits_of, factor, quotient_scales};
 use mitsu_algebra::{FixedPoint, Planes, Ring};
 use mitsu_mpc_core::Engine;
 use mitsu_mpc_ops::{JoinSide, Num, equi_join, segment_starts, segmented_sum, sort_by_key, sqrt};
@@ -369,10 +369,10 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         Ok(Col { v: e.add(&b.v, &e.slice(&p, 0..n)), nn: Some(e.add(nb, &e.slice(&p, n..2 * n))) })
     }
 
-    /// a / b at FRAC fraction bits; NULL when b is 0 (as SQLite does).
+    /// a / b at FRAC fraction bits, truncated toward zero exactly; NULL when b is 0 (as SQLite
+    /// does).
     fn divide<R: Ring>(&mut self, rel: &Rel<E, R>, x: &Expr, a: &Expr, b: &Expr, tys: &[Ty]) -> Res<Col<E, R>> {
         let (ca, cb) = (self.eval(rel, a, tys)?, self.eval(rel, b, tys)?);
-        let ((da, fa), (db, fb)) = (a.ty.scale(), b.ty.scale());
         let e = &mut *self.e;
         let z = e.eqz(&cb.v, b.ty.bits() + 1)?;
         let zero: E::A<R> = e.bits2a(&z)?;
@@ -381,64 +381,20 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             Some(m) => self.e.mul(&m, &nz)?,
             None => nz,
         };
-        // the reciprocal of a zero divisor would leave its range: divide by 1 there (masked below)
+        // a zero divisor becomes 1 (the result is masked below)
         let safe = self.e.add(&cb.v, &zero);
-        let mut v = self.ratio(&ca.v, a.ty.bits(), fa, &safe, b.ty.bits(), fb, FRAC, &x.text)?;
-        if db > da {
-            v = self.e.mul_public(&v, &[r(factor(db - da, 0, &x.text)?)]);
-        }
+        let (na, nb, abits, bbits) = quotient_scales(&a.ty, &b.ty, &x.text)?;
+        let an = self.e.mul_public(&ca.v, &[r(na)]);
+        let bn = self.e.mul_public(&safe, &[r(nb)]);
+        let v = mitsu_mpc_ops::div_trunc(self.e, &an, abits, &bn, bbits, &x.text)?;
         let v = self.e.mul(&v, &nn)?;
         Ok(Col { v, nn: Some(nn) })
     }
 
-    /// a / b at `out_frac` fraction bits, for encoded a (|a| < 2^a_bits, a_frac fraction bits) and
-    /// b (b_bits, b_frac; b != 0: callers replace zero divisors). 1/b is formed by Newton's iteration
-    /// with as many fraction bits as the reciprocal allows (relative error ~1e-9), and a is
-    /// pre-truncated only when a * (1/b) would not fit the ring.
-    fn ratio<R: Ring>(
-        &mut self,
-        a: &E::A<R>,
-        a_bits: u32,
-        a_frac: u32,
-        b: &E::A<R>,
-        b_bits: u32,
-        b_frac: u32,
-        out_frac: u32,
-        expr: &str,
-    ) -> Res<E::A<R>> {
-        let limit = R::BITS - 3;
-        // the reciprocal needs bits(x) + 40 and 2 frac(x) + 2 to fit the ring
-        let k = ((R::BITS - 42).saturating_sub(b_bits + 1) + b_frac).min((R::BITS - 3) / 2);
-        if k < b_frac + 8 {
-            return Err(QueryError::range(expr, b_bits + 48));
-        }
-        let e = &mut *self.e;
-        let x = Num::<E, R>::from_share(
-            e.mul_public(b, &[R::pow2(k - b_frac)]),
-            FixedPoint { frac: k, bits: b_bits + k - b_frac },
-            expr,
-        )?;
-        let rc = mitsu_mpc_ops::reciprocal(e, &x)?; // 1/b at k fraction bits, |.| <= 2^(k + b_frac)
-        let rb = k + b_frac + 1;
-        let (mut a, mut a_bits, mut a_frac) = (a.clone(), a_bits, a_frac as i64);
-        if a_bits + rb > limit {
-            let t = a_bits + rb - limit;
-            a = e.trunc(&a, t, a_bits)?;
-            a_bits -= t;
-            a_frac -= t as i64;
-        }
-        let p = e.mul(&a, &rc.share)?;
-        let shift = a_frac + k as i64 - out_frac as i64;
-        Ok(if shift > 0 {
-            e.trunc(&p, shift as u32, a_bits + rb)?
-        } else {
-            e.mul_public(&p, &[R::pow2((-shift) as u32)])
-        })
-    }
-
-    /// `ratio` of a by a positive integer b computed in Z_2^128 whatever the plan's ring: in a
-    /// Z_2^64 plan both are lifted (one extension each, on per-group values only) and the result,
-    /// which the planner bounded to fit, is reduced back.
+    /// trunc(a 2^(out_frac - a_frac) / b) toward zero, exactly, for an integer 0 < b < 2^b_bits,
+    /// computed in Z_2^128 whatever the plan's ring: in a Z_2^64 plan both are lifted (one
+    /// extension each, on per-group values only) and the result, which the planner bounded to
+    /// fit, is reduced back.
     fn ratio_wide<R: Ring>(
         &mut self,
         a: &E::A<R>,
@@ -449,13 +405,16 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         out_frac: u32,
         expr: &str,
     ) -> Res<E::A<R>> {
+        let up = out_frac.saturating_sub(a_frac);
         if R::BITS == 128 {
-            return self.ratio(a, a_bits, a_frac, b, b_bits, 0, out_frac, expr);
+            let an = self.e.mul_public(a, &[R::pow2(up)]);
+            return Ok(mitsu_mpc_ops::div_trunc(self.e, &an, a_bits + up, b, b_bits, expr)?);
         }
         let (a64, b64): (E::A<u64>, E::A<u64>) = (as_ring(a.clone())?, as_ring(b.clone())?);
         let a128 = self.e.extend(&a64, a_bits)?;
         let b128 = self.e.extend(&b64, b_bits)?;
-        let q = self.ratio::<u128>(&a128, a_bits, a_frac, &b128, b_bits, 0, out_frac, expr)?;
+        let an = self.e.mul_public(&a128, &[u128::pow2(up)]);
+        let q = mitsu_mpc_ops::div_trunc(self.e, &an, a_bits + up, &b128, b_bits, expr)?;
         as_ring(self.e.reduce64(&q))
     }
 
@@ -1053,27 +1012,25 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let lt2 = self.e.msb(&m2, cb + 1)?;
                     let lt2a: E::A<R> = self.e.bits2a(&lt2)?;
                     let nn = self.e.sub(&ones, &lt2a);
-                    // mean at f1 fraction bits, the sum of squared deviations s2 - s1 * mean, then / (n - 1)
+                    // exactly: var = (n s2 - s1^2) / (n (n - 1)), truncated at FRAC fraction bits;
+                    // the numerator is a sum of squared differences, never negative
                     let bx = at.bits();
-                    let limit = R::BITS - 4;
-                    let f1 = 40.min(limit.saturating_sub(2 * bx + cb + 1));
-                    // fewer than two values: divide by 1 (the result is masked)
-                    let cn = self.e.mul(c, &nn)?;
-                    let safe = self.e.add(&cn, &lt2a);
-                    let mean = self.ratio(s1, bx + cb, 0, &safe, cb, 0, f1, &a.text)?;
-                    let sm = self.e.mul(s1, &mean)?;
-                    let dev = self.e.sub(&self.e.mul_public(s2, &[R::pow2(f1)]), &sm);
+                    let ns2 = self.e.mul(c, s2)?;
+                    let s1s1 = self.e.mul(s1, s1)?;
+                    let d = self.e.sub(&ns2, &s1s1);
                     let cm1 = self.e.add_public(c, &[R::from_i128(-1)]);
-                    // n - 1 >= 1 where it matters; elsewhere 1 keeps the division in range
-                    let cm1 = self.e.mul(&cm1, &nn)?;
-                    let cm1 = self.e.add(&cm1, &lt2a);
-                    let dbits = 2 * bx + cb + f1 + 1;
+                    // fewer than two values: divide by 1 (the result is masked)
+                    let den = self.e.mul(c, &cm1)?;
+                    let den = self.e.mul(&den, &nn)?;
+                    let den = self.e.add(&den, &lt2a);
+                    let dbits = 2 * bx + 2 * cb + 1;
+                    let dn = self.e.mul_public(&d, &[R::pow2(FRAC)]);
+                    let var = mitsu_mpc_ops::div_trunc(self.e, &dn, dbits + FRAC, &den, 2 * cb, &a.text)?;
                     let var = Num::<E, R>::from_share(
-                        self.ratio(&dev, dbits, f1, &cm1, cb, 0, FRAC, &a.text)?,
+                        var,
                         FixedPoint { frac: FRAC, bits: (2 * bx + FRAC + 2).min(R::BITS - 2) },
                         &a.text,
                     )?;
-                    // var >= 0 mathematically; tiny negative approximation errors are clamped by sqrt's domain
                     let v = if a.func == AggFn::VarSamp { var.share } else { sqrt(self.e, &var)?.share };
                     Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
                 }

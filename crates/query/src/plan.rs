@@ -6,7 +6,7 @@
 //! and derives its public value range; a range that would not fit the ring is refused here, naming
 //! the expression, before any share is touched.
 
-use crate::ty::{Class, FRAC, MAX_BITS, MAX_DECIMALS, Ty, check, factor, scale_range};
+use crate::ty::{Class, FRAC, MAX_BITS, MAX_DECIMALS, Ty, check, factor, quotient_scales, scale_range};
 use crate::{Catalog, QueryError, limits};
 use mitsu_api::encode::{pack_label, parse_date, parse_decimal};
 use serde::Serialize;
@@ -1096,18 +1096,26 @@ impl Binder<'_> {
                 Ok(Expr { op: Op::Mul(a.into(), b.into()), ty, text })
             }
             B::Divide => {
+                // exact: trunc(a na / (b nb)) toward zero at FRAC fraction bits, in Z_2^128
                 self.needs_128 = true;
                 let d = da.saturating_sub(db);
-                let m = a.ty.lo.unsigned_abs().max(a.ty.hi.unsigned_abs()) as f64;
-                // |a / b| <= max|a| / (smallest nonzero |b|), in a's and b's units
-                let bound = m / 2f64.powi(fa as i32) * 2f64.powi(fb as i32) * 10f64.powi(db.saturating_sub(da) as i32);
-                let enc = bound * 2f64.powi(FRAC as i32) * 2.0 + 2.0;
-                if enc.is_nan() || enc >= 2f64.powi(MAX_BITS as i32) {
-                    return Err(QueryError::range(&text, enc.log2().ceil() as u32));
+                let (na, nb, abits, bbits) = quotient_scales(&a.ty, &b.ty, &text)?;
+                if mitsu_mpc_ops::div_plan::<u128>(abits, bbits).is_none() {
+                    let most = (1..bbits).rev().find(|&bb| mitsu_mpc_ops::div_plan::<u128>(abits, bb).is_some());
+                    return Err(QueryError::Range(match most {
+                        Some(bb) => format!(
+                            "{text}: the divisor may reach 2^{bbits}; mitsu divides exactly by values below 2^{bb} \
+                             (with this numerator); narrow the divisor's range"
+                        ),
+                        None => format!("{text}: the numerator may reach 2^{abits}, too wide to divide exactly"),
+                    }));
                 }
-                let h = enc as i128;
+                let m = a.ty.lo.unsigned_abs().max(a.ty.hi.unsigned_abs());
+                // |a na / (b nb)| <= max|a| na / nb (the smallest nonzero |b| is 1)
+                let h = m.checked_mul(na as u128).map(|x| (x >> nb.trailing_zeros()) as i128 + 1);
+                let h = h.filter(|h| *h < 1i128 << MAX_BITS).ok_or_else(|| QueryError::range(&text, abits))?;
                 let ty = Ty { class: Class::Num { d, f: FRAC }, lo: -h, hi: h, nullable: true };
-                self.note_bits(a.ty.bits() + fb + FRAC + 4, &text)?;
+                self.note_bits(abits + 2, &text)?;
                 Ok(Expr { op: Op::Div(a.into(), b.into()), ty, text })
             }
             _ => unreachable!(),
@@ -1295,6 +1303,12 @@ impl Binder<'_> {
                         // (the group sums are lifted); percentiles combine rows in the plan's ring
                         if func != AggFn::Avg {
                             self.needs_128 = true;
+                        } else {
+                            let cb = lg(rows as u64) + 2;
+                            let up = FRAC.saturating_sub(x.ty.scale().1);
+                            if mitsu_mpc_ops::div_plan::<u128>(x.ty.bits() + cb + up, cb).is_none() {
+                                return Err(QueryError::range(&text, x.ty.bits() + cb + up));
+                            }
                         }
                         let (_, f) = x.ty.scale();
                         let s = FRAC.saturating_sub(f);
@@ -1308,9 +1322,13 @@ impl Binder<'_> {
                                 "{text}: take the variance of a column, not of a quotient"
                             )));
                         }
-                        // the sum of squares and n * sum(x^2) - sum(x)^2 must fit
-                        let nb = 2 * x.ty.bits() + 2 * lg(rows as u64) + 2;
-                        self.note_bits(nb + FRAC + 8, &text)?;
+                        // n * sum(x^2) - sum(x)^2, times 2^FRAC, divided exactly by n (n - 1)
+                        let cb = lg(rows as u64) + 2;
+                        let nb = 2 * x.ty.bits() + 2 * cb + 1;
+                        if mitsu_mpc_ops::div_plan::<u128>(nb + FRAC, 2 * cb).is_none() {
+                            return Err(QueryError::range(&text, nb + FRAC));
+                        }
+                        self.note_bits(nb + FRAC + 2, &text)?;
                         if func == AggFn::VarSamp {
                             if 2 * d > MAX_DECIMALS {
                                 return Err(QueryError::Invalid(format!("{text}: too many decimal places")));

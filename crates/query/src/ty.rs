@@ -118,3 +118,19 @@ pub fn check(lo: i128, hi: i128, expr: &str) -> Result<(), QueryError> {
     let b = bits_of(lo, hi);
     if b > MAX_BITS { Err(QueryError::range(expr, b)) } else { Ok(()) }
 }
+
+/// How a quotient a / b is formed from the encoded operands: the public factors na, nb with which
+/// trunc(a na / (b nb)) is the result encoded at FRAC fraction bits in the planner's decimal
+/// scale, and the bits of the scaled operands.
+pub(crate) fn quotient_scales(a: &Ty, b: &Ty, expr: &str) -> Result<(i128, i128, u32, u32), QueryError> {
+    let ((da, fa), (db, fb)) = (a.scale(), b.scale());
+    // value = (a / 10^da 2^fa) / (b / 10^db 2^fb); the result keeps max(da - db, 0) decimals
+    let ten = factor(db.saturating_sub(da), 0, expr)?;
+    let up = (fb + FRAC).saturating_sub(fa);
+    let down = fa.saturating_sub(fb + FRAC);
+    let na = 1i128.checked_shl(up).and_then(|p| ten.checked_mul(p)).ok_or_else(|| QueryError::range(expr, 128))?;
+    let nb = 1i128.checked_shl(down).ok_or_else(|| QueryError::range(expr, 128))?;
+    let abits = a.bits() + bits_of(0, na);
+    let bbits = b.bits() + down;
+    Ok((na, nb, abits, bbits))
+}
