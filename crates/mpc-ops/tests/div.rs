@@ -46,8 +46,8 @@ fn pairs(seed: u64, abits: u32, bbits: u32) -> Vec<(i128, i128)> {
         let (la, lb) = (below(&mut p, 8) as u32 % (abits + 1), 1 + below(&mut p, 8) as u32 % bbits);
         let a = below(&mut p, la);
         let b = below(&mut p, lb).max(1);
-        let sa = if p.next_u64() % 2 == 0 { 1 } else { -1 };
-        let sb = if p.next_u64() % 3 == 0 { -1 } else { 1 };
+        let sa = if p.next_u64().is_multiple_of(2) { 1 } else { -1 };
+        let sb = if p.next_u64().is_multiple_of(3) { -1 } else { 1 };
         v.push((sa * a, sb * b));
     }
     v.retain(|&(a, b)| a.abs() <= amax && b != 0 && b.abs() <= bmax);
