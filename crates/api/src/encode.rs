@@ -109,21 +109,28 @@ pub fn parse_date(s: &str) -> Option<i128> {
     Some((era * 146_097 + doe - 719_468) as i128)
 }
 
-/// Packs short text (<= 15 UTF-8 bytes) reversibly into an integer below 2^120.
-pub fn pack_label(s: &str) -> Option<i128> {
+/// Longest category label, in UTF-8 bytes.
+pub const MAX_LABEL_BYTES: usize = 15;
+
+/// Packs short text (at most 15 UTF-8 bytes, no NUL) into an integer below 256^width, first byte
+/// most significant and padded with zero bytes to `width`: for labels packed at one width,
+/// integer order is byte-wise UTF-8 order (SQLite's BINARY collation), a shorter prefix first.
+/// A label packed at width w equals the same label at width w' > w times 256^(w' - w).
+pub fn pack_label(s: &str, width: usize) -> Option<i128> {
     let b = s.as_bytes();
-    if b.len() > 15 || b.contains(&0) {
+    if b.len() > width || width > MAX_LABEL_BYTES || b.contains(&0) {
         return None;
     }
     let mut v: u128 = 0;
-    for (i, &x) in b.iter().enumerate() {
-        v |= (x as u128) << (8 * i);
+    for i in 0..width {
+        v = (v << 8) | *b.get(i).unwrap_or(&0) as u128;
     }
     Some(v as i128)
 }
 
-/// The inverse of [`pack_label`].
-pub fn unpack_label(v: i128) -> String {
-    let bytes: Vec<u8> = (0..15).map(|i| ((v as u128) >> (8 * i)) as u8).take_while(|&b| b != 0).collect();
+/// The inverse of [`pack_label`] at the same width.
+pub fn unpack_label(v: i128, width: usize) -> String {
+    let bytes: Vec<u8> =
+        (0..width.min(MAX_LABEL_BYTES)).rev().map(|i| ((v as u128) >> (8 * i)) as u8).take_while(|&b| b != 0).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }

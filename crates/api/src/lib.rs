@@ -5,7 +5,7 @@ pub mod encode;
 pub mod names;
 mod schema;
 
-pub use schema::{ColumnSchema, Kind, MAX_COLUMNS, MAX_ROWS, Schema};
+pub use schema::{ColumnSchema, Kind, MAX_COLUMNS, MAX_ROWS, SCHEMA_FORMAT, Schema};
 
 /// Rows per stored share chunk: the client uploads and every party stores and reads column shares
 /// in chunks of this many rows (the last chunk holds the rest). Part of the wire and disk format.

@@ -13,7 +13,9 @@ pub enum Kind {
     Decimal { scale: u32 },
     /// true/false as 1/0.
     Boolean,
-    /// Short text (at most 15 UTF-8 bytes), packed reversibly so opened labels print as text.
+    /// Short text (at most 15 UTF-8 bytes), packed reversibly so opened labels print as text:
+    /// first byte most significant, padded to the column's width (`bits / 8` bytes), so that
+    /// integer order is byte-wise text order.
     Category,
     /// Join keys: text or numbers hashed deterministically (SHA-256, 120 bits) by the uploading
     /// client, so equal keys of two providers match inside MPC; never printed.
@@ -35,6 +37,11 @@ pub struct ColumnSchema {
 }
 
 impl ColumnSchema {
+    /// Bytes every label of a category column is packed to.
+    pub fn label_width(&self) -> usize {
+        (self.bits as usize).div_ceil(8)
+    }
+
     /// Ring the shares of this column live in: Z_2^64 while values and their sums stay far from
     /// the limit (bits <= 40), Z_2^128 otherwise.
     pub fn ring_bits(&self) -> u32 {
@@ -42,11 +49,19 @@ impl ColumnSchema {
     }
 }
 
+/// The encoding a schema describes. 2: category labels packed first byte most significant
+/// (ordered); schemas without the field (0) packed them least significant first, and their
+/// category columns must be uploaded again.
+pub const SCHEMA_FORMAT: u32 = 2;
+
 /// A table's columns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schema {
     pub columns: Vec<ColumnSchema>,
+    /// Encoding version, [`SCHEMA_FORMAT`] for what this version writes.
+    #[serde(default)]
+    pub format: u32,
 }
 
 /// Most columns a table may have.
@@ -55,6 +70,11 @@ pub const MAX_COLUMNS: usize = 1024;
 pub const MAX_ROWS: u64 = 1 << 31;
 
 impl Schema {
+    /// A schema in the current encoding.
+    pub fn new(columns: Vec<ColumnSchema>) -> Schema {
+        Schema { columns, format: SCHEMA_FORMAT }
+    }
+
     pub fn column(&self, name: &str) -> Option<(usize, &ColumnSchema)> {
         self.columns.iter().enumerate().find(|(_, c)| c.name == name)
     }
@@ -86,7 +106,7 @@ impl Schema {
             let (lo, hi) = match c.kind {
                 Kind::Integer | Kind::Decimal { .. } => (1, 120),
                 Kind::Boolean => (1, 1),
-                Kind::Category => (1, 120),
+                Kind::Category => (8, 120),
                 Kind::Key => (96, 96),
                 Kind::Date => (1, 32),
             };
@@ -97,6 +117,9 @@ impl Schema {
                     c.bits,
                     kind_name(&c.kind)
                 ));
+            }
+            if c.kind == Kind::Category && !c.bits.is_multiple_of(8) {
+                return Err(format!("column {:?}: a category's bound is 8 bits per byte of its longest label", c.name));
             }
             if let Kind::Decimal { scale } = c.kind
                 && !(1..=36).contains(&scale)

@@ -166,11 +166,11 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
     let mut t = Tables(BTreeMap::new());
     t.0.insert(
         "l".into(),
-        (Schema { columns: vec![int("k", kb), int("a", 21), int("b", 21)] }, vec![lk.clone(), a.clone(), b.clone()]),
+        (Schema::new(vec![int("k", kb), int("a", 21), int("b", 21)]), vec![lk.clone(), a.clone(), b.clone()]),
     );
     t.0.insert(
         "r".into(),
-        (Schema { columns: vec![int("k", kb), int("c", 21), int("d", 21)] }, vec![rk.clone(), c.clone(), d.clone()]),
+        (Schema::new(vec![int("k", kb), int("c", 21), int("d", 21)]), vec![rk.clone(), c.clone(), d.clone()]),
     );
     let sql = "SELECT l.a, l.b, r.c, r.d FROM l JOIN r ON l.k = r.k";
     let q = mitsu_query::plan(sql, &t).map_err(qerr)?;
@@ -195,7 +195,7 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
     let v: Vec<i128> = (0..n).map(|_| prg.below(1 << 20) as i128).collect();
     let gb = 64 - (cfg.groups as u64).leading_zeros();
     let mut t = Tables(BTreeMap::new());
-    t.0.insert("t".into(), (Schema { columns: vec![int("g", gb), int("v", 21)] }, vec![g.clone(), v.clone()]));
+    t.0.insert("t".into(), (Schema::new(vec![int("g", gb), int("v", 21)]), vec![g.clone(), v.clone()]));
     let sql = "SELECT g, COUNT(*), SUM(v), AVG(v) FROM t GROUP BY g";
     let q = mitsu_query::plan(sql, &t).map_err(qerr)?;
     let (secs, bytes, rounds, out) = run_best(&q, &t, cfg.repeat)?;

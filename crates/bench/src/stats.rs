@@ -165,9 +165,12 @@ fn describe(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
     // a bell-shaped amount in cents, 0 .. 10,000.00
     let v: Vec<i128> =
         (0..rows).map(|_| ((uniform(&mut prg) + uniform(&mut prg) + uniform(&mut prg)) / 3.0 * 1e6) as i128).collect();
-    let schema = Schema {
-        columns: vec![ColumnSchema { name: "v".into(), kind: Kind::Decimal { scale: 2 }, nullable: false, bits: 21 }],
-    };
+    let schema = Schema::new(vec![ColumnSchema {
+        name: "v".into(),
+        kind: Kind::Decimal { scale: 2 },
+        nullable: false,
+        bits: 21,
+    }]);
     let t = Tables(BTreeMap::from([("t".to_string(), (schema, vec![v.clone()]))]));
     let req =
         Request { function: "describe".into(), from: "t".into(), columns: vec!["v".into()], ..Request::default() };
@@ -214,7 +217,7 @@ fn ols(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
     cols.push(y);
     let mut sc: Vec<ColumnSchema> = (0..k).map(|j| int(&format!("x{j}"), 11)).collect();
     sc.push(int("y", 17));
-    let t = Tables(BTreeMap::from([("t".to_string(), (Schema { columns: sc }, cols.clone()))]));
+    let t = Tables(BTreeMap::from([("t".to_string(), (Schema::new(sc), cols.clone()))]));
     let xs: Vec<String> = (0..k).map(|j| format!("x{j}")).collect();
     let req =
         Request { function: "ols".into(), from: "t".into(), y: Some("y".into()), x: xs.clone(), ..Request::default() };
@@ -255,7 +258,7 @@ fn logit(rows: usize, repeat: usize) -> Result<StatsBench, MpcError> {
     cols.push(y);
     let mut sc: Vec<ColumnSchema> = (0..k).map(|j| int(&format!("x{j}"), 8)).collect();
     sc.push(int("y", 1));
-    let t = Tables(BTreeMap::from([("t".to_string(), (Schema { columns: sc }, cols.clone()))]));
+    let t = Tables(BTreeMap::from([("t".to_string(), (Schema::new(sc), cols.clone()))]));
     let xs: Vec<String> = (0..k).map(|j| format!("x{j}")).collect();
     let req = Request {
         function: "logit".into(),

@@ -4,7 +4,9 @@
 //! Handles what real extracts contain: quoted fields with commas and newlines, UTF-8 with or without
 //! a byte-order mark, Japanese text, empty cells as NULL, column names with spaces.
 
-pub use mitsu_api::encode::{MAX_DIGITS, date_like, number_like, pack_label, parse_date, parse_decimal, unpack_label};
+pub use mitsu_api::encode::{
+    MAX_DIGITS, MAX_LABEL_BYTES, date_like, number_like, pack_label, parse_date, parse_decimal, unpack_label,
+};
 use mitsu_api::{ColumnSchema, Kind, Schema};
 use std::path::Path;
 
@@ -77,7 +79,13 @@ fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
         },
         Kind::Boolean => parse_bool(s).ok_or("is not true or false")? as i128,
         Kind::Date => parse_date(s).ok_or("is not a date (YYYY-MM-DD)")?,
-        Kind::Category => pack_label(s).ok_or("is longer than 15 bytes (declare the column as a key)")?,
+        Kind::Category => match pack_label(s, c.label_width()) {
+            Some(v) => v,
+            None if s.len() > MAX_LABEL_BYTES => {
+                return Err("is longer than 15 bytes (declare the column as a key)".into());
+            }
+            None => return Err(format!("is longer than the column's labels ({} bytes)", c.label_width())),
+        },
         Kind::Key => key_of(s),
     };
     if bits_of(v.unsigned_abs()) > c.bits {
@@ -119,16 +127,21 @@ fn infer_column(
             return Err(bad(c, "is not a valid date (YYYY-MM-DD); the other values of the column are dates"));
         }
         Kind::Date
-    } else if cells.iter().all(|(_, s)| pack_label(s).is_some()) {
+    } else if cells.iter().all(|(_, s)| pack_label(s, MAX_LABEL_BYTES).is_some()) {
         Kind::Category
     } else {
         Kind::Key
     };
     let mut c = ColumnSchema { name: name.to_string(), kind, nullable, bits: 127 };
+    if c.kind == Kind::Category {
+        // labels are packed to the longest one's width, so GROUP BY keys stay narrow
+        let w = cells.iter().map(|(_, s)| s.len()).max().unwrap_or(1).max(1);
+        c.bits = 8 * w as u32;
+        return Ok(c);
+    }
     let m = cells.iter().filter_map(|(_, s)| encode(&c, s).ok()).map(|v| v.unsigned_abs()).max().unwrap_or(0);
     c.bits = match c.kind {
-        // labels get the bound of the longest one seen, so GROUP BY keys stay narrow
-        Kind::Category => bits_of(m).max(8),
+        Kind::Category => unreachable!(),
         Kind::Key => 96,
         Kind::Boolean => 1,
         _ => bits_of(m).max(1),
@@ -190,7 +203,8 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
                     headers.join(", ")
                 )));
             }
-            s.clone()
+            // encoded by this version, so described in its format
+            Schema { format: mitsu_api::SCHEMA_FORMAT, ..s.clone() }
         }
         None => {
             let mut columns = Vec::with_capacity(headers.len());
@@ -202,7 +216,7 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
                 )?;
                 columns.push(c);
             }
-            Schema { columns }
+            Schema::new(columns)
         }
     };
     schema.validate().map_err(&ferr)?;
@@ -275,8 +289,17 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some(0));
         assert_eq!(parse_date("2000-03-01"), Some(11017));
         assert_eq!(parse_date("2023-02-29"), None);
-        assert_eq!(unpack_label(pack_label("東京").unwrap()), "東京");
-        assert_eq!(pack_label("a string longer than 15"), None);
+        assert_eq!(unpack_label(pack_label("東京", 6).unwrap(), 6), "東京");
+        assert_eq!(unpack_label(pack_label("東京", 9).unwrap(), 9), "東京");
+        assert_eq!(pack_label("a string longer than 15", 15), None);
+        // byte-wise text order, a shorter prefix first, as SQLite's BINARY collation
+        let mut labels = ["b", "aa", "z", "ab", "b1", "a", "Z", "é", "東"];
+        let packed = |s: &str| pack_label(s, 3).unwrap();
+        labels.sort_by_key(|s| packed(s));
+        let mut bytes = labels;
+        bytes.sort();
+        assert_eq!(labels, bytes);
+        assert_eq!(pack_label("ab", 3).unwrap(), pack_label("ab", 2).unwrap() * 256);
         assert_eq!(key_of("P100"), key_of("P100"));
         assert_ne!(key_of("P100"), key_of("P101"));
         assert!(key_of("x").unsigned_abs() < 1 << 96);
@@ -312,12 +335,10 @@ mod tests {
         let p = write("bad", "id,x\na,1.5\nb,\"2\n\"\nc,abc\n");
         let e = read_csv(&p, None, None).unwrap();
         assert_eq!(e.schema.columns[1].kind, Kind::Category, "short mixed text infers as a category");
-        let schema = Schema {
-            columns: vec![
-                ColumnSchema { name: "id".into(), kind: Kind::Category, nullable: false, bits: 120 },
-                ColumnSchema { name: "x".into(), kind: Kind::Decimal { scale: 1 }, nullable: false, bits: 8 },
-            ],
-        };
+        let schema = Schema::new(vec![
+            ColumnSchema { name: "id".into(), kind: Kind::Category, nullable: false, bits: 120 },
+            ColumnSchema { name: "x".into(), kind: Kind::Decimal { scale: 1 }, nullable: false, bits: 8 },
+        ]);
         let err = read_csv(&p, Some(&schema), None).unwrap_err().to_string();
         assert!(err.ends_with("line 5, column \"x\": \"abc\" is not a number"), "{err}");
         let p = write("range", "id,x\na,1.5\nb,300\n");

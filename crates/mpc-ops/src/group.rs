@@ -102,6 +102,9 @@ pub fn group_sum<E: Engine, R: Ring>(
 /// from the previous row's. One batched zero test.
 pub fn segment_starts<E: Engine, R: Ring>(e: &mut E, sorted_key: &E::A<R>, bits: u32) -> Result<E::B> {
     let n = e.len(sorted_key);
+    if n == 0 {
+        return Ok(e.b_constant(&Planes::zeros(1, 0)));
+    }
     let prev = e.concat(&[&e.slice(sorted_key, 0..1), &e.slice(sorted_key, 0..n - 1)]);
     let diff = e.sub(sorted_key, &prev);
     let same = e.eqz(&diff, bits + 1)?; // row 0 compares with itself: "same", fixed below

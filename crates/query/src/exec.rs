@@ -207,6 +207,17 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
 
     /// A value converted to another type of the same family (numbers: scaled up exactly).
     fn align<R: Ring>(&mut self, c: &Col<E, R>, from: &Ty, to: &Ty) -> Res<Col<E, R>> {
+        if let (Class::Cat { w: wf }, Class::Cat { w: wt }) = (from.class, to.class) {
+            // a label at a wider width: its bytes move up, zero bytes fill the end
+            if wt < wf {
+                return Err(QueryError::Mpc(format!("internal: cannot narrow {from:?} to {to:?}")));
+            }
+            return Ok(if wt == wf {
+                c.clone()
+            } else {
+                Col { v: self.e.mul_public(&c.v, &[R::pow2(8 * (wt - wf))]), nn: c.nn.clone() }
+            });
+        }
         if !(from.is_num() && to.is_num()) {
             return Ok(c.clone());
         }
@@ -264,8 +275,11 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 let (fa, fb) = (a.ty.scale().1, b.ty.scale().1);
                 let mut v = self.e.mul(&ca.v, &cb.v)?;
                 if fa + fb > x.ty.scale().1 {
+                    // floor, exactly: the same product every run, so comparisons and casts of it
+                    // are decided the same way
                     let s = fa + fb - x.ty.scale().1;
-                    v = self.e.trunc(&v, s, a.ty.bits() + b.ty.bits())?;
+                    let bound = (a.ty.bits() + b.ty.bits()).max(R::BITS - 40);
+                    v = self.e.trunc(&v, s, bound)?;
                 }
                 Col { v, nn: self.and_nn(&ca.nn, &cb.nn)? }
             }
@@ -691,6 +705,15 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         aggs: &[Agg],
         ordered: Option<&Expr>,
     ) -> Res<Rel<E, R>> {
+        // no rows: one invalid row instead, so that sorting and scanning have something to hold
+        // (it forms no group, and the aggregates of an ungrouped query see no values)
+        let rel = if rel.n == 0 {
+            let cols =
+                rel.cols.iter().map(|c| Col { v: self.zeros(1), nn: c.nn.as_ref().map(|_| self.zeros(1)) }).collect();
+            Rel { n: 1, valid: Some(self.zeros(1)), cols }
+        } else {
+            rel
+        };
         let n = rel.n;
         let vl = rel.valid.clone().unwrap_or_else(|| self.ones(n));
         let kcols = keys.iter().map(|k| self.eval(&rel, k, &input.out)).collect::<Res<Vec<_>>>()?;

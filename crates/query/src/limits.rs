@@ -97,6 +97,15 @@ impl Visitor for Depth {
     }
 }
 
+/// Checks one expression (after a rewrite) against the depth limit.
+pub(crate) fn check_expr(e: &Expr) -> Result<(), QueryError> {
+    let mut d = Depth::default();
+    match e.visit(&mut d) {
+        ControlFlow::Break(e) => Err(*e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
 /// Checks the parsed statement against the depth and count limits, visiting at most
 /// [`MAX_EXPR_DEPTH`] levels.
 pub(crate) fn check_tree(stmt: &Statement) -> Result<(), QueryError> {

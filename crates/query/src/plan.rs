@@ -8,7 +8,7 @@
 
 use crate::ty::{Class, FRAC, MAX_BITS, MAX_DECIMALS, Ty, check, factor, quotient_scales, scale_range};
 use crate::{Catalog, QueryError, limits};
-use mitsu_api::encode::{pack_label, parse_date, parse_decimal};
+use mitsu_api::encode::{MAX_LABEL_BYTES, pack_label, parse_date, parse_decimal};
 use serde::Serialize;
 use sqlparser::ast::{self, Spanned};
 use sqlparser::dialect::GenericDialect;
@@ -533,7 +533,34 @@ impl Binder<'_> {
         for item in &s.projection {
             self.select_item(item, &scope, &mut ctx, &mut names, &mut exprs)?;
         }
-        let having = match &s.having {
+        // HAVING may name a SELECT alias (SUM(x) AS s ... HAVING s > 10) where no input column
+        // has that name: the alias stands for its expression
+        let having_ast = match &s.having {
+            Some(h) => {
+                let mut h = h.clone();
+                let aliases: Vec<(String, ast::Expr)> = s
+                    .projection
+                    .iter()
+                    .filter_map(|i| match i {
+                        ast::SelectItem::ExprWithAlias { expr, alias } => Some((alias.value.clone(), expr.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let _ = ast::visit_expressions_mut(&mut h, |e| {
+                    if let ast::Expr::Identifier(id) = e
+                        && scope.find(None, &id.value, id.span).is_err()
+                        && let Some((_, x)) = aliases.iter().find(|(a, _)| *a == id.value)
+                    {
+                        *e = ast::Expr::Nested(Box::new(x.clone()));
+                    }
+                    std::ops::ControlFlow::<()>::Continue(())
+                });
+                limits::check_expr(&h)?;
+                Some(h)
+            }
+            None => None,
+        };
+        let having = match &having_ast {
             Some(h) => {
                 let e = self.expr(h, &scope, &mut ctx)?;
                 if e.ty.class != Class::Bool {
@@ -715,7 +742,8 @@ impl Binder<'_> {
             for (l, r) in lkeys.iter().zip(&rkeys) {
                 let ok = match (l.ty.class, r.ty.class) {
                     (Class::Num { d: 0, f: 0 }, Class::Num { d: 0, f: 0 }) => true,
-                    (a, b) => a == b && matches!(a, Class::Key | Class::Cat | Class::Date),
+                    (Class::Cat { .. }, Class::Cat { .. }) => true,
+                    (a, b) => a == b && matches!(a, Class::Key | Class::Date),
                 };
                 if !ok {
                     return Err(QueryError::Invalid(format!(
@@ -725,6 +753,14 @@ impl Binder<'_> {
                         r.text,
                         r.ty.class.name()
                     )));
+                }
+            }
+            // labels of different widths meet at the wider one
+            for (l, r) in lkeys.iter_mut().zip(rkeys.iter_mut()) {
+                if let (Class::Cat { .. }, Class::Cat { .. }) = (l.ty.class, r.ty.class) {
+                    let u = unify(&l.ty, &r.ty, &l.text)?;
+                    l.ty = Ty { nullable: l.ty.nullable, ..u.clone() };
+                    r.ty = Ty { nullable: r.ty.nullable, ..u };
                 }
             }
             let kbits: u32 = lkeys.iter().zip(&rkeys).map(|(l, r)| component_bits(&unify_range(&l.ty, &r.ty))).sum();
@@ -763,6 +799,14 @@ impl Binder<'_> {
                     QueryError::Invalid(m) => QueryError::at(m, name.span()),
                     e => e,
                 })?;
+                if meta.schema.format < mitsu_api::SCHEMA_FORMAT
+                    && meta.schema.columns.iter().any(|c| c.kind == mitsu_api::Kind::Category)
+                {
+                    return Err(QueryError::Invalid(format!(
+                        "table {table:?} was uploaded by an older mitsu that stored labels in another order; \
+                         upload it again"
+                    )));
+                }
                 let qual = alias.as_ref().map(|a| a.name.value.clone()).unwrap_or_else(|| table.clone());
                 let cols: Vec<usize> = (0..meta.schema.columns.len()).collect();
                 let scope = Scope {
@@ -803,7 +847,12 @@ impl Binder<'_> {
     /// Binds an expression; in an aggregation context, GROUP BY expressions and aggregates become
     /// references to the aggregation's output columns.
     fn expr(&mut self, e: &ast::Expr, scope: &Scope, ctx: &mut Option<AggCtx>) -> Result<Expr, QueryError> {
-        let x = self.expr_inner(e, scope, ctx)?;
+        let mut x = self.expr_inner(e, scope, ctx)?;
+        // a NULL, and every row a filter or join cleared, holds 0: every range contains it
+        if !matches!(x.op, Op::Lit(_)) {
+            x.ty.lo = x.ty.lo.min(0);
+            x.ty.hi = x.ty.hi.max(0);
+        }
         self.note_bits(x.ty.bits() + 2, &x.text)?;
         Ok(x)
     }
@@ -1281,8 +1330,8 @@ impl Binder<'_> {
             (AggFn::CountStar | AggFn::Count | AggFn::CountDistinct, _) => Ty::int(0, rows),
             (_, Some(x)) => {
                 if matches!(func, AggFn::Min | AggFn::Max) {
-                    if !(x.ty.is_num() || x.ty.class == Class::Date) {
-                        return Err(QueryError::Invalid(format!("{text}: MIN and MAX take numbers or dates")));
+                    if !(x.ty.is_num() || matches!(x.ty.class, Class::Date | Class::Cat { .. })) {
+                        return Err(QueryError::Invalid(format!("{text}: MIN and MAX take numbers, dates or labels")));
                     }
                 } else {
                     need_num(x)?;
@@ -1529,6 +1578,14 @@ pub(crate) fn unify(a: &Ty, b: &Ty, expr: &str) -> Result<Ty, QueryError> {
             nullable: a.nullable || b.nullable,
         });
     }
+    if let (Class::Cat { w: wa }, Class::Cat { w: wb }) = (a.class, b.class) {
+        let w = wa.max(wb);
+        let up = |t: &Ty, from: u32| -> Result<(i128, i128), QueryError> {
+            scale_range(t.lo, t.hi, 1i128 << (8 * (w - from)), expr)
+        };
+        let ((al, ah), (bl, bh)) = (up(a, wa)?, up(b, wb)?);
+        return Ok(Ty { class: Class::Cat { w }, lo: al.min(bl), hi: ah.max(bh), nullable: a.nullable || b.nullable });
+    }
     if a.class == b.class {
         return Ok(unify_range(a, b));
     }
@@ -1537,10 +1594,11 @@ pub(crate) fn unify(a: &Ty, b: &Ty, expr: &str) -> Result<Ty, QueryError> {
 
 fn compare(c: Cmp, a: Expr, b: Expr, text: String, span: sqlparser::tokenizer::Span) -> Result<Expr, QueryError> {
     let ok = (a.ty.is_num() && b.ty.is_num())
-        || (a.ty.class == b.ty.class
+        || (a.ty.same_kind(&b.ty)
             && match a.ty.class {
-                Class::Date | Class::Bool => true,
-                Class::Cat | Class::Key => matches!(c, Cmp::Eq | Cmp::Ne),
+                // labels compare in byte-wise UTF-8 order, as SQLite's BINARY collation
+                Class::Date | Class::Bool | Class::Cat { .. } => true,
+                Class::Key => matches!(c, Cmp::Eq | Cmp::Ne),
                 Class::Num { .. } => true,
             });
     if !ok {
@@ -1588,9 +1646,11 @@ fn literal(v: &ast::Value, hint: Option<Class>, span: sqlparser::tokenizer::Span
                 span,
             )),
             _ => {
-                let p = pack_label(s)
-                    .ok_or_else(|| QueryError::at(format!("'{s}' is longer than a category label (15 bytes)"), span))?;
-                Ok(lit(p, Ty { class: Class::Cat, lo: p, hi: p, nullable: false }, text))
+                let w = s.len();
+                let p = pack_label(s, w).ok_or_else(|| {
+                    QueryError::at(format!("'{s}' is longer than a category label ({MAX_LABEL_BYTES} bytes)"), span)
+                })?;
+                Ok(lit(p, Ty { class: Class::Cat { w: w as u32 }, lo: p, hi: p, nullable: false }, text))
             }
         },
         other => Err(QueryError::unsupported(&format!("literal {other}"), span)),

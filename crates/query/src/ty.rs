@@ -14,13 +14,15 @@ pub const MAX_DECIMALS: u32 = 12;
 /// comparisons: a sort key of b bits over n rows needs b + log2(n) + 2 bits).
 pub const MAX_BITS: u32 = 100;
 
-/// The encoding: a number v stands for v / (10^d 2^f); booleans are 0/1; categories are packed
-/// labels; keys are opaque hashes; dates are days since 1970-01-01.
+/// The encoding: a number v stands for v / (10^d 2^f); booleans are 0/1; categories are labels
+/// packed first byte first into w bytes (a label at width w' > w is the same label times
+/// 256^(w' - w), so categories align as decimals do); keys are opaque hashes; dates are days
+/// since 1970-01-01.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Class {
     Num { d: u32, f: u32 },
     Bool,
-    Cat,
+    Cat { w: u32 },
     Key,
     Date,
 }
@@ -32,7 +34,7 @@ impl Class {
             Class::Num { d, f: 0 } => format!("decimal({d})"),
             Class::Num { .. } => "real".into(),
             Class::Bool => "boolean".into(),
-            Class::Cat => "category".into(),
+            Class::Cat { .. } => "category".into(),
             Class::Key => "key".into(),
             Class::Date => "date".into(),
         }
@@ -67,14 +69,20 @@ impl Ty {
             Kind::Integer => Class::Num { d: 0, f: 0 },
             Kind::Decimal { scale } => Class::Num { d: scale, f: 0 },
             Kind::Boolean => Class::Bool,
-            Kind::Category => Class::Cat,
+            Kind::Category => Class::Cat { w: c.label_width() as u32 },
             Kind::Key => Class::Key,
             Kind::Date => Class::Date,
         };
         let m = if c.bits >= 127 { i128::MAX } else { (1i128 << c.bits) - 1 };
-        let lo = if matches!(c.kind, Kind::Boolean) { 0 } else { -m };
+        // booleans and labels are never negative
+        let lo = if matches!(c.kind, Kind::Boolean | Kind::Category) { 0 } else { -m };
         let hi = if matches!(c.kind, Kind::Boolean) { 1 } else { m };
         Ty { class, lo, hi, nullable: c.nullable }
+    }
+
+    /// The same kind of value, whatever the scale or width.
+    pub fn same_kind(&self, other: &Ty) -> bool {
+        std::mem::discriminant(&self.class) == std::mem::discriminant(&other.class)
     }
 
     pub fn is_num(&self) -> bool {

@@ -24,7 +24,7 @@ impl Value {
             Class::Num { d, f: 0 } => Value::Dec(v, d),
             Class::Num { d, f } => Value::Real(v as f64 / 2f64.powi(f as i32) / 10f64.powi(d as i32)),
             Class::Bool => Value::Bool(v != 0),
-            Class::Cat => Value::Text(unpack_label(v)),
+            Class::Cat { w } => Value::Text(unpack_label(v, w as usize)),
             Class::Key => Value::Text(format!("<key {v:x}>")),
             Class::Date => Value::Date(v),
         }
