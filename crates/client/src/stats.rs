@@ -185,11 +185,8 @@ impl Client {
         }
         let v: Vec<i128> =
             (0..3 * k).map(|i| words[0][i].wrapping_add(words[1][i]).wrapping_add(words[2][i]) as i128).collect();
-        let opened: BTreeMap<String, f64> = names
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| (n, mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i]) / divisors[i]))
-            .collect();
+        let raw: Vec<f64> = (0..k).map(|i| mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i])).collect();
+        let opened: BTreeMap<String, f64> = mitsu_stats::kernel::combine(&names, &divisors, &raw);
         let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;
         let max = |key: &str| headers.iter().map(|h| h[key].as_u64().unwrap_or(0)).max().unwrap_or(0);
         Ok(StatsResult { value, leakage: f.leakage, rounds: max("rounds"), bytes_per_party: max("bytes") })

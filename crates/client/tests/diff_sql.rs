@@ -161,6 +161,28 @@ fn gen_table(r: &mut Rng, name: &str, key_pool: i128, unique_key: bool) -> GTabl
     GTable { name: name.into(), cols, rows }
 }
 
+/// The columns of `SELECT k, a, c, d, g, t FROM l UNION ALL SELECT ... FROM r` as the generator
+/// sees them (values are not needed).
+fn union_of(l: &GTable, r: &GTable) -> GTable {
+    let cols = l
+        .cols
+        .iter()
+        .zip(&r.cols)
+        .map(|(a, b)| GCol {
+            name: a.name.clone(),
+            kind: match (&a.kind, &b.kind) {
+                (CKind::Dec(x), CKind::Dec(y)) => CKind::Dec(*x.max(y)),
+                (k, _) => k.clone(),
+            },
+            bits: a.bits.max(b.bits),
+            nullable: a.nullable || b.nullable,
+            values: Vec::new(),
+            labels: Vec::new(),
+        })
+        .collect();
+    GTable { name: "u".into(), cols, rows: l.rows + r.rows }
+}
+
 fn to_table(t: &GTable) -> Table {
     let schema = Schema::new(
         t.cols
@@ -483,8 +505,14 @@ impl Scope<'_> {
 
 fn lit(r: &mut Rng) -> X {
     let mag = *r.pick(&[2, 5, 10, 31, 40, 60]);
-    let m = r.range(-(1i128 << mag), 1i128 << mag);
-    if r.chance(0.3) { X::Lit(m, *r.pick(&[1, 2])) } else { X::Lit(m, 0) }
+    let mut m = r.range(-(1i128 << mag), 1i128 << mag);
+    let mut d = if r.chance(0.3) { *r.pick(&[1, 2]) } else { 0 };
+    // a literal's scale is its digits after the point without trailing zeros (1.50 is 1.5)
+    while d > 0 && m % 10 == 0 {
+        m /= 10;
+        d -= 1;
+    }
+    X::Lit(m, d)
 }
 
 /// A numeric expression of depth at most `depth`.
@@ -499,6 +527,16 @@ fn num_expr(r: &mut Rng, s: &Scope, depth: u32) -> X {
             }
             .or_else(|| s.col(r, Some(&CKind::Int)))
             .unwrap_or_else(|| lit(r)),
+        };
+    }
+    if r.chance(0.05)
+        && let (Some(d1), Some(d2)) = (s.col(r, Some(&CKind::Date)), s.col(r, Some(&CKind::Date)))
+    {
+        // days between two dates, or a date moved by whole days and back
+        return if r.chance(0.5) {
+            X::Sub(Box::new(d1), Box::new(d2))
+        } else {
+            X::Sub(Box::new(X::Add(Box::new(d1), Box::new(X::Lit(r.range(-400, 400), 0)))), Box::new(d2))
         };
     }
     let a = Box::new(num_expr(r, s, depth - 1));
@@ -567,18 +605,54 @@ struct Query {
 
 fn gen_query(r: &mut Rng, tables: &[GTable]) -> Query {
     let (l, rt) = (&tables[0], &tables[1]);
-    let join = r.below(3);
+    let join = r.below(4);
+    let union_table;
     let mut scope = Scope { tabs: vec![("l", l)] };
-    let from = match join {
-        0 => "\"l\" AS l".to_string(),
-        j => {
-            scope.tabs.push(("r", rt));
-            let kind = if j == 1 { "JOIN" } else { "LEFT JOIN" };
-            format!("\"l\" AS l {kind} \"r\" AS r ON l.k = r.k")
+    let (mfrom, rfrom) = match join {
+        0..=2 => {
+            let from = match join {
+                0 => "\"l\" AS l".to_string(),
+                j => {
+                    scope.tabs.push(("r", rt));
+                    let kind = if j == 1 { "JOIN" } else { "LEFT JOIN" };
+                    format!("\"l\" AS l {kind} \"r\" AS r ON l.k = r.k")
+                }
+            };
+            // the same FROM for both: SQLite joins on the keys' exact text
+            (from.clone(), from)
+        }
+        _ => {
+            // UNION ALL of the two tables' rows: columns meet at the wider scale and width
+            union_table = union_of(l, rt);
+            scope = Scope { tabs: vec![("u", &union_table)] };
+            let names: Vec<&str> = union_table.cols.iter().map(|c| c.name.as_str()).collect();
+            let arm_m = |t: &str| {
+                let cols: Vec<String> = names.iter().map(|n| format!("{t}.{n} AS {n}")).collect();
+                format!("SELECT {} FROM \"{t}\" AS {t}", cols.join(", "))
+            };
+            let arm_r = |t: &GTable, alias: &str| {
+                let cols: Vec<String> = union_table
+                    .cols
+                    .iter()
+                    .map(|u| {
+                        let c = t.cols.iter().find(|c| c.name == u.name).expect("column");
+                        let x = format!("{alias}.\"{}\"", c.name);
+                        match (&c.kind, &u.kind) {
+                            (CKind::Dec(a), CKind::Dec(b)) if a != b => {
+                                format!("xs({x}, {}, 0) AS \"{}\"", b - a, u.name)
+                            }
+                            _ => format!("{x} AS \"{}\"", u.name),
+                        }
+                    })
+                    .collect();
+                format!("SELECT {} FROM \"{}\" AS {alias}", cols.join(", "), t.name)
+            };
+            (
+                format!("({} UNION ALL {}) AS u", arm_m("l"), arm_m("r")),
+                format!("({} UNION ALL {}) AS u", arm_r(l, "l"), arm_r(rt, "r")),
+            )
         }
     };
-    // the same FROM for both: SQLite joins on the keys' exact text
-    let (mfrom, rfrom) = (from.clone(), from);
     let wh = r.chance(0.5).then(|| cond(r, &scope, 2));
     let (w_m, w_r) = match &wh {
         Some(c) => (format!(" WHERE {}", sql(c)), format!(" WHERE {}", rsql(c))),

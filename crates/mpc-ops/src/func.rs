@@ -102,7 +102,7 @@ pub fn normalize<E: Engine, R: Ring>(e: &mut E, x: &E::A<R>, m: u32, ff: u32) ->
 
 /// A truncation bound raised past the probabilistic method's: the exact method, so the result is
 /// the same every run. (The bound is a promise |x| < 2^bits; a larger one is still true.)
-pub(crate) fn exact_bound<R: Ring>(bits: u32) -> u32 {
+pub fn exact_bound<R: Ring>(bits: u32) -> u32 {
     bits.max(cheap_bits::<R>() + 1)
 }
 
@@ -168,13 +168,19 @@ fn out<E: Engine, R: Ring>(share: E::A<R>, frac: u32, bits: u32, expr: String) -
 /// 1/u for a mantissa u in [0.5, 1] at `ff` fraction bits: Newton's iteration y <- y (2 - u y)
 /// from y0 = 2.9142 - 2u (relative error <= 0.0858, squared every step).
 pub fn reciprocal_mantissa<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32) -> Result<E::A<R>> {
+    reciprocal_mantissa_with(e, u, ff, false)
+}
+
+/// [`reciprocal_mantissa`]; with `exact`, every truncation is exact (the same result every run).
+pub fn reciprocal_mantissa_with<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32, exact: bool) -> Result<E::A<R>> {
+    let b = |bits: u32| if exact { exact_bound::<R>(bits) } else { bits };
     let mut y = e.add_public(&e.mul_public(u, &[R::from_i128(-2)]), &[enc(2.9142, ff)]);
     // the start's error 0.0858 squares each step: 3 steps reach 2^-28, 4 steps 2^-56
     let iters = if ff > 26 { 4 } else { 3 };
     for _ in 0..iters {
-        let t = e.mul_trunc(u, &y, ff, 2 * ff + 2)?;
+        let t = e.mul_trunc(u, &y, ff, b(2 * ff + 2))?;
         let two_minus = e.add_public(&e.neg(&t), &[enc(2.0, ff)]);
-        y = e.mul_trunc(&y, &two_minus, ff, 2 * ff + 2)?;
+        y = e.mul_trunc(&y, &two_minus, ff, b(2 * ff + 2))?;
     }
     Ok(y)
 }
@@ -237,7 +243,7 @@ pub fn invsqrt_mantissa<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32) -> 
 }
 
 /// [`invsqrt_mantissa`]; with `exact`, every truncation is exact (the same result every run).
-fn invsqrt_mantissa_with<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32, exact: bool) -> Result<E::A<R>> {
+pub fn invsqrt_mantissa_with<E: Engine, R: Ring>(e: &mut E, u: &E::A<R>, ff: u32, exact: bool) -> Result<E::A<R>> {
     let b = |bits: u32| if exact { exact_bound::<R>(bits) } else { bits };
     // -0.8284 u needs a truncation: u is at F bits and so is the constant
     let slope = e.trunc(&e.mul_public(u, &[enc(-0.8284, ff)]), ff, b(2 * ff + 1))?;

@@ -19,8 +19,8 @@ mod sort;
 pub use compare::{eq, ge, gt, le, lt, max, maximum, min, minimum, select};
 pub use div::{div_floor_pos, div_plan, div_steps, div_trunc};
 pub use func::{
-    Normalized, div, exp, invsqrt, invsqrt_mantissa, log, normalize, reciprocal, reciprocal_mantissa, sigmoid, sqrt,
-    working_frac,
+    Normalized, div, exact_bound, exp, invsqrt, invsqrt_mantissa, invsqrt_mantissa_with, log, normalize,
+    normalize_with, reciprocal, reciprocal_mantissa, reciprocal_mantissa_with, sigmoid, sqrt, working_frac,
 };
 pub use group::{Groups, group_sum, segment_starts, segmented_extremum, segmented_sum};
 pub use join::{JoinSide, Joined, equi_join};

@@ -325,6 +325,25 @@ fn lg(n: u64) -> u32 {
 }
 
 impl Binder<'_> {
+    /// A comparison, with the ring sized for the difference of its aligned operands (a literal
+    /// compared with a column may need more bits than either side's own expression noted).
+    fn cmp(
+        &mut self,
+        c: Cmp,
+        a: Expr,
+        b: Expr,
+        text: String,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Expr, QueryError> {
+        let x = compare(c, a, b, text, span)?;
+        if let Op::Cmp(_, a, b) = &x.op {
+            let u = unify(&a.ty, &b.ty, &x.text)?;
+            let bits = crate::ty::bits_of(u.lo - u.hi, u.hi - u.lo);
+            self.note_bits(bits + 2, &x.text)?;
+        }
+        Ok(x)
+    }
+
     fn note_bits(&mut self, bits: u32, expr: &str) -> Result<(), QueryError> {
         if bits > 126 {
             return Err(QueryError::range(expr, bits));
@@ -938,7 +957,7 @@ impl Binder<'_> {
                             _ => Cmp::Ne,
                         };
                         let (a, b) = self.operands(left, right, scope, ctx)?;
-                        compare(c, a, b, text, e.span())
+                        self.cmp(c, a, b, text, e.span())
                     }
                     other => Err(QueryError::unsupported(&format!("operator {other}"), e.span())),
                 }
@@ -955,8 +974,8 @@ impl Binder<'_> {
             ast::Expr::Between { expr, negated, low, high } => {
                 let (x, lo) = self.operands(expr, low, scope, ctx)?;
                 let (x2, hi) = self.operands(expr, high, scope, ctx)?;
-                let a = compare(Cmp::Ge, x, lo, format!("{expr} >= {low}"), e.span())?;
-                let b = compare(Cmp::Le, x2, hi, format!("{expr} <= {high}"), e.span())?;
+                let a = self.cmp(Cmp::Ge, x, lo, format!("{expr} >= {low}"), e.span())?;
+                let b = self.cmp(Cmp::Le, x2, hi, format!("{expr} <= {high}"), e.span())?;
                 let ty = Ty::bool(a.ty.nullable || b.ty.nullable);
                 let both = Expr { op: Op::And(a.into(), b.into()), ty: ty.clone(), text: text.clone() };
                 Ok(if *negated { Expr { op: Op::Not(both.into()), ty, text } } else { both })
@@ -968,7 +987,7 @@ impl Binder<'_> {
                 let mut eqs = Vec::new();
                 for item in list {
                     let (x, v) = self.operands(expr, item, scope, ctx)?;
-                    eqs.push(compare(Cmp::Eq, x, v, format!("{expr} = {item}"), e.span())?);
+                    eqs.push(self.cmp(Cmp::Eq, x, v, format!("{expr} = {item}"), e.span())?);
                 }
                 // a balanced OR: the plan's depth grows with log2 of the list, not its length
                 while eqs.len() > 1 {
@@ -1002,7 +1021,7 @@ impl Binder<'_> {
                     let cond = match operand {
                         Some(o) => {
                             let (a, b) = self.operands(o, &cw.condition, scope, ctx)?;
-                            compare(Cmp::Eq, a, b, format!("{o} = {}", cw.condition), cw.condition.span())?
+                            self.cmp(Cmp::Eq, a, b, format!("{o} = {}", cw.condition), cw.condition.span())?
                         }
                         None => self.expr(&cw.condition, scope, ctx)?,
                     };
@@ -1246,7 +1265,7 @@ impl Binder<'_> {
                 let x = self.expr(args[0], scope, ctx)?;
                 need_num(&x)?;
                 let zero = lit(0, Ty { lo: 0, hi: 0, nullable: false, ..x.ty.clone() }, "0".into());
-                let neg = compare(Cmp::Lt, x.clone(), zero, format!("{} < 0", x.text), span)?;
+                let neg = self.cmp(Cmp::Lt, x.clone(), zero, format!("{} < 0", x.text), span)?;
                 let m = x.ty.lo.unsigned_abs().max(x.ty.hi.unsigned_abs()) as i128;
                 let ty = Ty { lo: 0, hi: m, ..x.ty.clone() };
                 let minus = Expr { op: Op::Neg(Box::new(x.clone())), ty: ty.clone(), text: format!("-{}", x.text) };

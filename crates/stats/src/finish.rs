@@ -10,6 +10,55 @@ fn num(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
 
+/// Marks `fields` of `o` as undefined: null, and the reason in `o.undefined` (a statistic that
+/// does not exist for these data is never shown as a number, nor as a null without a reason).
+fn undefined(o: &mut Value, fields: &[&str], reason: &str) {
+    for f in fields {
+        o[*f] = Value::Null;
+        if !o.get("undefined").is_some_and(Value::is_object) {
+            o["undefined"] = json!({});
+        }
+        o["undefined"][*f] = json!(reason);
+    }
+}
+
+/// Whether the opened flag `k` is set (absent means not set).
+fn flag(v: &BTreeMap<String, f64>, k: &str) -> bool {
+    v.get(k).is_some_and(|x| *x != 0.0)
+}
+
+/// 1 - R^2 of a regression: opened directly (refined residuals), else from R^2.
+fn one_minus_r2(v: &BTreeMap<String, f64>) -> Result<f64, StatsError> {
+    match v.get("one_minus_r2") {
+        Some(x) => Ok(*x),
+        None => Ok(1.0 - get(v, "r_squared")?),
+    }
+}
+
+/// R^2: the parties open it directly and as 1 - R^2; each is precise where it is the smaller.
+fn r_squared(v: &BTreeMap<String, f64>) -> Result<f64, StatsError> {
+    let (r2, omr2) = (get(v, "r_squared")?, one_minus_r2(v)?);
+    Ok(if omr2 < 0.5 { 1.0 - omr2 } else { r2 })
+}
+
+/// Why a regression's standard errors and the tests on them are not shown, if they are not.
+fn residual_undefined(v: &BTreeMap<String, f64>) -> Result<Option<String>, StatsError> {
+    if flag(v, "y_constant") {
+        return Ok(Some("the response is constant: the fit is exact".into()));
+    }
+    if one_minus_r2(v)? == 0.0 {
+        return Ok(Some("the fit is exact: there is no residual variance".into()));
+    }
+    Ok(flag(v, "ssr_imprecise").then(|| {
+        "the fit is nearly exact: the residual variance is too small a difference to know to nine digits, so \
+         standard errors and the tests built on them are not shown"
+            .to_string()
+    }))
+}
+
+const IMPRECISE_INTERCEPT: &str = "the intercept is a small difference of large terms here (the slopes times the \
+     regressors' means dwarf it): it is not known to nine digits, so it is not shown (centre or rescale a regressor)";
+
 fn get(v: &BTreeMap<String, f64>, k: &str) -> Result<f64, StatsError> {
     v.get(k).copied().ok_or_else(|| StatsError::Mpc(format!("the parties' answer lacks {k:?}")))
 }
@@ -90,11 +139,20 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             let x = req.x.first().ok_or_else(|| StatsError::Invalid("linregress needs --x A".into()))?;
             let n = get(v, "n")?;
             let (b, se) = (get(v, &format!("coef.{x}"))?, get(v, &format!("se.{x}"))?);
-            let r2 = get(v, "r_squared")?;
-            Ok(
-                json!({"slope": num(b), "intercept": num(get(v, "coef.const")?), "rvalue": num(r2.max(0.0).sqrt().copysign(b)),
-                "pvalue": num(dist::t_two_sided(b / se, n - 2.0)), "stderr": num(se), "intercept_stderr": num(get(v, "se.const")?), "n": n}),
-            )
+            let r2 = r_squared(v)?;
+            let y_constant = flag(v, "y_constant");
+            let mut o = json!({"slope": num(b), "intercept": num(get(v, "coef.const")?), "rvalue": num(r2.max(0.0).sqrt().copysign(b)),
+                "pvalue": num(dist::t_two_sided(b / se, n - 2.0)), "stderr": num(se), "intercept_stderr": num(get(v, "se.const")?), "n": n});
+            if y_constant {
+                undefined(&mut o, &["rvalue"], "the response is constant");
+            }
+            if let Some(why) = residual_undefined(v)? {
+                undefined(&mut o, &["pvalue", "stderr", "intercept_stderr"], &why);
+            }
+            if flag(v, "cst_imprecise") {
+                undefined(&mut o, &["intercept"], IMPRECISE_INTERCEPT);
+            }
+            Ok(o)
         }
         "logit" => {
             let names: Vec<String> = std::iter::once("const".to_string()).chain(req.x.iter().cloned()).collect();
@@ -157,46 +215,75 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 "se": num(se), "ci_low": num(md - crit * se), "ci_high": num(md + crit * se), "confidence": conf,
             });
             sizes(req, v, &mut o)?;
+            if se == 0.0 {
+                let why = "the values do not vary (the standard error is 0)";
+                undefined(&mut o, &["t", "p_value", "ci_low", "ci_high"], why);
+                if req.welch {
+                    undefined(&mut o, &["df"], why);
+                }
+            }
             Ok(o)
         }
         "vartest" => {
             let fv = get(v, "f")?;
             let (d1, d2) = (get(v, "n.0")? - 1.0, get(v, "n.1")? - 1.0);
             let p = 2.0 * dist::f_cdf(fv, d1, d2).min(dist::f_sf(fv, d1, d2));
-            Ok(json!({"f": num(fv), "df1": d1, "df2": d2, "p_value": num(p.min(1.0)), "groups": req.groups}))
+            let mut o = json!({"f": num(fv), "df1": d1, "df2": d2, "p_value": num(p.min(1.0)), "groups": req.groups});
+            if flag(v, "f_undefined") {
+                let b = req.groups.get(1).map(String::as_str).unwrap_or("second");
+                undefined(&mut o, &["f", "p_value"], &format!("group {b:?} does not vary (its variance is 0)"));
+            }
+            Ok(o)
         }
         "anova" => {
             let fv = get(v, "f")?;
             let k = req.groups.len() as f64;
             let n: f64 = (0..req.groups.len()).map(|g| get(v, &format!("n.{g}"))).sum::<Result<f64, _>>()?;
             let (db, dw) = (k - 1.0, n - k);
-            Ok(
-                json!({"f": num(fv), "df_between": db, "df_within": dw, "p_value": num(dist::f_sf(fv, db, dw)), "groups": req.groups}),
-            )
+            let mut o = json!({"f": num(fv), "df_between": db, "df_within": dw, "p_value": num(dist::f_sf(fv, db, dw)), "groups": req.groups});
+            if flag(v, "f_undefined") {
+                undefined(&mut o, &["f", "p_value"], "no group varies within itself (the within-group variance is 0)");
+            }
+            Ok(o)
         }
         "cov" | "corr" | "spearman" => {
             let cols = &req.columns;
+            let constant = |c: &str| f.name != "cov" && flag(v, &format!("constant.{c}"));
             let mut m = Map::new();
             for a in cols {
-                let mut row = Map::new();
+                let mut row = json!({});
                 for b in cols {
                     let x = if f.name != "cov" && a == b {
                         1.0
                     } else {
                         v.get(&format!("{a}|{b}")).or_else(|| v.get(&format!("{b}|{a}"))).copied().unwrap_or(f64::NAN)
                     };
-                    row.insert(b.clone(), num(x));
+                    row[b.as_str()] = num(x);
+                    if let Some(c) = [a, b].into_iter().find(|c| constant(c)) {
+                        undefined(&mut row, &[b.as_str()], &format!("column {c:?} is constant"));
+                    }
                 }
-                m.insert(a.clone(), Value::Object(row));
+                m.insert(a.clone(), row);
             }
             let n = get(v, "n")?;
             let mut o = json!({"matrix": m, "n": n});
             if f.name != "cov" && cols.len() == 2 {
                 let r = get(v, &format!("{}|{}", cols[0], cols[1]))?;
                 let df = n - 2.0;
-                let p = if r.abs() >= 1.0 { 0.0 } else { dist::t_two_sided(r * (df / (1.0 - r * r)).sqrt(), df) };
+                // 1 - r^2 from the refined residuals where the parties opened it (|r| near 1)
+                let omr2 = v.get("one_minus_r2").copied().unwrap_or(1.0 - r * r);
+                let p = if omr2 <= 0.0 { 0.0 } else { dist::t_two_sided(r * (df / omr2).sqrt(), df) };
                 o["r"] = num(r);
                 o["p_value"] = num(p);
+                if let Some(c) = cols.iter().find(|c| constant(c)) {
+                    undefined(&mut o, &["r", "p_value"], &format!("column {c:?} is constant"));
+                } else if df < 1.0 {
+                    undefined(
+                        &mut o,
+                        &["p_value"],
+                        "two rows always correlate perfectly; the test needs at least three",
+                    );
+                }
             }
             Ok(o)
         }
@@ -214,13 +301,31 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 t.insert(name.clone(), num(b / s));
                 p.insert(name.clone(), num(dist::t_two_sided(b / s, df)));
             }
-            let r2 = get(v, "r_squared")?;
-            let adj = 1.0 - (1.0 - r2) * (n - 1.0) / df;
-            let fv = (r2 / k) / ((1.0 - r2) / df);
-            Ok(json!({
+            let r2 = r_squared(v)?;
+            let omr2 = one_minus_r2(v)?;
+            let adj = 1.0 - omr2 * (n - 1.0) / df;
+            let fv = (r2 / k) / (omr2 / df);
+            let mut o = json!({
                 "coefficients": c, "std_errors": se, "t_values": t, "p_values": p, "r_squared": num(r2),
                 "adj_r_squared": num(adj), "f": num(fv), "f_p_value": num(dist::f_sf(fv, k, df)), "n": n, "df_resid": df,
-            }))
+            });
+            let y_constant = flag(v, "y_constant");
+            if y_constant {
+                undefined(&mut o, &["r_squared", "adj_r_squared"], "the response is constant");
+            }
+            if let Some(why) = residual_undefined(v)? {
+                for part in ["std_errors", "t_values", "p_values"] {
+                    let fields: Vec<&str> = names.iter().map(String::as_str).collect();
+                    undefined(&mut o[part], &fields, &why);
+                }
+                undefined(&mut o, &["f", "f_p_value"], &why);
+            }
+            if flag(v, "cst_imprecise") {
+                for part in ["coefficients", "t_values", "p_values"] {
+                    undefined(&mut o[part], &["const"], IMPRECISE_INTERCEPT);
+                }
+            }
+            Ok(o)
         }
         "quantile" => {
             let mut cols = Map::new();
@@ -249,19 +354,36 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             let single = cols.len() == 1 && f.name != "describe";
             let mut out = Map::new();
             for col in &cols {
-                let mut o = Map::new();
+                let mut o = json!({});
+                let key = |field: &str| if single { field.to_string() } else { format!("{col}.{field}") };
                 for field in f.outputs {
-                    let key = if single { field.to_string() } else { format!("{col}.{field}") };
-                    o.insert(field.to_string(), v.get(&key).map(|x| num(*x)).unwrap_or(Value::Null));
+                    o[*field] = v.get(&key(field)).map(|x| num(*x)).unwrap_or(Value::Null);
                 }
-                let degenerate = if single { v.get("degenerate") } else { v.get(&format!("{col}.degenerate")) };
-                if degenerate.is_some_and(|d| *d != 0.0) {
-                    for k in ["skewness", "kurtosis"] {
-                        if o.contains_key(k) {
-                            o.insert(k.to_string(), Value::Null);
-                        }
+                let count = v.get(&key("count")).copied();
+                // why a field has no value, most specific reason first
+                let spread = ["variance", "std", "sem", "cv", "skewness", "kurtosis"];
+                for field in f.outputs {
+                    let moment = ["skewness", "kurtosis"].contains(field) && flag(v, &key("degenerate"));
+                    let cv = *field == "cv" && flag(v, &key("cv_undefined"));
+                    if !o[*field].is_null() && !moment && !cv {
+                        continue;
                     }
+                    let why = if count == Some(0.0) {
+                        "the column has no values".to_string()
+                    } else if count == Some(1.0) && spread.contains(field) {
+                        "one value has no sample variance".to_string()
+                    } else if moment {
+                        "the values are constant".to_string()
+                    } else if cv {
+                        "the mean is 0".to_string()
+                    } else if v.contains_key(&key(field)) {
+                        "the value is not a finite number".to_string()
+                    } else {
+                        "not computed for these data".to_string()
+                    };
+                    undefined(&mut o, &[*field], &why);
                 }
+                let Value::Object(mut o) = o else { unreachable!("built as an object") };
                 if let Some(g) = o.get("gmean").and_then(|x| x.as_f64()) {
                     // the parties open the mean logarithm
                     o["gmean"] = num(g.exp());

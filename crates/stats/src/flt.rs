@@ -15,7 +15,12 @@
 
 use mitsu_algebra::Ring;
 use mitsu_mpc_core::{Engine, MpcError, Result};
-use mitsu_mpc_ops::{invsqrt_mantissa, normalize, reciprocal_mantissa};
+use mitsu_mpc_ops::{exact_bound, invsqrt_mantissa_with, normalize_with, reciprocal_mantissa_with};
+
+/// Every truncation here is exact: a statistic comes out the same, to the last bit, every run.
+fn xb<R: Ring>(bits: u32) -> u32 {
+    exact_bound::<R>(bits)
+}
 
 /// Mantissa fraction bits.
 pub const F: u32 = 40;
@@ -121,10 +126,42 @@ impl<E: Engine, R: Ring> Flt<E, R> {
         let absx = e.sub(x, &e.mul_public(&sx, &[R::from_u64(2)]));
         // zero becomes one ulp so that normalisation has a leading bit; masked below
         let nzx = e.add(&absx, &za);
-        let nz = normalize(e, &nzx, bits, F)?;
+        let nz = normalize_with(e, &nzx, bits, F, true)?;
         let w: Vec<R> = (0..bits).map(|j| ri(j as i128 + 1 - frac as i128)).collect();
         let ex = e.b2a_weighted(&nz.onehot, &w)?;
         finish(e, nz.u, ex, sa, za)
+    }
+
+    /// x 2^frac rounded toward minus infinity to an integer share, for |x| < 2^maxb, and one
+    /// bit per element that is 1 where |x| >= 2^maxb (the integer is 0 there: the caller falls
+    /// back to the float). |result| < 2^(maxb + frac) <= 2^125.
+    pub fn to_fixed(&self, e: &mut E, frac: u32, maxb: u32) -> Result<(E::A<R>, E::A<R>)> {
+        let top = maxb + frac;
+        if top.max(2 * F) + 3 > R::BITS {
+            return Err(MpcError::invalid(format!("fixed-point conversion to {top} bits in {}", R::NAME)));
+        }
+        let k = self.len(e);
+        // x 2^frac = m 2^(t - F) with t = e + frac: (m 2^t) >> F for t <= F, m 2^(t - F) above
+        // (exact), and 0 for t <= 0
+        let cands: Vec<E::A<R>> = (1..=top).map(|t| e.add_public(&self.e, &[ri(frac as i128 - t as i128)])).collect();
+        let hot = e.eqz(&e.concat(&cands.iter().collect::<Vec<_>>()), EXP_BITS + 1)?;
+        let hot: E::A<R> = e.bits2a(&hot)?;
+        let (mut lo, mut hi) = (e.constant(&vec![R::ZERO; k]), e.constant(&vec![R::ZERO; k]));
+        for t in 1..=top {
+            let h = e.slice(&hot, (t as usize - 1) * k..t as usize * k);
+            if t <= F {
+                lo = e.add(&lo, &e.mul_public(&h, &[R::pow2(t)]));
+            } else {
+                hi = e.add(&hi, &e.mul_public(&h, &[R::pow2(t - F)]));
+            }
+        }
+        let big = e.msb(&e.add_public(&e.neg(&self.e), &[ri(maxb as i128)]), EXP_BITS + 1)?;
+        let big: E::A<R> = e.bits2a(&big)?;
+        let sm = e.mul(&self.s, &self.m)?;
+        let signed = e.sub(&self.m, &e.mul_public(&sm, &[R::from_u64(2)]));
+        let x = e.mul(&e.concat(&[&signed, &signed]), &e.concat(&[&lo, &hi]))?;
+        let low = e.trunc(&e.slice(&x, 0..k), F, xb::<R>(2 * F + 1))?;
+        Ok((e.add(&low, &e.slice(&x, k..2 * k)), big))
     }
 
     /// Exact integers with |x| < 2^bits.
@@ -166,7 +203,7 @@ impl<E: Engine, R: Ring> Flt<E, R> {
 
     pub fn mul(&self, e: &mut E, o: &Self) -> Result<Self> {
         let k = self.len(e);
-        let p = e.mul_trunc(&self.m, &o.m, F, 2 * F + 2)?;
+        let p = e.mul_trunc(&self.m, &o.m, F, xb::<R>(2 * F + 2))?;
         let f = Self::from_fixed(e, &p, F + 2, F)?;
         let lhs = e.concat(&[&self.z, &self.s]);
         let rhs = e.concat(&[&o.z, &o.s]);
@@ -183,8 +220,8 @@ impl<E: Engine, R: Ring> Flt<E, R> {
         let k = self.len(e);
         // a zero divisor's mantissa is 0; give it 1/2 so the iteration stays in range
         let u = e.add(&o.m, &e.mul_public(&o.z, &[R::pow2(F - 1)]));
-        let y = reciprocal_mantissa(e, &u, F)?;
-        let q = e.mul_trunc(&self.m, &y, F, 2 * F + 3)?;
+        let y = reciprocal_mantissa_with(e, &u, F, true)?;
+        let q = e.mul_trunc(&self.m, &y, F, xb::<R>(2 * F + 3))?;
         let f = Self::from_fixed(e, &q, F + 2, F)?;
         let prod = e.mul(&e.concat(&[&self.s, &self.z]), &e.concat(&[&o.s, &o.z]))?;
         let ss = e.slice(&prod, 0..k);
@@ -199,9 +236,9 @@ impl<E: Engine, R: Ring> Flt<E, R> {
         let k = self.len(e);
         // zero's mantissa is 0; give it 1/2 so the iteration stays in range, masked below
         let u = e.add(&self.m, &e.mul_public(&self.z, &[R::pow2(F - 1)]));
-        let iy = invsqrt_mantissa(e, &u, F)?;
-        let sq = e.mul_trunc(&u, &iy, F, 2 * F + 2)?;
-        let sq_odd = e.trunc(&e.mul_public(&sq, &[enc(std::f64::consts::FRAC_1_SQRT_2, F)]), F, 2 * F + 1)?;
+        let iy = invsqrt_mantissa_with(e, &u, F, true)?;
+        let sq = e.mul_trunc(&u, &iy, F, xb::<R>(2 * F + 2))?;
+        let sq_odd = e.trunc(&e.mul_public(&sq, &[enc(std::f64::consts::FRAC_1_SQRT_2, F)]), F, xb::<R>(2 * F + 1))?;
         let off = 1i128 << (EXP_BITS - 2);
         let eo = e.add_public(&self.e, &[ri(off)]);
         let bits = e.a2b(&eo, EXP_BITS - 1)?;

@@ -62,7 +62,9 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
     if n <= p {
         return Err(StatsError::Invalid(format!("{n} complete rows; logit with {k} regressors needs more than {p}")));
     }
-    let ws: Vec<u32> = (0..k).map(|j| c.bits(j)).collect();
+    // regressors are centred at their truncated means (exactly, in MPC): a column near 2^31
+    // with a spread of 100 would otherwise make the Hessian as ill-conditioned as 2^31 / 100
+    let ws: Vec<u32> = (0..k).map(|j| c.bits(j) + 1).collect();
     let wmax = ws.iter().copied().max().unwrap_or(1);
     if G + CB + wmax + lg(p) + 2 > 126 || 2 * wmax + FP + lg(n) + 2 > 126 {
         let j = ws.iter().position(|&w| w == wmax).unwrap_or(0);
@@ -89,8 +91,14 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
         return Err(StatsError::Invalid(format!("logit: {:?} must be coded 0/1", c.names[k])));
     }
     let ones = e.constant(&vec![u128::ONE; n]);
+    let sums_x = e.concat(&c.v[..k].iter().map(|x| e.sum(x)).collect::<Vec<_>>().iter().collect::<Vec<_>>());
+    let np = e.constant(&vec![u128::from_u64(n as u64); k]);
+    let cx = mitsu_mpc_ops::div_trunc(e, &sums_x, wmax + lg(n), &np, lg(n) + 1, "a regressor's mean").map_err(mpc)?;
     let mut xs: Vec<A<E>> = vec![ones];
-    xs.extend(c.v[..k].iter().cloned());
+    for j in 0..k {
+        let cj = e.gather(&cx, &vec![j as u32; n]);
+        xs.push(e.sub(&c.v[j], &cj));
+    }
     let xall = e.concat(&xs.iter().collect::<Vec<_>>());
     let mut gamma = e.constant(&vec![u128::ZERO; p]);
     let wd = 2 * p + 1;
@@ -190,6 +198,21 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
     let ll = e.sum(&l.share);
     let llf = Flt::from_fixed(e, &ll, FP + 8 + lg(n), FP).map_err(mpc)?;
     let coef = Flt::from_fixed(e, &gamma, G + CB + 6, G).map_err(mpc)?;
+    // back to the uncentred columns: b0 = b0' - sum_j c_j b_j, and var(b0) = v' H^-1 v with
+    // v = (1, -c_1, ..., -c_k)
+    let cf = Flt::from_int(e, &cx, wmax + 1).map_err(mpc)?;
+    let slopes = coef.slice(e, 1..p);
+    let shift = cf.mul(e, &slopes).map_err(mpc)?.total(e).map_err(mpc)?;
+    let b0 = coef.slice(e, 0..1).sub(e, &shift).map_err(mpc)?;
+    let coef = Flt::concat(e, &[&b0, &slopes]);
+    let vv = Flt::concat(e, &[&Flt::constant(e, &[1.0]), &cf.neg(e)]);
+    let inv_idx: Vec<u32> = (0..p).flat_map(|i| (0..p).map(move |j| (i * wd + p + 1 + j) as u32)).collect();
+    let inv = a.gather(e, &inv_idx);
+    let vj = vv.gather(e, &(0..p * p).map(|x| (x % p) as u32).collect::<Vec<_>>());
+    let vi = vv.gather(e, &(0..p * p).map(|x| (x / p) as u32).collect::<Vec<_>>());
+    let q = inv.mul(e, &vj).map_err(mpc)?.mul(e, &vi).map_err(mpc)?.total(e).map_err(mpc)?;
+    let se0 = q.sqrt(e).map_err(mpc)?;
+    let se = Flt::concat(e, &[&se0, &se.slice(e, 1..p)]);
     out.push("n", Flt::constant(e, &[n as f64]));
     out.push("iterations", Flt::constant(e, &[iterations as f64]));
     out.push("log_likelihood", llf);

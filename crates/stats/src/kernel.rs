@@ -121,15 +121,171 @@ impl<E: Engine> Outputs<E> {
         self.parts.push(v);
     }
 
+    /// An exact integer |x| < 2^bits, opened in limbs below 2^39 (each exact in a 40-bit
+    /// mantissa) and put back together by the analyst ([`combine`]) before it is divided by
+    /// `div`: a sum of any size arrives exactly.
+    pub(crate) fn push_exact(
+        &mut self,
+        e: &mut E,
+        name: &str,
+        x: &A<E>,
+        bits: u32,
+        div: f64,
+    ) -> Result<(), StatsError> {
+        let bits = bits.min(124);
+        // X = x + 2^bits in [0, 2^(bits+1)); limb k = floor(X / 2^(39 k)) mod 2^39
+        let xx = e.add_public(x, &[u128::pow2(bits)]);
+        let nl = (bits + 1).div_ceil(LIMB);
+        let mut tops = vec![xx.clone()];
+        for k in 1..nl {
+            tops.push(e.trunc(&xx, LIMB * k, mitsu_mpc_ops::exact_bound::<u128>(bits + 1)).map_err(mpc)?);
+        }
+        for k in 0..nl as usize {
+            let limb = match tops.get(k + 1) {
+                Some(hi) => e.sub(&tops[k], &e.mul_public(hi, &[u128::pow2(LIMB)])),
+                None => tops[k].clone(),
+            };
+            let f = Flt::from_int(e, &limb, LIMB + 1).map_err(mpc)?;
+            self.push_div(format!("{name}#{k}"), f, if k == 0 { div } else { 1.0 });
+        }
+        self.push_div(format!("{name}#off"), Flt::constant(e, &[bits as f64]), 1.0);
+        Ok(())
+    }
+
     /// Name -> value from the opened outputs (in the order of `names`).
     pub fn decode(&self, opened: &[f64]) -> std::collections::BTreeMap<String, f64> {
-        self.names.iter().zip(&self.divisors).zip(opened).map(|((n, d), v)| (n.clone(), v / d)).collect()
+        combine(&self.names, &self.divisors, opened)
     }
 
     /// All values as one float vector (s, m, e blocks).
     pub fn values(&self, e: &E) -> Flt<E, u128> {
         Flt::concat(e, &self.parts.iter().collect::<Vec<_>>())
     }
+}
+
+/// Bits per limb of an exact output.
+const LIMB: u32 = 39;
+
+/// Name -> value from opened outputs, each divided by its divisor; exact outputs
+/// (`name#0`, `name#1`, ..., `name#off`) put back together from their limbs as exact integers
+/// first, then divided by the divisor of `name#0`.
+pub fn combine(names: &[String], divisors: &[f64], raw: &[f64]) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut exact: std::collections::BTreeMap<&str, (i128, i128, f64)> = std::collections::BTreeMap::new();
+    for ((n, d), v) in names.iter().zip(divisors).zip(raw) {
+        match n.rsplit_once('#') {
+            None => {
+                out.insert(n.clone(), v / d);
+            }
+            Some((base, "off")) => exact.entry(base).or_insert((0, 0, 1.0)).1 = *v as i128,
+            Some((base, k)) => {
+                let k: u32 = k.parse().unwrap_or(0);
+                let slot = exact.entry(base).or_insert((0, 0, 1.0));
+                slot.0 = slot.0.wrapping_add((*v as i128) << (LIMB * k));
+                if k == 0 {
+                    slot.2 = *d;
+                }
+            }
+        }
+    }
+    for (base, (x, off, d)) in exact {
+        out.insert(base.to_string(), (x - (1i128 << off.clamp(0, 125))) as f64 / d);
+    }
+    out
+}
+
+/// Sums of powers of y = x - c over a column's non-NULL values, for c = trunc(mean) (so that
+/// |mean of y| < 1), in a unit 2^u that keeps them exact: y itself while its public bound
+/// leaves room, else y scaled by a secret power of two so that the largest |y| has K bits
+/// (K = (125 - log2 n) / 2: relative precision 2^-K, about f64's). Powers 3 and 4 are split
+/// into exact parts (y^2 = h 2^K + l), so every sum is an exact integer before it becomes a
+/// float. Returns the floats S_1..S_order / n and the unit's exponent u (None: u = 0).
+pub(crate) fn moments<E: Engine>(
+    e: &mut E,
+    v: &A<E>,
+    nn: &A<E>,
+    n: usize,
+    w: u32,
+    order: u32,
+) -> Result<(Vec<Flt<E, u128>>, Option<A<E>>), StatsError> {
+    let rows = e.len(v);
+    let ln = lg(rows.max(n));
+    let s1 = e.sum(v);
+    let np = e.constant(&[u128::from_u64(n.max(1) as u64)]);
+    let c = mitsu_mpc_ops::div_trunc(e, &s1, w + ln + 1, &np, ln + 1, "the mean").map_err(mpc)?;
+    let cvec = e.gather(&c, &vec![0u32; rows]);
+    let y0 = e.mul(&e.sub(v, &cvec), nn).map_err(mpc)?;
+    let k = (125 - ln) / 2;
+    let (y, unit) = scale_to(e, y0, w + 2, k)?;
+    let y2 = e.mul(&y, &y).map_err(mpc)?;
+    let mut exact: Vec<(A<E>, u32)> = vec![(e.sum(&y), k + ln + 1), (e.sum(&y2), 2 * k + ln)];
+    let mut parts = Vec::new();
+    if order >= 3 {
+        let h = e.trunc(&y2, k, mitsu_mpc_ops::exact_bound::<u128>(2 * k)).map_err(mpc)?;
+        let l = e.sub(&y2, &e.mul_public(&h, &[u128::pow2(k)]));
+        let d = dots(e, &[(&h, &y), (&l, &y), (&h, &h), (&h, &l), (&l, &l)])?;
+        for i in 0..5 {
+            parts.push(e.slice(&d, i..i + 1));
+        }
+        for p in &parts {
+            exact.push((p.clone(), 2 * k + ln + 1));
+        }
+    }
+    let bits = exact.iter().map(|x| x.1).max().unwrap_or(2).min(126);
+    let all = e.concat(&exact.iter().map(|x| &x.0).collect::<Vec<_>>());
+    let fl = Flt::from_int(e, &all, bits).map_err(mpc)?.mul_const(e, &[1.0 / n.max(1) as f64]).map_err(mpc)?;
+    let mut out = vec![fl.slice(e, 0..1), fl.slice(e, 1..2)];
+    if order >= 3 {
+        let (hy, ly, hh, hl, ll) =
+            (fl.slice(e, 2..3), fl.slice(e, 3..4), fl.slice(e, 4..5), fl.slice(e, 5..6), fl.slice(e, 6..7));
+        let two_k = (2f64).powi(k as i32);
+        let s3 = hy.mul_const(e, &[two_k]).map_err(mpc)?.add(e, &ly).map_err(mpc)?;
+        let hl2 = hl.mul_const(e, &[2.0 * two_k]).map_err(mpc)?;
+        let s4 = hh.mul_const(e, &[two_k * two_k]).map_err(mpc)?.add(e, &hl2).map_err(mpc)?.add(e, &ll).map_err(mpc)?;
+        out.push(s3);
+        out.push(s4);
+    }
+    Ok((out, unit))
+}
+
+/// y0 (|y0| < 2^m) with at most k bits: itself when m <= k, else scaled by a secret power of
+/// two so that its largest |y0| has k bits (relative precision 2^-k). Returns y and the unit's
+/// exponent u with y0 = y 2^u (None: u = 0). Cost when scaling: a sign test and a maximum over
+/// the rows, one normalisation, one product and one exact truncation per row.
+pub(crate) fn scale_to<E: Engine>(e: &mut E, y0: A<E>, m: u32, k: u32) -> Result<(A<E>, Option<A<E>>), StatsError> {
+    if m <= k {
+        return Ok((y0, None));
+    }
+    let rows = e.len(&y0);
+    // the largest |y0| decides the scale: c_s = 2^(m-1-j) for its leading bit j
+    let neg = e.msb(&y0, m).map_err(mpc)?;
+    let sg: A<E> = e.bits2a(&neg).map_err(mpc)?;
+    let sy = e.mul(&sg, &y0).map_err(mpc)?;
+    let abs = e.sub(&y0, &e.mul_public(&sy, &[u128::from_u64(2)]));
+    let mx = maximum(e, &num(abs, m, "|x - mean|")).map_err(mpc)?;
+    let mx1 = e.add_public(&mx.share, &[u128::ONE]);
+    let nz = mitsu_mpc_ops::normalize_with(e, &mx1, m, 1, true).map_err(mpc)?;
+    let cs = e.gather(&nz.c, &vec![0u32; rows]);
+    let scaled = e.mul(&y0, &cs).map_err(mpc)?; // below 2^m
+    let y = e.trunc(&scaled, m - k, mitsu_mpc_ops::exact_bound::<u128>(m)).map_err(mpc)?;
+    // y0 = y 2^(j + 1 - k)
+    let w: Vec<u128> = (0..m).map(|j| u128::from_i128(j as i128 + 1 - k as i128)).collect();
+    Ok((y, Some(e.b2a_weighted(&nz.onehot, &w).map_err(mpc)?)))
+}
+
+/// x 2^(p u) for a secret exponent u (None: 0); a zero stays the canonical zero.
+pub(crate) fn scale_by<E: Engine>(
+    e: &mut E,
+    x: &Flt<E, u128>,
+    unit: &Option<A<E>>,
+    p: u64,
+) -> Result<Flt<E, u128>, StatsError> {
+    let Some(u) = unit else { return Ok(x.clone()) };
+    let k = x.len(e);
+    let nz = e.add_public(&e.neg(&x.z), &[u128::ONE]);
+    let shift = e.mul_public(&e.gather(u, &vec![0u32; k]), &[u128::from_u64(p)]);
+    let add = e.mul(&nz, &shift).map_err(mpc)?;
+    Ok(Flt { e: e.add(&x.e, &add), ..x.clone() })
 }
 
 /// Runs a request at a party (or on the twin).
@@ -359,7 +515,17 @@ fn grouped<E: Engine, S: Source<E>>(
     let k = c.v.len() - 1;
     let sizes = e.concat(&(1..=k).map(|g| e.sum(&c.v[g])).collect::<Vec<_>>().iter().collect::<Vec<_>>());
     let ng: Vec<usize> = e.open(&sizes).map_err(mpc)?.iter().map(|x| x.to_i128() as usize).collect();
-    let min = if req.function == "mannwhitney" || req.function == "kruskal" { 1 } else { 2 };
+    // a pooled variance (Student's t, ANOVA) needs only positive pooled degrees of freedom; a
+    // group's own variance (Welch, the F-test of variances, z) needs two values
+    let pooled = (req.function == "ttest" && !req.welch) || req.function == "anova";
+    let min = if req.function == "mannwhitney" || req.function == "kruskal" || pooled { 1 } else { 2 };
+    if pooled && ng.iter().sum::<usize>() <= ng.len() {
+        return Err(StatsError::Invalid(format!(
+            "{} needs more values than groups (pooled degrees of freedom {})",
+            req.function,
+            ng.iter().sum::<usize>() as i64 - ng.len() as i64
+        )));
+    }
     for (g, &m) in ng.iter().enumerate() {
         if m < min {
             return Err(StatsError::Invalid(format!(
@@ -425,13 +591,6 @@ pub(crate) fn dots<E: Engine>(e: &mut E, pairs: &[(&A<E>, &A<E>)]) -> Result<A<E
     e.dot(pairs).map_err(mpc)
 }
 
-/// A right shift t so that values below 2^bits, raised to `power` and summed over n rows (times
-/// n^extra), stay below 2^120: precision beyond that is dropped, never wrapped.
-pub(crate) fn shift_for(bits: u32, power: u32, n: usize, extra: u32) -> u32 {
-    let need = lg(n) * (1 + extra) + power * bits;
-    need.saturating_sub(120).div_ceil(power)
-}
-
 /// Descriptive statistics of column i over its non-NULL values.
 fn describe<E: Engine>(
     e: &mut E,
@@ -451,110 +610,85 @@ fn describe<E: Engine>(
     let nn = &c.nn[i];
     let cnt = e.sum(nn);
     let n = e.open(&cnt).map_err(mpc)?[0].to_i128() as usize;
-    if has("count") {
-        out.push_div(format!("{prefix}count"), Flt::constant(e, &[n as f64]), div_one(sc));
-    }
+    // always: the answer says why a field has no value (the parties know n already)
+    out.push_div(format!("{prefix}count"), Flt::constant(e, &[n as f64]), div_one(sc));
     if n == 0 {
         // nothing else is defined; the answer shows nulls
         return Ok(());
     }
-    let moments = ["sum", "mean", "variance", "std", "sem", "skewness", "kurtosis", "cv"];
-    if moments.iter().any(|m| has(m)) {
+    let moment_fields = ["sum", "mean", "variance", "std", "sem", "skewness", "kurtosis", "cv"];
+    if moment_fields.iter().any(|m| has(m)) {
         let s1 = e.sum(v);
-        // c ~ mean (within 2): centring keeps the power sums small; any c gives exact moments
-        let sb = lg(n) + w;
-        let sh = sb + 2;
-        let k = u128::from_i128(((1i128 << sh) as f64 / n as f64).round() as i128);
-        let cm = e.trunc(&e.mul_public(&s1, &[k]), sh, sb + sh - lg(n) + 2).map_err(mpc)?;
-        let cvec = e.gather(&cm, &vec![0u32; c.n]);
-        let y0 = e.mul(&e.sub(v, &cvec), nn).map_err(mpc)?;
-        let t = shift_for(w + 1, 4, n, 0);
-        // rounded, not floored, so that the dropped bits do not bias the higher moments
-        let y = if t > 0 { e.trunc(&e.add_public(&y0, &[u128::pow2(t - 1)]), t, w + 3).map_err(mpc)? } else { y0 };
-        let yb = (w + 2).saturating_sub(t) + 1;
-        let y2 = e.mul(&y, &y).map_err(mpc)?;
-        let s = dots(e, &[(&y, &y), (&y2, &y), (&y2, &y2)])?;
-        let sy = e.sum(&y);
-        // exact n * sum y^2 - (sum y)^2: zero exactly for a constant column
-        let syy = e.mul(&sy, &sy).map_err(mpc)?;
-        let m2x = e.sub(&e.mul_public(&e.slice(&s, 0..1), &[u128::from_u64(n as u64)]), &syy);
-        let sums = e.concat(&[&sy, &s, &s1, &m2x]);
-        // bounds: sum y < n 2^yb (in fact < 3n), y^p sums < n 2^(p yb), s1 < n 2^w
-        let fl = Flt::from_int(e, &sums, (lg(n) + 4 * yb + 1).max(2 * lg(n) + 2 * yb + 1).max(lg(n) + w + 1).min(126))
-            .map_err(mpc)?;
-        let unit = (2f64).powi(t as i32);
-        let inv_n = 1.0 / n as f64;
-        let a = fl
-            .mul_const(
-                e,
-                &[
-                    inv_n * unit,
-                    inv_n * unit.powi(2),
-                    inv_n * unit.powi(3),
-                    inv_n * unit.powi(4),
-                    1.0,
-                    inv_n * inv_n * unit.powi(2),
-                ],
-            )
-            .map_err(mpc)?;
-        let mu = a.slice(e, 0..1);
-        let (a2, a3, a4) = (a.slice(e, 1..2), a.slice(e, 2..3), a.slice(e, 3..4));
-        // the sum on its own: exact while it has at most 40 significant bits
-        let sum = Flt::from_int(e, &s1, lg(n) + w + 1).map_err(mpc)?;
-        let cflt = Flt::from_int(e, &cm, w + 2).map_err(mpc)?;
-        let mean = cflt.add(e, &mu).map_err(mpc)?;
-        // central moments from raw moments of y (small: |mu| < 3 units)
-        let mu2 = mu.mul(e, &mu).map_err(mpc)?;
-        let m2 = a.slice(e, 5..6);
-        let var = m2.mul_const(e, &[n as f64 / (n as f64 - 1.0).max(1.0)]).map_err(mpc)?;
-        let std = var.sqrt(e).map_err(mpc)?;
+        let sb = lg(n) + w + 1;
+        // the sum and the mean are exact: the sum's integer travels in limbs, the analyst
+        // divides it by the scale (and by n, public)
         if has("sum") {
-            out.push_div(format!("{prefix}sum"), sum, div_s(sc));
+            out.push_exact(e, &format!("{prefix}sum"), &s1, sb, div_s(sc))?;
         }
         if has("mean") {
-            out.push_div(format!("{prefix}mean"), mean.clone(), div_s(sc));
+            out.push_exact(e, &format!("{prefix}mean"), &s1, sb, div_s(sc) * n as f64)?;
         }
         // one value has no sample variance: those outputs stay absent (null in the answer)
         let has = |k: &str| has(k) && (n > 1 || !["variance", "std", "sem", "cv"].contains(&k));
-        if has("variance") {
-            out.push_div(format!("{prefix}variance"), var.clone(), div_sq(sc));
-        }
-        if has("std") {
-            out.push_div(format!("{prefix}std"), std.clone(), div_s(sc));
-        }
-        if has("sem") {
-            out.push_div(format!("{prefix}sem"), std.mul_const(e, &[1.0 / (n as f64).sqrt()]).map_err(mpc)?, div_s(sc));
-        }
-        if has("cv") {
-            out.push_div(format!("{prefix}cv"), std.div(e, &mean).map_err(mpc)?, div_one(sc));
-        }
-        if has("skewness") || has("kurtosis") {
-            // m3 = a3 - 3 mu a2 + 2 mu^3; m4 = a4 - 4 mu a3 + 6 mu^2 a2 - 3 mu^4
-            let mu_a2 = mu.mul(e, &a2).map_err(mpc)?;
-            let mu3 = mu2.mul(e, &mu).map_err(mpc)?;
-            let t3 = mu_a2.mul_const(e, &[3.0]).map_err(mpc)?;
-            let t2 = mu3.mul_const(e, &[2.0]).map_err(mpc)?;
-            let m3 = a3.sub(e, &t3).map_err(mpc)?.add(e, &t2).map_err(mpc)?;
-            let sm2 = m2.sqrt(e).map_err(mpc)?;
-            let m2s = m2.mul(e, &sm2).map_err(mpc)?;
-            // skewness and kurtosis are undefined for a constant column: say so rather than divide by 0
-            let z = Flt::from_int(e, &m2.z, 2).map_err(mpc)?;
-            out.push_div(format!("{prefix}degenerate"), z, div_one(sc));
-            if has("skewness") {
-                out.push_div(format!("{prefix}skewness"), m3.div(e, &m2s).map_err(mpc)?, div_one(sc));
+        let order = if has("skewness") || has("kurtosis") { 4 } else { 2 };
+        if ["variance", "std", "sem", "cv", "skewness", "kurtosis"].iter().any(|k| has(k)) {
+            let (a, unit) = moments(e, v, nn, n, w, order)?;
+            // central moments of y from its raw ones: |mu| < 1 unit of x, so nothing cancels
+            let mu = &a[0];
+            let mu2 = mu.mul(e, mu).map_err(mpc)?;
+            let m2 = a[1].sub(e, &mu2).map_err(mpc)?;
+            let m2x = scale_by(e, &m2, &unit, 2)?;
+            let var = m2x.mul_const(e, &[n as f64 / (n as f64 - 1.0).max(1.0)]).map_err(mpc)?;
+            let std = var.sqrt(e).map_err(mpc)?;
+            if has("variance") {
+                out.push_div(format!("{prefix}variance"), var.clone(), div_sq(sc));
             }
-            if has("kurtosis") {
-                let mu_a3 = mu.mul(e, &a3).map_err(mpc)?.mul_const(e, &[4.0]).map_err(mpc)?;
-                let mu2_a2 = mu2.mul(e, &a2).map_err(mpc)?.mul_const(e, &[6.0]).map_err(mpc)?;
-                let mu4 = mu2.mul(e, &mu2).map_err(mpc)?.mul_const(e, &[3.0]).map_err(mpc)?;
-                let m4 = a4.sub(e, &mu_a3).map_err(mpc)?.add(e, &mu2_a2).map_err(mpc)?.sub(e, &mu4).map_err(mpc)?;
-                let m22 = m2.mul(e, &m2).map_err(mpc)?;
-                let k = m4.div(e, &m22).map_err(mpc)?;
+            if has("std") {
+                out.push_div(format!("{prefix}std"), std.clone(), div_s(sc));
+            }
+            if has("sem") {
                 out.push_div(
-                    format!("{prefix}kurtosis"),
-                    k.add(e, &Flt::constant(e, &[-3.0])).map_err(mpc)?,
-                    div_one(sc),
+                    format!("{prefix}sem"),
+                    std.mul_const(e, &[1.0 / (n as f64).sqrt()]).map_err(mpc)?,
+                    div_s(sc),
                 );
+            }
+            if has("cv") {
+                let mean = Flt::from_int(e, &s1, sb).map_err(mpc)?.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
+                out.push_div(format!("{prefix}cv"), std.div(e, &mean).map_err(mpc)?, div_one(sc));
+                // undefined where the mean is 0 (the one bit says so; the value is not shown)
+                let z = Flt::from_int(e, &mean.z, 2).map_err(mpc)?;
+                out.push_div(format!("{prefix}cv_undefined"), z, div_one(sc));
+            }
+            if order == 4 {
+                // m3 = a3 - 3 mu a2 + 2 mu^3; m4 = a4 - 4 mu a3 + 6 mu^2 a2 - 3 mu^4 (scale free)
+                let (a2, a3, a4) = (&a[1], &a[2], &a[3]);
+                let mu_a2 = mu.mul(e, a2).map_err(mpc)?;
+                let mu3 = mu2.mul(e, mu).map_err(mpc)?;
+                let t3 = mu_a2.mul_const(e, &[3.0]).map_err(mpc)?;
+                let t2 = mu3.mul_const(e, &[2.0]).map_err(mpc)?;
+                let m3 = a3.sub(e, &t3).map_err(mpc)?.add(e, &t2).map_err(mpc)?;
+                let sm2 = m2.sqrt(e).map_err(mpc)?;
+                let m2s = m2.mul(e, &sm2).map_err(mpc)?;
+                // skewness and kurtosis are undefined for a constant column: say so rather than divide by 0
+                let z = Flt::from_int(e, &m2.z, 2).map_err(mpc)?;
+                out.push_div(format!("{prefix}degenerate"), z, div_one(sc));
+                if has("skewness") {
+                    out.push_div(format!("{prefix}skewness"), m3.div(e, &m2s).map_err(mpc)?, div_one(sc));
+                }
+                if has("kurtosis") {
+                    let mu_a3 = mu.mul(e, a3).map_err(mpc)?.mul_const(e, &[4.0]).map_err(mpc)?;
+                    let mu2_a2 = mu2.mul(e, a2).map_err(mpc)?.mul_const(e, &[6.0]).map_err(mpc)?;
+                    let mu4 = mu2.mul(e, &mu2).map_err(mpc)?.mul_const(e, &[3.0]).map_err(mpc)?;
+                    let m4 = a4.sub(e, &mu_a3).map_err(mpc)?.add(e, &mu2_a2).map_err(mpc)?.sub(e, &mu4).map_err(mpc)?;
+                    let m22 = m2.mul(e, &m2).map_err(mpc)?;
+                    let k = m4.div(e, &m22).map_err(mpc)?;
+                    out.push_div(
+                        format!("{prefix}kurtosis"),
+                        k.add(e, &Flt::constant(e, &[-3.0])).map_err(mpc)?,
+                        div_one(sc),
+                    );
+                }
             }
         }
     }
@@ -854,13 +988,24 @@ fn one_sample<E: Engine>(e: &mut E, c: &Cols<E>, mu: f64, out: &mut Outputs<E>) 
     }
     let (m2, mean) = var_mean(e, &c.v[0], n, c.bits(0), c.scale(0))?;
     out.push("n", Flt::constant(e, &[n as f64]));
-    out.push("mean_diff", mean.add(e, &Flt::constant(e, &[-mu])).map_err(mpc)?);
+    // mean - mu = (sum - n mu scale) / (n scale): exact before the float when n mu scale is an
+    // integer (a mean near 2^41 and mu = 2^41 would otherwise cancel in 40-bit floats)
+    let target = n as f64 * mu * c.scale(0);
+    let md = if target.fract() == 0.0 && target.abs() < 2f64.powi(100) {
+        let s1 = e.sum(&c.v[0]);
+        let d = e.add_public(&s1, &[u128::from_i128(-(target as i128))]);
+        let bits = (c.bits(0) + lg(n) + 1).max(128 - (target.abs() as i128).leading_zeros()) + 1;
+        Flt::from_int(e, &d, bits.min(126)).map_err(mpc)?.mul_const(e, &[1.0 / (n as f64 * c.scale(0))]).map_err(mpc)?
+    } else {
+        mean.add(e, &Flt::constant(e, &[-mu])).map_err(mpc)?
+    };
+    out.push("mean_diff", md);
     out.push("se", m2.mul_const(e, &[1.0 / ((n - 1) as f64)]).map_err(mpc)?.sqrt(e).map_err(mpc)?);
     Ok(())
 }
 
-/// Exact n * sum(x^2) - sum(x)^2 as a float divided by n^2 (the population variance m2, as a
-/// mean square per row) and the mean, for a column with no NULLs.
+/// The population variance m2 (sum of squared deviations / n) and the mean, in real units, of a
+/// column with no NULLs: from exact sums around the truncated mean ([`moments`]).
 fn var_mean<E: Engine>(
     e: &mut E,
     v: &A<E>,
@@ -868,22 +1013,21 @@ fn var_mean<E: Engine>(
     w: u32,
     scale: f64,
 ) -> Result<(Flt<E, u128>, Flt<E, u128>), StatsError> {
-    let t = shift_for(w, 2, n, 1);
-    let y = if t > 0 { e.trunc(v, t, w + 1).map_err(mpc)? } else { v.clone() };
+    let ones = e.constant(&vec![u128::ONE; e.len(v)]);
+    let (a, unit) = moments(e, v, &ones, n, w, 2)?;
+    let mu2 = a[0].mul(e, &a[0]).map_err(mpc)?;
+    let d = a[1].sub(e, &mu2).map_err(mpc)?;
+    let m2 = scale_by(e, &d, &unit, 2)?;
+    let m2 = m2.mul_const(e, &[1.0 / (scale * scale)]).map_err(mpc)?;
     let s1 = e.sum(v);
-    let sy = e.sum(&y);
-    let s2 = dots(e, &[(&y, &y)])?;
-    let sq = e.mul(&sy, &sy).map_err(mpc)?;
-    let m = e.sub(&e.mul_public(&s2, &[u128::from_u64(n as u64)]), &sq);
-    let both = e.concat(&[&m, &s1]);
-    let fl = Flt::from_int(e, &both, (2 * lg(n) + 2 * w + 2).min(126)).map_err(mpc)?;
-    let unit = (2f64).powi(t as i32) / scale;
-    let nn = n as f64;
-    let r = fl.mul_const(e, &[unit * unit / (nn * nn), 1.0 / (scale * nn)]).map_err(mpc)?;
-    Ok((r.slice(e, 0..1), r.slice(e, 1..2)))
+    let mean =
+        Flt::from_int(e, &s1, w + lg(n) + 1).map_err(mpc)?.mul_const(e, &[1.0 / (scale * n as f64)]).map_err(mpc)?;
+    Ok((m2, mean))
 }
 
-/// Grouped tests: per group size (opened), sum and exact centred sum of squares.
+/// Grouped tests: per group size (opened), and from exact sums around each group's truncated
+/// mean: the group's population variance and the differences of means, formed from exact
+/// numerators (N s_g - n_g S) so that nearby large means do not cancel.
 fn groups<E: Engine>(
     e: &mut E,
     c: &Cols<E>,
@@ -896,41 +1040,73 @@ fn groups<E: Engine>(
     let w = c.bits(0);
     let scale = c.scale(0);
     let total: usize = ng.iter().sum();
-    let t = shift_for(w, 2, total, 1);
-    let y = if t > 0 { e.trunc(&c.v[0], t, w + 1).map_err(mpc)? } else { c.v[0].clone() };
+    let x = &c.v[0];
+    let rows = e.len(x);
+    let ln = lg(rows.max(total));
+    let ind: Vec<&A<E>> = c.v[1..].iter().collect();
+    // exact group sums and the grand sum
+    let sx = dots(e, &ind.iter().map(|g| (*g, x)).collect::<Vec<_>>())?;
+    let sizes: Vec<u128> = ng.iter().map(|&m| m.max(1) as u128).collect();
+    let cg = mitsu_mpc_ops::div_trunc(e, &sx, w + ln + 1, &e.constant(&sizes), ln + 1, "a group mean").map_err(mpc)?;
+    // each row's group centre: sum_g ind_g c_g
+    let cb: Vec<A<E>> = (0..k).map(|g| e.gather(&e.slice(&cg, g..g + 1), &vec![0u32; rows])).collect();
+    let centre = dots_rows(e, &ind, &cb)?;
+    let y0 = e.sub(x, &centre);
+    let kk = (125 - ln) / 2;
+    let (y, unit) = scale_to(e, y0, w + 2, kk)?;
     let y2 = e.mul(&y, &y).map_err(mpc)?;
     let mut pairs = Vec::new();
-    for g in 1..=k {
-        pairs.push((&c.v[g], &y));
-        pairs.push((&c.v[g], &y2));
+    for g in &ind {
+        pairs.push((*g, &y));
+        pairs.push((*g, &y2));
     }
     let sums = dots(e, &pairs)?;
-    // group mean squares M_g / n_g^2 = (n_g Q_g - S_g^2) / n_g^2, and means S_g / n_g
-    let sg: Vec<A<E>> = (0..k).map(|g| e.slice(&sums, 2 * g..2 * g + 1)).collect();
-    let qg: Vec<A<E>> = (0..k).map(|g| e.slice(&sums, 2 * g + 1..2 * g + 2)).collect();
-    let sgv = e.concat(&sg.iter().collect::<Vec<_>>());
-    let sq = e.mul(&sgv, &sgv).map_err(mpc)?;
-    let mut ms = Vec::new();
-    for g in 0..k {
-        ms.push(e.sub(&e.mul_public(&qg[g], &[u128::from_u64(ng[g] as u64)]), &e.slice(&sq, g..g + 1)));
+    // exact numerators of mean differences: d_g = N s_g - n_g S
+    let big_s = e.sum(&sx);
+    let d: Vec<A<E>> = (0..k)
+        .map(|g| {
+            let a = e.mul_public(&e.slice(&sx, g..g + 1), &[u128::from_u64(total as u64)]);
+            e.sub(&a, &e.mul_public(&big_s, &[u128::from_u64(ng[g] as u64)]))
+        })
+        .collect();
+    let dv = e.concat(&d.iter().collect::<Vec<_>>());
+    let fl =
+        Flt::from_int(e, &e.concat(&[&sums, &dv, &sx]), (2 * kk + ln + 1).max(w + 2 * ln + 2).min(126)).map_err(mpc)?;
+    // per group: mu_g, a2_g in units, then m2_g = a2_g - mu_g^2 in real units
+    let mut inv = Vec::new();
+    for &m in ng {
+        inv.push(1.0 / m as f64);
+        inv.push(1.0 / m as f64);
     }
-    let msv = e.concat(&ms.iter().collect::<Vec<_>>());
-    let all = e.concat(&[&msv, &sgv]);
-    let fl = Flt::from_int(e, &all, (2 * lg(total) + 2 * w + 2).min(126)).map_err(mpc)?;
-    let unit = (2f64).powi(t as i32) / scale;
-    let mut cs: Vec<f64> = ng.iter().map(|&m| unit * unit / (m as f64 * m as f64)).collect();
-    cs.extend(ng.iter().map(|&m| unit / m as f64));
-    let r = fl.mul_const(e, &cs).map_err(mpc)?;
-    // m2_g: population variance of group g; mean_g
-    let m2: Vec<Flt<E, u128>> = (0..k).map(|g| r.slice(e, g..g + 1)).collect();
-    let mean: Vec<Flt<E, u128>> = (0..k).map(|g| r.slice(e, k + g..k + g + 1)).collect();
+    inv.extend(ng.iter().map(|&m| 1.0 / (m as f64 * total as f64 * scale)));
+    inv.extend(ng.iter().map(|&m| 1.0 / (m as f64 * scale)));
+    let r = fl.mul_const(e, &inv).map_err(mpc)?;
+    let mut m2 = Vec::new();
+    for g in 0..k {
+        let (mu, a2) = (r.slice(e, 2 * g..2 * g + 1), r.slice(e, 2 * g + 1..2 * g + 2));
+        let mu2 = mu.mul(e, &mu).map_err(mpc)?;
+        let d = a2.sub(e, &mu2).map_err(mpc)?;
+        let v = scale_by(e, &d, &unit, 2)?;
+        m2.push(v.mul_const(e, &[1.0 / (scale * scale)]).map_err(mpc)?);
+    }
+    // mean_g - grand mean, and the group means
+    let dev: Vec<Flt<E, u128>> = (0..k).map(|g| r.slice(e, 2 * k + g..2 * k + g + 1)).collect();
     for (g, &m) in ng.iter().enumerate() {
         out.push(format!("n.{g}"), Flt::constant(e, &[m as f64]));
     }
     let var = |e: &mut E, g: usize| m2[g].mul_const(e, &[ng[g] as f64 / (ng[g] as f64 - 1.0)]).map_err(mpc);
     match function {
         "ttest" | "ztest" => {
-            out.push("mean_diff", mean[0].sub(e, &mean[1]).map_err(mpc)?);
+            // mean_0 - mean_1 = (n_1 s_0 - n_0 s_1) / (n_0 n_1), exactly before the float
+            let num = e.sub(
+                &e.mul_public(&e.slice(&sx, 0..1), &[u128::from_u64(ng[1] as u64)]),
+                &e.mul_public(&e.slice(&sx, 1..2), &[u128::from_u64(ng[0] as u64)]),
+            );
+            let md = Flt::from_int(e, &num, w + 2 * ln + 2)
+                .map_err(mpc)?
+                .mul_const(e, &[1.0 / (ng[0] as f64 * ng[1] as f64 * scale)])
+                .map_err(mpc)?;
+            out.push("mean_diff", md);
             let (na, nb) = (ng[0] as f64, ng[1] as f64);
             if welch {
                 // va/na and vb/nb: with the mean difference and the Welch df they are the output
@@ -950,22 +1126,23 @@ fn groups<E: Engine>(
         "vartest" => {
             let a = var(e, 0)?;
             let b = var(e, 1)?;
+            // F is undefined when the second group does not vary: one bit says so
+            let z = Flt::from_int(e, &b.z, 2).map_err(mpc)?;
+            out.push("f_undefined", z);
             out.push("f", a.div(e, &b).map_err(mpc)?);
         }
         "anova" => {
-            // SSW = sum n_g m2_g; SST from the pooled sums; F = (SST - SSW)/(k-1) / (SSW/(n-k))
-            // vectors over the groups, summed pairwise (log k additions deep)
-            let m2v = r.slice(e, 0..k);
-            let meanv = r.slice(e, k..2 * k);
+            // SSW = sum n_g m2_g; SSB = sum n_g (mean_g - grand)^2; F = SSB/(k-1) / (SSW/(n-k))
             let ngf: Vec<f64> = ng.iter().map(|&m| m as f64).collect();
+            let m2v = Flt::concat(e, &m2.iter().collect::<Vec<_>>());
             let ssw = m2v.mul_const(e, &ngf).map_err(mpc)?.total(e).map_err(mpc)?;
-            // SSB = sum n_g (mean_g - grand)^2 with grand = sum n_g mean_g / n
-            let wts: Vec<f64> = ngf.iter().map(|m| m / total as f64).collect();
-            let grand = meanv.mul_const(e, &wts).map_err(mpc)?.total(e).map_err(mpc)?;
-            let d = meanv.sub(e, &grand.gather(e, &vec![0; k])).map_err(mpc)?;
-            let ssb = d.mul(e, &d).map_err(mpc)?.mul_const(e, &ngf).map_err(mpc)?.total(e).map_err(mpc)?;
+            let devv = Flt::concat(e, &dev.iter().collect::<Vec<_>>());
+            let ssb = devv.mul(e, &devv).map_err(mpc)?.mul_const(e, &ngf).map_err(mpc)?.total(e).map_err(mpc)?;
             let num = ssb.mul_const(e, &[1.0 / (k as f64 - 1.0)]).map_err(mpc)?;
             let den = ssw.mul_const(e, &[1.0 / (total as f64 - k as f64)]).map_err(mpc)?;
+            // F is undefined when no group varies within itself: one bit says so
+            let z = Flt::from_int(e, &den.z, 2).map_err(mpc)?;
+            out.push("f_undefined", z);
             out.push("f", num.div(e, &den).map_err(mpc)?);
         }
         other => return Err(StatsError::Invalid(format!("{other} is not a grouped function"))),
@@ -973,20 +1150,51 @@ fn groups<E: Engine>(
     Ok(())
 }
 
+/// Per row, sum_g a_g * b_g (one multiplication round over all groups).
+fn dots_rows<E: Engine>(e: &mut E, a: &[&A<E>], b: &[A<E>]) -> Result<A<E>, StatsError> {
+    let n = e.len(a[0]);
+    let p = e.mul(&e.concat(a), &e.concat(&b.iter().collect::<Vec<_>>())).map_err(mpc)?;
+    let mut acc = e.constant(&vec![u128::ZERO; n]);
+    for g in 0..a.len() {
+        acc = e.add(&acc, &e.slice(&p, g * n..(g + 1) * n));
+    }
+    Ok(acc)
+}
+
+/// The columns centred at their truncated means and scaled to at most `k` bits (y_i), with
+/// the units: column i's centred value is y_i 2^(u_i).
+pub(crate) struct Centred<E: Engine> {
+    ys: Vec<A<E>>,
+    units: Vec<Option<A<E>>>,
+    /// sum of each y_i
+    ysum: A<E>,
+    k: u32,
+}
+
 /// Exact centred cross products M_ij = n sum(x_i x_j) - sum(x_i) sum(x_j) (= n^2 times the
-/// population covariance) as floats, in real units.
-fn cross<E: Engine>(e: &mut E, c: &Cols<E>) -> Result<(Flt<E, u128>, Flt<E, u128>), StatsError> {
+/// population covariance) as floats in real units, the columns' sums, and the centred columns
+/// they were computed from (for [`refine`]).
+fn cross_parts<E: Engine>(e: &mut E, c: &Cols<E>) -> Result<(Flt<E, u128>, Flt<E, u128>, Centred<E>), StatsError> {
     let p = c.v.len();
     let n = c.n;
+    let ln = lg(n);
+    // each column centred at its truncated mean and scaled to at most k bits, so that
+    // n sum(y_i y_j) - sum(y_i) sum(y_j) is exact: M_ij in units 2^(u_i + u_j)
+    let k = (124 - 2 * ln) / 2;
+    let sums: Vec<A<E>> = c.v.iter().map(|v| e.sum(v)).collect();
+    let sv0 = e.concat(&sums.iter().collect::<Vec<_>>());
     let wmax = (0..p).map(|i| c.bits(i)).max().unwrap_or(1);
-    let t = shift_for(wmax, 2, n, 1);
-    let ys: Vec<A<E>> = if t > 0 {
-        let all = e.concat(&c.v.iter().collect::<Vec<_>>());
-        let tr = e.trunc(&all, t, wmax + 1).map_err(mpc)?;
-        (0..p).map(|i| e.slice(&tr, i * n..(i + 1) * n)).collect()
-    } else {
-        c.v.clone()
-    };
+    let np = e.constant(&vec![u128::from_u64(n.max(1) as u64); p]);
+    let centres = mitsu_mpc_ops::div_trunc(e, &sv0, wmax + ln + 1, &np, ln + 1, "a column's mean").map_err(mpc)?;
+    let mut ys = Vec::new();
+    let mut units = Vec::new();
+    for i in 0..p {
+        let ci = e.gather(&centres, &vec![i as u32; n]);
+        let y0 = e.sub(&c.v[i], &ci);
+        let (y, u) = scale_to(e, y0, c.bits(i) + 2, k)?;
+        ys.push(y);
+        units.push(u);
+    }
     let mut pairs = Vec::new();
     for i in 0..p {
         for j in i..p {
@@ -1005,22 +1213,182 @@ fn cross<E: Engine>(e: &mut E, c: &Cols<E>) -> Result<(Flt<E, u128>, Flt<E, u128
     }
     let ss = e.mul(&e.gather(&sv, &li), &e.gather(&sv, &ri)).map_err(mpc)?;
     let m = e.sub(&e.mul_public(&pr, &[u128::from_u64(n as u64)]), &ss);
-    let b = (2 * lg(n) + 2 * wmax + 2).min(126);
-    let both = e.concat(&[&m, &sv]);
-    let fl = Flt::from_int(e, &both, b).map_err(mpc)?;
+    let fl = Flt::from_int(e, &m, (2 * ln + 2 * k + 2).min(126)).map_err(mpc)?;
+    // back to real units: M_ij 2^(u_i + u_j) / (scale_i scale_j)
+    let mut entries = Vec::new();
     let mut cs = Vec::new();
-    for i in 0..p {
-        for j in i..p {
-            let u = (2f64).powi(2 * t as i32) / (c.scale(i) * c.scale(j));
-            cs.push(u);
+    for (t, (&i, &j)) in li.iter().zip(&ri).enumerate() {
+        let (i, j) = (i as usize, j as usize);
+        let x = fl.slice(e, t..t + 1);
+        let x = scale_by(e, &x, &units[i], 1)?;
+        let x = scale_by(e, &x, &units[j], 1)?;
+        entries.push(x);
+        cs.push(1.0 / (c.scale(i) * c.scale(j)));
+    }
+    let r = Flt::concat(e, &entries.iter().collect::<Vec<_>>()).mul_const(e, &cs).map_err(mpc)?;
+    // the plain sums, in real units (exact integers before the float)
+    let sf = Flt::from_int(e, &sv0, (wmax + ln + 1).min(126)).map_err(mpc)?;
+    let inv: Vec<f64> = (0..p).map(|i| 1.0 / c.scale(i)).collect();
+    let sf = sf.mul_const(e, &inv).map_err(mpc)?;
+    Ok((r, sf, Centred { ys, units, ysum: sv, k }))
+}
+
+/// A regression of the last column y on the first k, refined once: the float coefficients b0
+/// become fixed-point integers B (2^-G resolution), the residuals E = y 2^G - sum B_j x_j are
+/// computed exactly from the columns' integers, and E is regressed on x. Its slope corrects b,
+/// its mean gives the intercept, and its centred square sum the residual sum of squares, so
+/// none of them is a small difference of large floats: the intercept of data around 2^41 with
+/// a slope of 3, or the residual variance of a fit with R^2 = 1 - 1e-12, keep their digits.
+/// The exponent gap beyond which [`Fit`]'s results are withheld: 2^8 times the float's 2^-38.
+const GAP: u32 = 8;
+
+pub(crate) struct Fit<E: Engine> {
+    /// slopes, real units
+    pub b: Flt<E, u128>,
+    /// intercept
+    pub cst: Flt<E, u128>,
+    /// n times the residual sum of squares, real units
+    pub nssr: Flt<E, u128>,
+    /// 1 where the intercept is not known to 2^-30 relative: it is a difference of terms more
+    /// than 2^8 times its size (each known to about 2^-38), as when a slope stayed unrefined
+    pub cst_imprecise: A<E>,
+    /// 1 where n SSR is not known to 2^-30 relative (Q more than 2^8 times it), or not positive
+    pub ssr_imprecise: A<E>,
+}
+
+/// See [`Fit`]. `m` and `sf` come from [`cross_parts`] (with `cent`); `b0` are the float
+/// slopes and `minv` the inverse of the regressors' block of `m` (k x k, row-major).
+pub(crate) fn refine<E: Engine>(
+    e: &mut E,
+    c: &Cols<E>,
+    cent: &Centred<E>,
+    sf: &Flt<E, u128>,
+    b0: &Flt<E, u128>,
+    minv: &Flt<E, u128>,
+) -> Result<Fit<E>, StatsError> {
+    let p = c.v.len();
+    let k = p - 1;
+    let n = c.n;
+    let ln = lg(n);
+    let rows = e.len(&c.v[k]);
+    let (wy, wx) = (c.bits(k), (0..k).map(|j| c.bits(j)).max().unwrap_or(1));
+    // E's bits: max(wy + G, G + bmax + wx) + lg(k + 1) + 1, with room for its sum (ln) and for
+    // its float conversions
+    let h = 122u32.saturating_sub(ln + lg(k + 1) + wx.max(wy)).min(120);
+    if h < 8 {
+        return Err(StatsError::Invalid(format!("{n} rows of {wx}-bit values: too wide for a regression")));
+    }
+    let g = h / 2;
+    let bmax = h - g;
+    let be = wx.max(wy) + h + lg(k + 1) + 1;
+    let ratio: Vec<f64> = (0..k).map(|j| c.scale(k) / c.scale(j)).collect();
+    let benc = b0.mul_const(e, &ratio).map_err(mpc)?;
+    // a slope beyond the range stays 0 in B: its refinement is the whole slope (the flags
+    // below catch what precision that costs)
+    let (bfix, _) = benc.to_fixed(e, g, bmax).map_err(mpc)?;
+    // E = y 2^G - sum_j B_j x_j, exact
+    let bb: Vec<u32> = (0..k).flat_map(|j| vec![j as u32; rows]).collect();
+    let xs = e.concat(&c.v[..k].iter().collect::<Vec<_>>());
+    let prod = e.mul(&e.gather(&bfix, &bb), &xs).map_err(mpc)?;
+    let mut ev = e.mul_public(&c.v[k], &[u128::pow2(g)]);
+    for j in 0..k {
+        ev = e.sub(&ev, &e.slice(&prod, j * rows..(j + 1) * rows));
+    }
+    // centred at (about) its mean, scaled like the columns
+    let se_ = e.sum(&ev);
+    let mean_e = Flt::from_int(e, &se_, be + ln).map_err(mpc)?.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
+    let (ce, _) = mean_e.to_fixed(e, 0, be).map_err(mpc)?;
+    let e0 = e.sub(&ev, &e.gather(&ce, &vec![0u32; rows]));
+    // E0 in limbs of at most K bits (E0 = sum_a E_a 2^(aK), exact; scaling it would drop the
+    // low bits that the correction lives in when the residuals are large)
+    let kk = cent.k;
+    let eb = be + 2;
+    let nl = eb.div_ceil(kk) as usize;
+    let mut limbs = Vec::new();
+    let mut rest = e0;
+    for a in 0..nl - 1 {
+        // balanced: the remainder in [-2^(K-1), 2^(K-1)), so a small E0 has zero upper limbs
+        // (sign-extended limbs would be huge and cancel in the float sum)
+        let up = e.add_public(&rest, &[u128::pow2(kk - 1)]);
+        let hi = e.trunc(&up, kk, mitsu_mpc_ops::exact_bound::<u128>(eb + 1 - a as u32 * kk)).map_err(mpc)?;
+        limbs.push(e.sub(&rest, &e.mul_public(&hi, &[u128::pow2(kk)])));
+        rest = hi;
+    }
+    limbs.push(rest);
+    // P_ja = n sum(y_j E_a) - sum y_j sum E_a; Q_ab likewise, a <= b
+    let mut pairs: Vec<(&A<E>, &A<E>)> = Vec::new();
+    let (mut lx, mut ly) = (Vec::new(), Vec::new());
+    for j in 0..k {
+        for (a, l) in limbs.iter().enumerate() {
+            pairs.push((&cent.ys[j], l));
+            lx.push(j as u32);
+            ly.push((k + a) as u32);
         }
     }
-    for i in 0..p {
-        cs.push((2f64).powi(t as i32) / c.scale(i));
+    for a in 0..nl {
+        for b in a..nl {
+            pairs.push((&limbs[a], &limbs[b]));
+            lx.push((k + a) as u32);
+            ly.push((k + b) as u32);
+        }
     }
-    let r = fl.mul_const(e, &cs).map_err(mpc)?;
-    let np = p * (p + 1) / 2;
-    Ok((r.slice(e, 0..np), r.slice(e, np..np + p)))
+    let d = dots(e, &pairs)?;
+    let lsum: Vec<A<E>> = limbs.iter().map(|l| e.sum(l)).collect();
+    let sums = e.concat(&[&e.slice(&cent.ysum, 0..k), &e.concat(&lsum.iter().collect::<Vec<_>>())]);
+    let ss = e.mul(&e.gather(&sums, &lx), &e.gather(&sums, &ly)).map_err(mpc)?;
+    let pq = e.sub(&e.mul_public(&d, &[u128::from_u64(n as u64)]), &ss);
+    let fl = Flt::from_int(e, &pq, 126).map_err(mpc)?;
+    // real units: P_j = sum_a P_ja 2^(aK) 2^(u_j) / (sc_j sc_y 2^G); Q = sum Q_ab 2^((a+b)K)
+    // (twice off the diagonal) / (sc_y 2^G)^2
+    let two_g = (2f64).powi(g as i32);
+    let mut parts = Vec::new();
+    for j in 0..k {
+        let w: Vec<f64> =
+            (0..nl).map(|a| (2f64).powi((a as u32 * kk) as i32) / (c.scale(j) * c.scale(k) * two_g)).collect();
+        let pj = fl.slice(e, j * nl..(j + 1) * nl).mul_const(e, &w).map_err(mpc)?.total(e).map_err(mpc)?;
+        parts.push(scale_by(e, &pj, &cent.units[j], 1)?);
+    }
+    let mut w = Vec::new();
+    for a in 0..nl {
+        for b in a..nl {
+            let twice = if a == b { 1.0 } else { 2.0 };
+            w.push(twice * (2f64).powi(((a + b) as u32 * kk) as i32) / (c.scale(k) * two_g).powi(2));
+        }
+    }
+    let qs = fl.slice(e, k * nl..fl.len(e)).mul_const(e, &w).map_err(mpc)?.total(e).map_err(mpc)?;
+    parts.push(qs);
+    let pq = Flt::concat(e, &parts.iter().collect::<Vec<_>>());
+    let pv = pq.slice(e, 0..k);
+    let q = pq.slice(e, k..k + 1);
+    // delta = Minv P; b = B 2^-G (sc_j / sc_y) + delta
+    let li: Vec<u32> = (0..k * k).map(|t| (t % k) as u32).collect();
+    let terms = minv.mul(e, &pv.gather(e, &li)).map_err(mpc)?;
+    let mut delta = Vec::new();
+    for j in 0..k {
+        delta.push(terms.slice(e, j * k..(j + 1) * k).total(e).map_err(mpc)?);
+    }
+    let delta = Flt::concat(e, &delta.iter().collect::<Vec<_>>());
+    let bf = Flt::from_int(e, &bfix, g + bmax + 1).map_err(mpc)?;
+    let back: Vec<f64> = (0..k).map(|j| c.scale(j) / (c.scale(k) * two_g)).collect();
+    let b = bf.mul_const(e, &back).map_err(mpc)?.add(e, &delta).map_err(mpc)?;
+    // intercept = mean(E) - sum delta_j mean(x_j), real units
+    let me = mean_e.mul_const(e, &[1.0 / (c.scale(k) * two_g)]).map_err(mpc)?;
+    let xbar = sf.slice(e, 0..k).mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
+    let dx = delta.mul(e, &xbar).map_err(mpc)?;
+    let cst = Flt::concat(e, &[&me, &dx.neg(e)]).total(e).map_err(mpc)?;
+    // n SSR = Q - delta . P
+    let dp = delta.mul(e, &pv).map_err(mpc)?;
+    let nssr = Flt::concat(e, &[&q, &dp.neg(e)]).total(e).map_err(mpc)?;
+    // precision: exponent gaps between the terms and the result (a zero result has the
+    // lowest exponent, so any non-zero term flags it)
+    let terms = Flt::concat(e, &[&me, &dx, &q]);
+    let res = Flt::concat(e, &[&cst.gather(e, &vec![0; k + 1]), &nssr]);
+    let gap = e.add_public(&e.sub(&res.e, &terms.e), &[u128::from_u64(GAP as u64)]);
+    let over = e.msb(&gap, 17).map_err(mpc)?;
+    let over: A<E> = e.bits2a(&over).map_err(mpc)?;
+    let cst_imprecise = e.sum(&e.slice(&over, 0..k + 1));
+    let ssr_imprecise = e.add(&e.slice(&over, k + 1..k + 2), &nssr.s);
+    Ok(Fit { b, cst, nssr, cst_imprecise, ssr_imprecise })
 }
 
 /// Index of (i, j), i <= j, in the packed upper triangle of a p x p matrix.
@@ -1036,8 +1404,18 @@ fn matrix<E: Engine>(e: &mut E, c: &Cols<E>, function: &str, out: &mut Outputs<E
     if n < 2 {
         return Err(StatsError::Invalid(format!("{n} complete rows; {function} needs at least two")));
     }
-    let (m, _) = cross(e, c)?;
+    let (m, sf, cent) = cross_parts(e, c)?;
     out.push("n", Flt::constant(e, &[n as f64]));
+    if function == "corr" && p == 2 {
+        // the test of r needs 1 - r^2, which is a small difference when |r| is near 1: from
+        // the refined residuals of the second column on the first
+        let (m00, m01, m11) = (m.slice(e, 0..1), m.slice(e, 1..2), m.slice(e, 2..3));
+        let b0 = m01.div(e, &m00).map_err(mpc)?;
+        let minv = Flt::constant(e, &[1.0]).div(e, &m00).map_err(mpc)?;
+        let fit = refine(e, c, &cent, &sf, &b0, &minv)?;
+        out.push("one_minus_r2", fit.nssr.div(e, &m11).map_err(mpc)?);
+        out.push("ssr_imprecise", Flt::from_int(e, &fit.ssr_imprecise, 3).map_err(mpc)?);
+    }
     match function {
         "cov" => {
             let cov = m.mul_const(e, &[1.0 / (n as f64 * (n as f64 - 1.0))]).map_err(mpc)?;
@@ -1050,6 +1428,11 @@ fn matrix<E: Engine>(e: &mut E, c: &Cols<E>, function: &str, out: &mut Outputs<E
         _ => {
             let diag: Vec<u32> = (0..p).map(|i| tri(p, i, i) as u32).collect();
             let d = m.gather(e, &diag);
+            // a constant column has no correlation: one bit per column says so
+            let z = Flt::from_int(e, &d.z, 2).map_err(mpc)?;
+            for i in 0..p {
+                out.push(format!("constant.{}", c.names[i]), z.slice(e, i..i + 1));
+            }
             let sd = d.sqrt(e).map_err(mpc)?;
             let (mut li, mut ri, mut idx) = (Vec::new(), Vec::new(), Vec::new());
             for i in 0..p {
@@ -1079,7 +1462,7 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
     if n <= p {
         return Err(StatsError::Invalid(format!("{n} complete rows; OLS with {k} regressors needs more than {p}")));
     }
-    let (m, s) = cross(e, c)?;
+    let (m, s, cent) = cross_parts(e, c)?;
     // augmented [Mxx | Mxy | I], k rows of 2k + 1
     let wd = 2 * k + 1;
     let mut rows: Vec<Flt<E, u128>> = Vec::new();
@@ -1108,27 +1491,28 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
         )));
     }
     let beta: Vec<u32> = (0..k).map(|i| (i * wd + k) as u32).collect();
-    let b = a.gather(e, &beta);
+    let b0 = a.gather(e, &beta);
     let inv = |i: usize, j: usize| (i * wd + k + 1 + j) as u32;
-    // explained = b . Mxy; SSR n = Myy - explained
+    let minv = a.gather(e, &(0..k * k).map(|t| inv(t / k, t % k)).collect::<Vec<_>>());
+    let fit = refine(e, c, &cent, &s, &b0, &minv)?;
+    let myy = m.slice(e, tri(p, k, k)..tri(p, k, k) + 1);
+    // 1 - R^2 = n SSR / Myy, from the refined residuals (R^2 near 1 keeps its digits)
+    let omr2 = fit.nssr.div(e, &myy).map_err(mpc)?;
+    // R^2 itself = b0 . Mxy / Myy (no cancellation for one regressor: precise when R^2 is
+    // small, where 1 - (1 - R^2) would not be); the analyst takes whichever is the smaller
     let mxy_idx: Vec<u32> = (0..k).map(|i| tri(p, i, k) as u32).collect();
     let mxy = m.gather(e, &mxy_idx);
-    let expl = b.mul(e, &mxy).map_err(mpc)?.total(e).map_err(mpc)?;
-    let myy = m.slice(e, tri(p, k, k)..tri(p, k, k) + 1);
+    let expl = b0.mul(e, &mxy).map_err(mpc)?.total(e).map_err(mpc)?;
     let r2 = expl.div(e, &myy).map_err(mpc)?;
-    let ssr_n = myy.sub(e, &expl).map_err(mpc)?; // n * SSR... in units of M (n^2 * mean squares)
-    // sigma^2 = SSR / (n - p); SSR = ssr_n / n; Var(b_j) = sigma^2 n (Mxx^-1)_jj
-    let sig2 = ssr_n.mul_const(e, &[1.0 / (n as f64 * (n - p) as f64)]).map_err(mpc)?;
+    // R^2 is undefined for a constant response: one bit says so
+    let y_constant = Flt::from_int(e, &myy.z, 2).map_err(mpc)?;
+    // sigma^2 = SSR / (n - p); Var(b_j) = sigma^2 n (Mxx^-1)_jj
+    let sig2 = fit.nssr.mul_const(e, &[1.0 / (n as f64 * (n - p) as f64)]).map_err(mpc)?;
     let dinv = a.gather(e, &(0..k).map(|j| inv(j, j)).collect::<Vec<_>>());
     let vb = dinv.mul(e, &sig2.gather(e, &vec![0; k])).map_err(mpc)?.mul_const(e, &[n as f64]).map_err(mpc)?;
     let seb = vb.sqrt(e).map_err(mpc)?;
-    // const = (S_y - sum b_j S_j) / n; Var(const) = sigma^2 (1 + S' Mxx^-1 S) / n
+    // Var(const) = sigma^2 (1 + S' Mxx^-1 S) / n
     let sx = s.slice(e, 0..k);
-    let sy = s.slice(e, k..k + 1);
-    let bs = b.mul(e, &sx).map_err(mpc)?.total(e).map_err(mpc)?;
-    let acc = sy.sub(e, &bs).map_err(mpc)?;
-    let cst = acc.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
-    // S' Minv S
     let (mut li, mut ri, mut ii) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..k {
         for j in 0..k {
@@ -1142,13 +1526,17 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
     let vc = quad.mul(e, &sig2).map_err(mpc)?.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
     let sec = vc.sqrt(e).map_err(mpc)?;
     out.push("n", Flt::constant(e, &[n as f64]));
-    out.push("coef.const", cst);
+    out.push("coef.const", fit.cst);
     out.push("se.const", sec);
     for i in 0..k {
-        out.push(format!("coef.{}", c.names[i]), b.slice(e, i..i + 1));
+        out.push(format!("coef.{}", c.names[i]), fit.b.slice(e, i..i + 1));
         out.push(format!("se.{}", c.names[i]), seb.slice(e, i..i + 1));
     }
     out.push("r_squared", r2);
+    out.push("one_minus_r2", omr2);
+    out.push("y_constant", y_constant);
+    out.push("cst_imprecise", Flt::from_int(e, &fit.cst_imprecise, lg(k + 1) + 2).map_err(mpc)?);
+    out.push("ssr_imprecise", Flt::from_int(e, &fit.ssr_imprecise, 3).map_err(mpc)?);
     Ok(())
 }
 
