@@ -1262,7 +1262,12 @@ fn random_queries_agree_with_sqlite() {
         let q = gen_query(&mut r, &tables);
         let on_protocol = i % every == 0;
         match check(&tables, &q, on_protocol) {
-            Outcome::Equal => *counts.entry("equal").or_default() += 1,
+            Outcome::Equal => {
+                *counts.entry("equal").or_default() += 1;
+                if on_protocol {
+                    *counts.entry("equal on the protocol too").or_default() += 1;
+                }
+            }
             Outcome::Refused(why) => {
                 *counts.entry("refused").or_default() += 1;
                 if std::env::var_os("MITSU_DIFF_SHOW_REFUSALS").is_some() {

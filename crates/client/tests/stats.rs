@@ -206,22 +206,25 @@ fn python() -> String {
 /// columns, NULLs, one-row groups) against exact references and scipy/statsmodels, written by
 /// `tests/stats/diff.py` with a seed: every answer within the suite's stated bound, or a
 /// refusal that says why. CI runs a few hundred; maintainers run more with
-/// `MITSU_STATS_RUNS=2000 MITSU_STATS_SEED=9 scripts/test -p mitsu-client --test stats`.
+/// `MITSU_STATS_RUNS=2000 MITSU_STATS_SEED=9 MITSU_STATS_PROTOCOL=5 scripts/test -p mitsu-client --test stats`
+/// (every fifth run also on the protocol).
 #[test]
 fn random_data_against_scipy_and_statsmodels() {
     let seed: u64 = std::env::var("MITSU_STATS_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(20261201);
     let runs: u64 = std::env::var("MITSU_STATS_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
+    let every: u64 = std::env::var("MITSU_STATS_PROTOCOL").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let out = std::env::temp_dir().join(format!("mitsu-stats-diff-{seed}-{}", std::process::id()));
     let made = std::process::Command::new(python())
         .arg(dir().join("stats/diff.py"))
         .args(["--seed", &seed.to_string(), "--runs", &runs.to_string(), "--out", out.to_str().unwrap()])
+        .args(["--protocol-every", &every.to_string()])
         .output()
         .unwrap();
     assert!(made.status.success(), "diff.py: {}", String::from_utf8_lossy(&made.stderr));
     let fx: Value = serde_json::from_str(&std::fs::read_to_string(out.join("cases.json")).unwrap()).unwrap();
     let cases = fx["cases"].as_array().unwrap();
     let (mut equal, mut refused) = (0, Vec::new());
-    let (mut failures, mut withheld) = (Vec::new(), 0);
+    let (mut failures, mut withheld, mut on_protocol) = (Vec::new(), 0, 0);
     for c in cases {
         let id = c["id"].as_str().unwrap();
         let t = read_csv(&out.join(c["table"].as_str().unwrap()), None, None).unwrap();
@@ -229,6 +232,7 @@ fn random_data_against_scipy_and_statsmodels() {
         let req: Request = serde_json::from_value(c["request"].clone()).unwrap();
         let mut engines: Vec<(&str, fn(&Tables, &Request) -> Result<Value, StatsError>)> = vec![("twin", twin)];
         if c["protocol"].as_bool().unwrap_or(false) {
+            on_protocol += 1;
             engines.push(("protocol", protocol));
         }
         let mut ok = true;
@@ -264,8 +268,8 @@ fn random_data_against_scipy_and_statsmodels() {
     }
     let _ = std::fs::remove_dir_all(&out);
     eprintln!(
-        "statistics differential test, seed {seed}: {} cases: {equal} equal ({withheld} fields withheld with a \
-         reason), {} refused, {} different",
+        "statistics differential test, seed {seed}: {} cases ({on_protocol} also on the protocol): {equal} equal \
+         ({withheld} fields withheld with a reason), {} refused, {} different",
         cases.len(),
         refused.len(),
         failures.len()

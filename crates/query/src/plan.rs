@@ -394,6 +394,16 @@ impl Binder<'_> {
             let rows = p.rows.min(k);
             let out = p.out.clone();
             let kb = self.sort_key_bits(&out, &keys);
+            if kb + lg(p.rows) + 2 > 126 {
+                // the secure top-k compares one key made of all ORDER BY items side by side
+                return Err(QueryError::Range(format!(
+                    "ORDER BY … LIMIT sorts under MPC on one key made of its {} item(s), which may need {} bits, \
+                     more than mitsu compares safely (126 bits); order by fewer or narrower columns, or drop \
+                     LIMIT (then every row is opened to you and sorted on your machine)",
+                    keys.len(),
+                    kb + lg(p.rows) + 2
+                )));
+            }
             self.note_bits(kb + lg(p.rows) + 2, "ORDER BY")?;
             p = Plan { node: Node::TopK { input: Box::new(p), keys: keys.clone(), limit: k }, out, rows };
         }

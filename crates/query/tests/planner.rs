@@ -51,6 +51,11 @@ fn overflow_is_refused_naming_the_expression() {
     assert!(e.contains("wide * wide") && e.contains("bits"), "{e}");
     let e = err("SELECT SUM(wide * x) FROM t");
     assert!(e.contains("wide * x"), "{e}");
+    // a top-k too wide says what to change: its items make one key
+    let e = err("SELECT wide, x * 1000000 AS m FROM t ORDER BY 1, 2 LIMIT 3");
+    assert!(e.starts_with("ORDER BY … LIMIT sorts under MPC on one key made of its 2 item(s)"), "{e}");
+    assert!(e.contains("drop LIMIT"), "{e}");
+    assert!(plan("SELECT wide, x * 1000000 AS m FROM t ORDER BY 1, 2", &Cat).is_ok());
 }
 
 #[test]

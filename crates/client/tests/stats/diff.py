@@ -152,6 +152,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--protocol-every", type=int, default=10, help="every k-th run also on the protocol")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = random.Random(args.seed)
@@ -182,7 +183,7 @@ def main():
                 out.write(f"{text(x[j])},{text(y[j])},{g[j]},{text(xn[j])}\n")
         fn = rng.choice(["describe", "describe", "ttest", "ttest2", "welch", "vartest", "anova", "corr", "cov", "ols", "logit"])
         cid = f"seed {args.seed} run {i} ({fn}, {mode}, n={n})"
-        protocol = i % 10 == 0
+        protocol = i % max(args.protocol_every, 1) == 0
 
         def add(request, expected, tol=EXACT):
             request = {"from": "t", **request}
