@@ -63,6 +63,9 @@ pub trait Engine: Send {
     fn dot<R: Ring>(&mut self, pairs: &[(&Self::A<R>, &Self::A<R>)]) -> Result<Self::A<R>>;
     /// Matrix product of `a` (m x k, row-major) and `b` (k x n): m*n elements.
     fn matmul<R: Ring>(&mut self, a: &Self::A<R>, b: &Self::A<R>, m: usize, k: usize, n: usize) -> Result<Self::A<R>>;
+    /// Per element, `out[i] = sum_l coef[l] * cols[l][i]` (secret coefficients, columns of one
+    /// length): one multiplication per element however many columns, and no copy of them.
+    fn lincomb<R: Ring>(&mut self, coef: &Self::A<R>, cols: &[&Self::A<R>]) -> Result<Self::A<R>>;
     /// floor(x / 2^shift), possibly + 1 when the probabilistic method is used (only where its
     /// failure probability is below 2^-40). Requires |x| < 2^bits.
     fn trunc<R: Ring>(&mut self, x: &Self::A<R>, shift: u32, bits: u32) -> Result<Self::A<R>>;

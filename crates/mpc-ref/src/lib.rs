@@ -156,6 +156,22 @@ impl Engine for RefEngine {
             })
             .collect()
     }
+    fn lincomb<R: Ring>(&mut self, coef: &Vec<R>, cols: &[&Vec<R>]) -> Result<Vec<R>> {
+        if coef.len() != cols.len() {
+            return Err(MpcError::invalid("lincomb: one coefficient per column"));
+        }
+        let n = cols.first().map_or(0, |c| c.len());
+        if cols.iter().any(|c| c.len() != n) {
+            return Err(MpcError::invalid("lincomb: columns of different lengths"));
+        }
+        let mut out = vec![R::ZERO; n];
+        for (c, col) in coef.iter().zip(cols) {
+            for (o, x) in out.iter_mut().zip(col.iter()) {
+                *o = o.add(c.mul(*x));
+            }
+        }
+        Ok(out)
+    }
     fn matmul<R: Ring>(&mut self, a: &Vec<R>, b: &Vec<R>, m: usize, k: usize, n: usize) -> Result<Vec<R>> {
         if a.len() != m * k || b.len() != k * n {
             return Err(MpcError::invalid("matmul: shapes do not match the data"));

@@ -148,6 +148,32 @@ impl Rep3 {
         Ok(AShare { a: z, b })
     }
 
+    /// `out[i] = sum_l coef[l] * cols[l][i]`. 1 round, one element per row per party: the
+    /// cross terms of every column are summed locally before the one reshare.
+    pub fn lincomb<R: Ring>(&mut self, coef: &AShare<R>, cols: &[&AShare<R>]) -> Result<AShare<R>> {
+        if coef.len() != cols.len() {
+            return Err(MpcError::invalid(format!("lincomb: {} coefficients for {} columns", coef.len(), cols.len())));
+        }
+        let n = cols.first().map_or(0, |c| c.len());
+        if cols.iter().any(|c| c.len() != n) {
+            return Err(MpcError::invalid("lincomb: columns of different lengths"));
+        }
+        let mut z: Vec<R> = self.prev.gen_vec(n);
+        let r2: Vec<R> = self.next.gen_vec(n);
+        for (zi, ri) in z.iter_mut().zip(&r2) {
+            *zi = zi.sub(*ri);
+        }
+        for (l, c) in cols.iter().enumerate() {
+            let (ca, cs) = (coef.a[l], coef.a[l].add(coef.b[l]));
+            for ((zi, ya), yb) in z.iter_mut().zip(&c.a).zip(&c.b) {
+                // x_a (y_a + y_b) + x_b y_a, with x the coefficient
+                *zi = zi.add(ya.mul(cs)).add(yb.mul(ca));
+            }
+        }
+        let b = self.ch.exchange(Some((self.id.prev(), z.clone())), Some((self.id.next(), n)))?.unwrap();
+        Ok(AShare { a: z, b })
+    }
+
     /// Matrix product (m x k) * (k x n). 1 round, m*n elements per party.
     pub fn matmul<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>, m: usize, k: usize, n: usize) -> Result<AShare<R>> {
         if x.len() != m * k || y.len() != k * n {

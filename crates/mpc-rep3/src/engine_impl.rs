@@ -118,6 +118,9 @@ impl Engine for Rep3 {
     fn matmul<R: Ring>(&mut self, a: &AShare<R>, b: &AShare<R>, m: usize, k: usize, n: usize) -> Result<AShare<R>> {
         Rep3::matmul(self, a, b, m, k, n)
     }
+    fn lincomb<R: Ring>(&mut self, coef: &AShare<R>, cols: &[&AShare<R>]) -> Result<AShare<R>> {
+        Rep3::lincomb(self, coef, cols)
+    }
     fn trunc<R: Ring>(&mut self, x: &AShare<R>, shift: u32, bits: u32) -> Result<AShare<R>> {
         Rep3::trunc(self, x, shift, bits)
     }

@@ -97,6 +97,11 @@ fn mul_dot<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>
     } else {
         e.slice(&a, 0..0)
     };
+    // a secret combination of three columns (a, b, a*b) with the first elements of b as
+    // coefficients (or of a shorter vector when there are fewer)
+    let coef = if x.len() >= 3 { e.slice(&b, 0..3) } else { e.constant(&[R::ONE, R::ZERO, R::ONE]) };
+    let lc = e.lincomb(&coef, &[&a, &b, &p])?;
+    let lc0 = e.lincomb(&e.slice(&coef, 0..0), &[])?;
     let po = e.open(&p)?;
     let to = e.open_to(&d, PartyId::P1)?;
     let d_all = e.open(&d)?;
@@ -106,7 +111,7 @@ fn mul_dot<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>
     } else if std::any::type_name::<E>().contains("Rep3") {
         assert!(to.is_none(), "a party other than the recipient learned an opened value");
     }
-    Ok(vec![po, d_all, e.open(&mm)?])
+    Ok(vec![po, d_all, e.open(&mm)?, e.open(&lc)?, e.open(&lc0)?])
 }
 
 fn trunc_case<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R], d: u32, bits: u32) -> Result<Vec<Vec<R>>> {

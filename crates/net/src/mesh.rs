@@ -1,7 +1,8 @@
 //! The links of one party to the two others.
 //!
 //! Wire format on every link, after the TLS handshake: the dialer sends a hello
-//! (`MITSU/1\0` + its party id); then frames `[job u64][flags u8][len u32][bytes]`, little-endian.
+//! (`MITSU/2\0` + its party id + its incarnation, 8 random bytes drawn when the process
+//! started, so a restarted peer is told from a reconnecting one); then frames `[job u64][flags u8][len u32][bytes]`, little-endian.
 //! A message is a header frame (flag FIRST: element type and total length) followed by data frames
 //! of at most 1 MiB (the last with flag LAST), so there is no size cliff and the receiver reads
 //! straight into a vector of the announced size; frames of different jobs go to separate queues.
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-const HELLO: &[u8; 8] = b"MITSU/1\0";
+const HELLO: &[u8; 8] = b"MITSU/2\0";
 /// Job id of heartbeats; protocol jobs use ids from 1.
 const HEARTBEAT_JOB: u64 = 0;
 const CHUNK: usize = 1 << 20;
@@ -87,6 +88,10 @@ struct Inbox {
     /// how many incoming connections from each peer have closed so far
     closed: [u64; 3],
     why: [Option<String>; 3],
+    /// the incarnation each peer's last link announced, and how often it changed: a peer that
+    /// restarted has lost the state of every job it was in
+    incarnation: [Option<u64>; 3],
+    restarts: [u64; 3],
 }
 
 struct Inner {
@@ -101,6 +106,7 @@ struct Inner {
     stop: AtomicBool,
     local: SocketAddr,
     control: Mutex<Option<ControlHandler>>,
+    incarnation: u64,
 }
 
 /// One party's view of the mesh. Cheap to clone; all clones share the links.
@@ -142,6 +148,8 @@ impl Mesh {
     pub fn start(cfg: MeshConfig, listener: TcpListener) -> Result<Mesh, NetError> {
         let (client_cfg, server_cfg) = configs(&cfg.identity)?;
         let local = listener.local_addr().map_err(|e| NetError::Listen(e.to_string()))?;
+        let mut inc = [0u8; 8];
+        crate::provider().secure_random.fill(&mut inc).map_err(|_| NetError::Config("no randomness".into()))?;
         let inner = Arc::new(Inner {
             me: cfg.identity.me,
             client_cfg,
@@ -154,6 +162,7 @@ impl Mesh {
             stop: AtomicBool::new(false),
             local,
             control: Mutex::new(None),
+            incarnation: u64::from_le_bytes(inc),
         });
         let acc = inner.clone();
         std::thread::Builder::new()
@@ -177,8 +186,8 @@ impl Mesh {
         let mut ib = self.inner.inbox.lock().unwrap();
         *ib.active.entry(job).or_default() += 1;
         // links that go down from now on end this job (see `recv`)
-        let closed_at_start = ib.closed;
-        MeshTransport { inner: self.inner.clone(), job, closed_at_start }
+        let (closed_at_start, restarts_at_start) = (ib.closed, ib.restarts);
+        MeshTransport { inner: self.inner.clone(), job, closed_at_start, restarts_at_start }
     }
 
     /// Sets what answers peers' control requests ([`Mesh::call`]). Each request is answered on a
@@ -310,7 +319,7 @@ fn serve_link(inner: &Arc<Inner>, tcp: TcpStream) -> Result<(), String> {
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock).map_err(|e| format!("TLS handshake failed: {e}"))?;
     }
-    let mut hello = [0u8; 9];
+    let mut hello = [0u8; 17];
     tls.read_exact(&mut hello).map_err(|e| format!("no hello: {e}"))?;
     if &hello[..8] != HELLO {
         return Err("not a mitsu peer (bad hello)".into());
@@ -327,8 +336,14 @@ fn serve_link(inner: &Arc<Inner>, tcp: TcpStream) -> Result<(), String> {
     })?;
     tls.sock.set_read_timeout(None).map_err(|e| e.to_string())?;
     {
+        let inc = u64::from_le_bytes(hello[9..17].try_into().expect("8 bytes"));
         let mut ib = inner.inbox.lock().unwrap();
         ib.open[from.index()] += 1;
+        if ib.incarnation[from.index()].is_some_and(|old| old != inc) {
+            ib.restarts[from.index()] += 1;
+            inner.cv.notify_all();
+        }
+        ib.incarnation[from.index()] = Some(inc);
     }
     let res = read_frames(inner, &mut tls, from);
     let mut ib = inner.inbox.lock().unwrap();
@@ -553,6 +568,7 @@ impl Inner {
         }
         let mut hello = HELLO.to_vec();
         hello.push(self.me.index() as u8);
+        hello.extend_from_slice(&self.incarnation.to_le_bytes());
         tls.write_all(&hello).map_err(|e| e.to_string())?;
         Ok(tls)
     }
@@ -618,6 +634,7 @@ pub struct MeshTransport {
     inner: Arc<Inner>,
     job: u64,
     closed_at_start: [u64; 3],
+    restarts_at_start: [u64; 3],
 }
 
 impl std::fmt::Debug for MeshTransport {
@@ -644,7 +661,9 @@ impl Transport for MeshTransport {
         // than reconnect and wait for an answer that cannot come
         {
             let ib = self.inner.inbox.lock().unwrap();
-            if ib.closed[to.index()] > self.closed_at_start[to.index()] {
+            if ib.closed[to.index()] > self.closed_at_start[to.index()]
+                || ib.restarts[to.index()] > self.restarts_at_start[to.index()]
+            {
                 let why = ib.why[to.index()].clone().unwrap_or_else(|| "its link went down".into());
                 return Err(MpcError::PeerUnreachable { party: to, what: format!("during this job: {why}") });
             }
@@ -668,6 +687,10 @@ impl MeshTransport {
             }
             if let Some((_, why)) = ib.aborted.get(&(from, self.job)) {
                 return Err(MpcError::PeerUnreachable { party: from, what: format!("it abandoned the job: {why}") });
+            }
+            // the peer restarted during this job (its new link may already be up): it lost the job
+            if ib.restarts[from.index()] > self.restarts_at_start[from.index()] {
+                return Err(MpcError::PeerUnreachable { party: from, what: "it restarted during this job".into() });
             }
             // the peer's link went down during this job: it will not answer
             if ib.closed[from.index()] > closed_at_start && ib.open[from.index()] == 0 {

@@ -248,3 +248,43 @@ fn control_calls_are_answered_by_the_peers_handler() {
     assert!(net.meshes[0].call(PartyId::P2, 993, &Payload::U64(vec![1]), Duration::from_millis(500)).is_err());
     assert!(t.elapsed() < Duration::from_secs(3));
 }
+
+// Regression: a peer that restarted and reconnected before a waiting job noticed its old link
+// close left the job waiting for the whole timeout (30 s): the new link was open, so the job
+// did not see that the peer had lost it. The hello's incarnation tells the two apart.
+#[test]
+fn a_peer_that_restarted_ends_the_jobs_it_was_in_at_once() {
+    let dep = pki::generate(3, &localhost()).unwrap();
+    let p1 = dep.identities[1].clone();
+    let (mut net, addrs) = start(dep.identities, Duration::from_secs(30));
+    net.meshes[1].transport(9).send(PartyId::P0, Payload::U64(vec![1])).unwrap();
+    assert_eq!(net.meshes[0].transport(9).recv(PartyId::P1).unwrap(), Payload::U64(vec![1]));
+    let mut job = net.meshes[0].transport(5);
+    // party 1 restarts and talks to party 0 again before the job asks it anything
+    net.meshes[1].shutdown();
+    // the same address (the accept loop lets go of it within moments)
+    let l = (0..50)
+        .find_map(|_| {
+            TcpListener::bind(&addrs[1]).ok().or_else(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            })
+        })
+        .expect("party 1's address is free again");
+    let again =
+        Mesh::start(MeshConfig { identity: p1, peers: peers_of(1, &addrs), timeout: Duration::from_secs(30) }, l)
+            .unwrap();
+    again.transport(10).send(PartyId::P0, Payload::U64(vec![2])).unwrap();
+    assert_eq!(net.meshes[0].transport(10).recv(PartyId::P1).unwrap(), Payload::U64(vec![2]));
+    net.meshes[1] = again;
+    let t = std::time::Instant::now();
+    let err = job.recv(PartyId::P1).unwrap_err();
+    assert!(err.to_string().contains("restarted"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // a job begun after the restart works
+    let r = on_mesh(&net, 11, |p| {
+        let a = p.input(PartyId::P2, Some(&[3u64]), 1)?;
+        p.open(&a)
+    });
+    assert!(r.into_iter().all(|v| v.unwrap() == vec![3]));
+}

@@ -55,6 +55,26 @@ impl<E: Engine, R: Ring> std::fmt::Debug for Output<E, R> {
 /// Runs `q`. Reveals to the parties what `explain` lists (the result's row count among it); the
 /// result values stay shared for the caller to open to the analyst.
 pub fn execute<E: Engine, R: Ring, S: Source<E>>(e: &mut E, q: &Query, src: &mut S) -> Res<Output<E, R>> {
+    execute_inner(e, q, src, true)
+}
+
+/// As [`execute`], but rows that all survive keep their stored order: only for callers that
+/// open no row, only aggregates of the whole result (the statistics kernels, whose sorts
+/// shuffle for themselves). Dropping invalid rows still shuffles before it opens anything.
+pub fn execute_for_aggregates<E: Engine, R: Ring, S: Source<E>>(
+    e: &mut E,
+    q: &Query,
+    src: &mut S,
+) -> Res<Output<E, R>> {
+    execute_inner(e, q, src, false)
+}
+
+fn execute_inner<E: Engine, R: Ring, S: Source<E>>(
+    e: &mut E,
+    q: &Query,
+    src: &mut S,
+    shuffle: bool,
+) -> Res<Output<E, R>> {
     if R::BITS != q.ring {
         return Err(QueryError::Mpc(format!("plan needs Z_2^{}, executor runs Z_2^{}", q.ring, R::BITS)));
     }
@@ -63,7 +83,7 @@ pub fn execute<E: Engine, R: Ring, S: Source<E>>(e: &mut E, q: &Query, src: &mut
     // rows leave in a random order unless the query ordered them under MPC (ORDER BY … LIMIT):
     // the upload order of a provider's file must not show through
     let ordered = matches!(q.root.node, Node::TopK { .. });
-    let rel = x.compact(rel, !ordered)?;
+    let rel = x.compact(rel, shuffle && !ordered)?;
     let ones = x.e.constant(&vec![R::ONE; rel.n]);
     Ok(Output {
         rows: rel.n,
@@ -656,45 +676,37 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
     /// With `shuffle`, rows that are all valid are shuffled too (nothing is opened).
     fn compact<R: Ring>(&mut self, rel: Rel<E, R>, shuffle: bool) -> Res<Rel<E, R>> {
         let n = rel.n;
-        let ones = self.ones(n);
-        let Some(valid) = &rel.valid else {
-            if !shuffle || n <= 1 {
-                return Ok(rel);
-            }
-            let mut cols: Vec<&E::A<R>> = Vec::new();
-            for c in &rel.cols {
-                cols.push(&c.v);
-                cols.push(c.nn.as_ref().unwrap_or(&ones));
-            }
-            let mut sh = self.e.shuffle(&cols)?.into_iter();
-            let out = rel
-                .cols
-                .iter()
-                .map(|c| {
-                    let (v, nn) = (sh.next().expect("shuffled"), sh.next().expect("shuffled"));
-                    Col { v, nn: c.nn.as_ref().map(|_| nn) }
-                })
-                .collect();
-            return Ok(Rel { n, valid: None, cols: out });
-        };
-        let mut cols: Vec<&E::A<R>> = vec![valid];
+        if rel.valid.is_none() && (!shuffle || n <= 1) {
+            return Ok(rel);
+        }
+        // one shuffle of the validity bits (if any), every value and the NULL flags that exist
+        let mut cols: Vec<&E::A<R>> = rel.valid.iter().collect();
         for c in &rel.cols {
             cols.push(&c.v);
-            cols.push(c.nn.as_ref().unwrap_or(&ones));
+            cols.extend(c.nn.as_ref());
         }
-        let sh = self.e.shuffle(&cols)?;
-        let flags = self.e.open(&sh[0])?;
-        let idx: Vec<u32> = (0..n as u32).filter(|&i| flags[i as usize] == R::ONE).collect();
-        let out = rel
+        let mut sh = self.e.shuffle(&cols)?.into_iter();
+        let idx: Option<Vec<u32>> = match rel.valid {
+            Some(_) => {
+                let flags = self.e.open(&sh.next().expect("shuffled"))?;
+                Some((0..n as u32).filter(|&i| flags[i as usize] == R::ONE).collect())
+            }
+            None => None,
+        };
+        let keep = |e: &E, v: E::A<R>| match &idx {
+            Some(idx) => e.gather(&v, idx),
+            None => v,
+        };
+        let out: Vec<Col<E, R>> = rel
             .cols
             .iter()
-            .enumerate()
-            .map(|(i, c)| Col {
-                v: self.e.gather(&sh[1 + 2 * i], &idx),
-                nn: c.nn.as_ref().map(|_| self.e.gather(&sh[2 + 2 * i], &idx)),
+            .map(|c| {
+                let v = keep(self.e, sh.next().expect("shuffled"));
+                let nn = c.nn.as_ref().map(|_| keep(self.e, sh.next().expect("shuffled")));
+                Col { v, nn }
             })
             .collect();
-        Ok(Rel { n: idx.len(), valid: None, cols: out })
+        Ok(Rel { n: idx.as_ref().map_or(n, |i| i.len()), valid: None, cols: out })
     }
 
     fn aggregate<R: Ring>(

@@ -15,7 +15,7 @@ pub mod plan;
 pub mod ty;
 pub mod value;
 
-pub use exec::{Output, Source, as_ring, execute};
+pub use exec::{Output, Source, as_ring, execute, execute_for_aggregates};
 pub use plan::{Options, Query, plan, plan_with};
 pub use value::Value;
 

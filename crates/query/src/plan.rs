@@ -508,7 +508,10 @@ impl Binder<'_> {
             if pred.ty.class != Class::Bool {
                 return Err(QueryError::at(format!("WHERE {}: not a condition", pred.text), w.span()));
             }
-            p = Plan { out: p.out.clone(), rows: p.rows, node: Node::Filter { input: Box::new(p), pred } };
+            // WHERE TRUE (as `x IS NOT NULL` of a column that cannot be NULL) keeps every row
+            if !matches!(pred.op, Op::Lit(1)) || pred.ty.nullable {
+                p = Plan { out: p.out.clone(), rows: p.rows, node: Node::Filter { input: Box::new(p), pred } };
+            }
         }
         let group: Vec<&ast::Expr> = match &s.group_by {
             ast::GroupByExpr::Expressions(e, m) if m.is_empty() => e.iter().collect(),
@@ -948,6 +951,13 @@ impl Binder<'_> {
                         let b = self.expr(right, scope, ctx)?;
                         need_bool(&a)?;
                         need_bool(&b)?;
+                        let is_true = |x: &Expr| matches!(x.op, Op::Lit(1)) && !x.ty.nullable;
+                        if *op == B::And && is_true(&a) {
+                            return Ok(b);
+                        }
+                        if *op == B::And && is_true(&b) {
+                            return Ok(a);
+                        }
                         let ty = Ty::bool(a.ty.nullable || b.ty.nullable);
                         let op = if *op == B::And { Op::And(a.into(), b.into()) } else { Op::Or(a.into(), b.into()) };
                         Ok(Expr { op, ty, text })
@@ -974,6 +984,10 @@ impl Binder<'_> {
             }
             ast::Expr::IsNull(x) | ast::Expr::IsNotNull(x) => {
                 let x = self.expr(x, scope, ctx)?;
+                if !x.ty.nullable && !matches!(x.op, Op::Null) {
+                    // the schema says it: no circuit (statistics ask it of every column)
+                    return Ok(lit(matches!(e, ast::Expr::IsNotNull(_)) as i128, Ty::bool(false), text));
+                }
                 let isnull = Expr { op: Op::IsNull(Box::new(x)), ty: Ty::bool(false), text: text.clone() };
                 if matches!(e, ast::Expr::IsNull(_)) {
                     Ok(isnull)

@@ -105,3 +105,16 @@ fn types_and_ranges_of_results() {
     assert_eq!(t[3].class, mitsu_query::ty::Class::Num { d: 2, f: mitsu_query::ty::FRAC });
     assert_eq!(t[4].class, mitsu_query::ty::Class::Bool);
 }
+
+// `x IS NOT NULL` of a column that cannot be NULL is known from the schema: the statistics
+// suite asks it of every column, and it used to cost a circuit, a shuffle and an opening
+#[test]
+fn not_null_of_a_required_column_is_no_filter() {
+    let filters = |sql: &str| format!("{:?}", plan(sql, &Cat).unwrap().root.node).matches("Filter").count();
+    assert_eq!(filters("SELECT x FROM t WHERE x IS NOT NULL AND id IS NOT NULL"), 0);
+    // a nullable column keeps its test; the other half of the AND is dropped
+    assert_eq!(filters("SELECT x FROM t WHERE price IS NOT NULL AND x IS NOT NULL"), 1);
+    assert_eq!(filters("SELECT x FROM t WHERE price IS NOT NULL"), 1);
+    // IS NULL of a required column is false, still a filter (no row passes)
+    assert_eq!(filters("SELECT x FROM t WHERE x IS NULL"), 1);
+}

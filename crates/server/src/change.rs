@@ -196,6 +196,11 @@ pub(crate) fn run(
     };
     state.failpoint("change-before-vote");
     let votes = exchange(state, &mut ch, prepared as u64).map(|v| v.map(|x| x == 1));
+    if let Err(Fail(_, msg)) = &votes {
+        // a failed send may have left a peer waiting for this party's vote: tell it now, or it
+        // waits out the whole timeout before its resolver can decide
+        state.mesh.abort_job(id, msg);
+    }
     state.mesh.finish_job(id);
     let votes = match votes {
         Ok(v) => v,

@@ -55,7 +55,9 @@ pub(crate) fn lg(n: usize) -> u32 {
     usize::BITS - n.max(1).leading_zeros()
 }
 
-/// Plans and runs `sql`; the numeric roles are checked here, before anything is computed.
+/// Plans and runs `sql`; the numeric roles are checked here, before anything is computed. No
+/// kernel opens a row, only aggregates (sorts shuffle for themselves), so rows that all pass
+/// are not shuffled on the way in.
 pub fn load<E: Engine, S: Source<E>>(
     e: &mut E,
     cat: &dyn Catalog,
@@ -74,18 +76,19 @@ pub fn load<E: Engine, S: Source<E>>(
         }
     }
     let (n, v, nn) = if q.ring == 64 {
-        let out = mitsu_query::execute::<E, u64, S>(e, &q, src).map_err(StatsError::from)?;
+        let out = mitsu_query::execute_for_aggregates::<E, u64, S>(e, &q, src).map_err(StatsError::from)?;
         let mut v = Vec::new();
         for (c, ty) in out.values.iter().zip(&q.root.out) {
             v.push(e.extend(c, ty.bits() + 1).map_err(mpc)?);
         }
         let mut nn = Vec::new();
-        for c in &out.not_null {
-            nn.push(e.extend(c, 2).map_err(mpc)?);
+        for (c, ty) in out.not_null.iter().zip(&q.root.out) {
+            // a column that cannot be NULL has the public flags 1: nothing to extend
+            nn.push(if ty.nullable { e.extend(c, 2).map_err(mpc)? } else { e.constant(&vec![u128::ONE; out.rows]) });
         }
         (out.rows, v, nn)
     } else {
-        let out = mitsu_query::execute::<E, u128, S>(e, &q, src).map_err(StatsError::from)?;
+        let out = mitsu_query::execute_for_aggregates::<E, u128, S>(e, &q, src).map_err(StatsError::from)?;
         (out.rows, out.values, out.not_null)
     };
     Ok(Cols { n, v, nn, ty: q.root.out.clone(), names: names.to_vec() })
@@ -1287,13 +1290,9 @@ pub(crate) fn refine<E: Engine>(
     // below catch what precision that costs)
     let (bfix, _) = benc.to_fixed(e, g, bmax).map_err(mpc)?;
     // E = y 2^G - sum_j B_j x_j, exact
-    let bb: Vec<u32> = (0..k).flat_map(|j| vec![j as u32; rows]).collect();
-    let xs = e.concat(&c.v[..k].iter().collect::<Vec<_>>());
-    let prod = e.mul(&e.gather(&bfix, &bb), &xs).map_err(mpc)?;
-    let mut ev = e.mul_public(&c.v[k], &[u128::pow2(g)]);
-    for j in 0..k {
-        ev = e.sub(&ev, &e.slice(&prod, j * rows..(j + 1) * rows));
-    }
+    // sum_j B_j x_j per row: one reshare per row, and the columns are not copied
+    let bx = e.lincomb(&bfix, &c.v[..k].iter().collect::<Vec<_>>()).map_err(mpc)?;
+    let ev = e.sub(&e.mul_public(&c.v[k], &[u128::pow2(g)]), &bx);
     // centred at (about) its mean, scaled like the columns
     let se_ = e.sum(&ev);
     let mean_e = Flt::from_int(e, &se_, be + ln).map_err(mpc)?.mul_const(e, &[1.0 / n as f64]).map_err(mpc)?;
