@@ -811,6 +811,18 @@ fn arg(ctx: &Context<'_>, i: usize) -> rusqlite::Result<Option<i128>> {
     })
 }
 
+/// n sum(x^2) - (sum x)^2 with n, exactly (None below two values).
+fn spread(xs: &[i128]) -> rusqlite::Result<Option<(i128, i128)>> {
+    let n = xs.len() as i128;
+    if n < 2 {
+        return Ok(None);
+    }
+    let s1: i128 = xs.iter().sum();
+    let s2 = xs.iter().try_fold(0i128, |a, &x| x.checked_mul(x).and_then(|q| a.checked_add(q))).ok_or_else(over)?;
+    let d = n.checked_mul(s2).and_then(|a| s1.checked_mul(s1).and_then(|b| a.checked_sub(b))).ok_or_else(over)?;
+    Ok(Some((n, d)))
+}
+
 fn over() -> rusqlite::Error {
     rusqlite::Error::UserFunctionError("overflow in the reference".into())
 }
@@ -927,24 +939,12 @@ fn reference_db(tables: &[GTable]) -> rusqlite::Connection {
         Ok(Some(trunc_div(s, xs.len() as i128).to_string()))
     });
     agg(&db, "xvar", 1, |xs, _| {
-        let n = xs.len() as i128;
-        if n < 2 {
-            return Ok(None);
-        }
-        let s1: i128 = xs.iter().sum();
-        let s2 = xs.iter().try_fold(0i128, |a, &x| x.checked_mul(x).and_then(|q| a.checked_add(q))).ok_or_else(over)?;
-        let d = n.checked_mul(s2).and_then(|a| s1.checked_mul(s1).and_then(|b| a.checked_sub(b))).ok_or_else(over)?;
+        let Some((n, d)) = spread(xs)? else { return Ok(None) };
         let d = d.checked_mul(1i128 << FRAC).ok_or_else(over)?;
         Ok(Some(trunc_div(d, n * (n - 1)).to_string()))
     });
     agg(&db, "xstd", 1, |xs, _| {
-        let n = xs.len() as i128;
-        if n < 2 {
-            return Ok(None);
-        }
-        let s1: i128 = xs.iter().sum();
-        let s2 = xs.iter().try_fold(0i128, |a, &x| x.checked_mul(x).and_then(|q| a.checked_add(q))).ok_or_else(over)?;
-        let d = n.checked_mul(s2).and_then(|a| s1.checked_mul(s1).and_then(|b| a.checked_sub(b))).ok_or_else(over)?;
+        let Some((n, d)) = spread(xs)? else { return Ok(None) };
         // sd 10^d 2^32 = sqrt(var_enc 2^32): a float, compared within its bound
         let var = d as f64 / (n * (n - 1)) as f64;
         Ok(Some(format!("~{}", var.max(0.0).sqrt() * 2f64.powi(FRAC as i32))))
