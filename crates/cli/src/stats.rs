@@ -178,5 +178,10 @@ pub fn run(a: StatsArgs) -> Result<()> {
         r.rounds,
         crate::human_bytes(r.bytes_per_party)
     );
+    // measured, not promised: the engines' own record of what they opened to each other
+    if let Some(o) = &r.parties_opened {
+        let o = if o.is_empty() { "nothing".to_string() } else { o.join("; ") };
+        println!("opened among the parties (their engines' record): {o}");
+    }
     Ok(())
 }

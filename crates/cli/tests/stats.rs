@@ -84,6 +84,20 @@ fn statistics_over_party_processes() {
     let out = d.run(&["stats", "mean", "--from", "clinic", "--column", "bmi"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("mean") && stdout(&out).contains("opened to you: the mean"), "{}", stdout(&out));
+    // and what the parties' engines recorded opening among themselves: the non-NULL count
+    assert!(
+        stdout(&out)
+            .contains("opened among the parties (their engines' record): counts the statistic needs (1 elements)"),
+        "{}",
+        stdout(&out)
+    );
+    // every party logs each job with its record
+    for i in 0..3 {
+        let log = std::fs::read_to_string(d.dir.join(format!("party-{i}.log"))).unwrap();
+        assert!(log.contains("stats job") && log.contains("opened counts the statistic needs"), "{log}");
+        assert!(log.contains("sql job") && log.contains("the number of groups"), "{log}");
+        assert!(!log.contains("differ from EXPLAIN"), "{log}");
+    }
 
     // per-function help with its leakage; the list of functions
     let out = d.run(&["stats", "ols", "--help"]);

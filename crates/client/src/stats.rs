@@ -17,6 +17,9 @@ pub struct StatsResult {
     /// Measured: rounds and bytes sent by the busiest party.
     pub rounds: u64,
     pub bytes_per_party: u64,
+    /// What the parties' engines recorded opening among themselves (the same at all three);
+    /// `None` for the counting functions, which run as SQL jobs (their EXPLAIN lists it).
+    pub parties_opened: Option<Vec<String>>,
 }
 
 fn job_id() -> u64 {
@@ -108,7 +111,13 @@ impl Client {
                 Ok(r.rows)
             })
             .map_err(serr)?;
-            return Ok(StatsResult { value, leakage: f.leakage, rounds: cost.0, bytes_per_party: cost.1 });
+            return Ok(StatsResult {
+                value,
+                leakage: f.leakage,
+                rounds: cost.0,
+                bytes_per_party: cost.1,
+                parties_opened: None,
+            });
         }
         if f.name == "chisq" {
             match (req.row.clone(), req.col.clone()) {
@@ -169,6 +178,8 @@ impl Client {
             || headers[2]["names"] != headers[0]["names"]
             || headers[1]["divisors"] != headers[0]["divisors"]
             || headers[2]["divisors"] != headers[0]["divisors"]
+            || headers[1]["opened"] != headers[0]["opened"]
+            || headers[2]["opened"] != headers[0]["opened"]
         {
             return Err(ClientError::Config("the parties returned different outputs".into()));
         }
@@ -189,7 +200,16 @@ impl Client {
         let opened: BTreeMap<String, f64> = mitsu_stats::kernel::combine(&names, &divisors, &raw);
         let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;
         let max = |key: &str| headers.iter().map(|h| h[key].as_u64().unwrap_or(0)).max().unwrap_or(0);
-        Ok(StatsResult { value, leakage: f.leakage, rounds: max("rounds"), bytes_per_party: max("bytes") })
+        let parties_opened = headers[0]["opened"].as_array().map(|a| {
+            a.iter().map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or("?"), o["elements"])).collect()
+        });
+        Ok(StatsResult {
+            value,
+            leakage: f.leakage,
+            rounds: max("rounds"),
+            bytes_per_party: max("bytes"),
+            parties_opened,
+        })
     }
 
     /// `describe` of `columns` of a table or a SELECT: {"columns": {name: {field: value}}}.

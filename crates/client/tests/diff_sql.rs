@@ -1096,10 +1096,21 @@ fn run_on<E: Engine, R: Ring>(
 ) -> Result<Vec<Vec<Cell>>, String> {
     let mut src = t;
     let out = mitsu_query::execute::<E, R, _>(e, q, &mut src).map_err(|e| e.to_string())?;
-    let values: Vec<Vec<R>> =
-        out.values.iter().map(|c| e.open(c)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
-    let nn: Vec<Vec<R>> =
-        out.not_null.iter().map(|c| e.open(c)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    // what the engine opened is what EXPLAIN promised, on every random query
+    mitsu_query::explain::check_openings(&mitsu_query::explain::explain(q), e.opened())
+        .map_err(|w| format!("leakage differs from EXPLAIN: {w}"))?;
+    let values: Vec<Vec<R>> = out
+        .values
+        .iter()
+        .map(|c| e.open(c, mitsu_mpc_core::Reveal::Check))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let nn: Vec<Vec<R>> = out
+        .not_null
+        .iter()
+        .map(|c| e.open(c, mitsu_mpc_core::Reveal::Check))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     Ok(cells(q, &values, &nn, sd))
 }
 

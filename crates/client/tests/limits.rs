@@ -85,13 +85,13 @@ fn the_deepest_query_allowed_runs_within_the_worker_stack() {
         let mut e = RefEngine::new(mitsu_crypto::Seed::from_u64(1));
         let out = mitsu_query::execute::<_, u64, _>(&mut e, &q, &mut &t).unwrap();
         use mitsu_mpc_core::Engine;
-        assert_eq!(e.open(&out.values[0]).unwrap(), vec![want as u64]);
+        assert_eq!(e.open(&out.values[0], mitsu_mpc_core::Reveal::Check).unwrap(), vec![want as u64]);
         let q2 = q.clone();
         let t2 = t.clone();
         let [a, _, _] = mitsu_mpc_runtime::run3(move |ch| {
             let mut p = Rep3::setup(ch)?;
             let out = mitsu_query::execute::<_, u64, _>(&mut p, &q2, &mut &t2)?;
-            Ok::<_, QueryError>(p.open(&out.values[0])?)
+            Ok::<_, QueryError>(p.open(&out.values[0], mitsu_mpc_core::Reveal::Check)?)
         });
         assert_eq!(a.unwrap(), vec![want as u64]);
     });

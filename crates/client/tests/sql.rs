@@ -24,12 +24,12 @@ fn run_on<E: Engine, R: Ring>(e: &mut E, q: &mitsu_query::Query, t: &Tables) -> 
     let values: Vec<Vec<i128>> = out
         .values
         .iter()
-        .map(|c| Ok(e.open(c)?.into_iter().map(|x| x.to_i128()).collect()))
+        .map(|c| Ok(e.open(c, mitsu_mpc_core::Reveal::Check)?.into_iter().map(|x| x.to_i128()).collect()))
         .collect::<Result<_, QueryError>>()?;
     let nn: Vec<Vec<bool>> = out
         .not_null
         .iter()
-        .map(|c| Ok(e.open(c)?.into_iter().map(|x| x == R::ONE).collect()))
+        .map(|c| Ok(e.open(c, mitsu_mpc_core::Reveal::Check)?.into_iter().map(|x| x == R::ONE).collect()))
         .collect::<Result<_, QueryError>>()?;
     Ok(mitsu_query::value::rows(q, &values, &nn))
 }

@@ -28,7 +28,17 @@ fn table(file: &str) -> Tables {
 fn run<E: Engine>(e: &mut E, t: &Tables, req: &Request) -> Result<BTreeMap<String, f64>, StatsError> {
     let mut src = t;
     let out = kernel::run(e, t, &mut src, req)?;
-    let vals = out.values(e).open(e).map_err(|e: MpcError| StatsError::Mpc(e.to_string()))?;
+    // every opening is one the function's kernel or its SELECT (rows that pass) may make
+    let kernel = mitsu_stats::spec(&req.function)?.kernel;
+    let allowed = [kernel.reveals(), &[mitsu_mpc_core::Reveal::RowCount]].concat();
+    if let Some(o) = e.opened().iter().find(|o| !allowed.contains(&o.what)) {
+        panic!(
+            "{}: the engine opened {} ({} elements), which {:?} does not list",
+            req.function, o.what, o.elements, kernel
+        );
+    }
+    let vals =
+        out.values(e).open(e, mitsu_mpc_core::Reveal::Check).map_err(|e: MpcError| StatsError::Mpc(e.to_string()))?;
     Ok(out.decode(&vals))
 }
 
@@ -40,11 +50,11 @@ fn sql_rows<E: Engine, R: Ring>(e: &mut E, t: &Tables, sql: &str) -> Result<Vec<
     let m = |e: MpcError| StatsError::Mpc(e.to_string());
     let mut values = Vec::new();
     for c in &out.values {
-        values.push(e.open(c).map_err(m)?.into_iter().map(|x| x.to_i128()).collect());
+        values.push(e.open(c, mitsu_mpc_core::Reveal::Check).map_err(m)?.into_iter().map(|x| x.to_i128()).collect());
     }
     let mut nn = Vec::new();
     for c in &out.not_null {
-        nn.push(e.open(c).map_err(m)?.into_iter().map(|x| x == R::ONE).collect());
+        nn.push(e.open(c, mitsu_mpc_core::Reveal::Check).map_err(m)?.into_iter().map(|x| x == R::ONE).collect());
     }
     Ok(mitsu_query::value::rows(&q, &values, &nn))
 }

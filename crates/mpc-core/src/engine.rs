@@ -9,7 +9,7 @@
 //! * "bits" arguments are public magnitude bounds: the caller promises |x| < 2^bits (the twin checks
 //!   the promise and fails loudly when it is broken, which is how range-analysis bugs surface).
 
-use crate::{CommStats, PartyId, Result};
+use crate::{CommStats, Opened, PartyId, Result, Reveal};
 use mitsu_algebra::{Planes, Ring};
 use std::fmt::Debug;
 
@@ -29,12 +29,14 @@ pub trait Engine: Send {
     fn input<R: Ring>(&mut self, owner: PartyId, values: Option<&[R]>, n: usize) -> Result<Self::A<R>>;
     /// Boolean input of `nplanes x n` planes from `owner`.
     fn input_b(&mut self, owner: PartyId, values: Option<&Planes>, nplanes: usize, n: usize) -> Result<Self::B>;
-    /// Opens to every party. Reveals the values.
-    fn open<R: Ring>(&mut self, x: &Self::A<R>) -> Result<Vec<R>>;
-    /// Opens to `to` only; the others get `None` and learn nothing.
-    fn open_to<R: Ring>(&mut self, x: &Self::A<R>, to: PartyId) -> Result<Option<Vec<R>>>;
-    /// Opens boolean shares to every party.
-    fn open_b(&mut self, x: &Self::B) -> Result<Planes>;
+    /// Opens to every party. Reveals the values; `why` names what they are and is recorded.
+    fn open<R: Ring>(&mut self, x: &Self::A<R>, why: Reveal) -> Result<Vec<R>>;
+    /// Opens to `to` only; the others get `None` and learn nothing. Recorded.
+    fn open_to<R: Ring>(&mut self, x: &Self::A<R>, to: PartyId, why: Reveal) -> Result<Option<Vec<R>>>;
+    /// Opens boolean shares to every party. Recorded.
+    fn open_b(&mut self, x: &Self::B, why: Reveal) -> Result<Planes>;
+    /// Every opening so far, in order (consecutive ones of a kind merged).
+    fn opened(&self) -> &[Opened];
 
     // ---- local arithmetic (no communication) ---------------------------------------------
     fn len<R: Ring>(&self, x: &Self::A<R>) -> usize;

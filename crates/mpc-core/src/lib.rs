@@ -9,10 +9,12 @@
 
 mod engine;
 mod error;
+mod reveal;
 mod transport;
 
 pub use engine::Engine;
 pub use error::{MpcError, Result};
+pub use reveal::{Opened, Reveal, record};
 pub use transport::{Channel, CommStats, Payload, Transport};
 
 use std::fmt;

@@ -15,7 +15,7 @@
 use crate::num::{Num, check_bits};
 use crate::sort::sort_by_key;
 use mitsu_algebra::{Planes, Ring};
-use mitsu_mpc_core::{Engine, MpcError, Result};
+use mitsu_mpc_core::{Engine, MpcError, Result, Reveal};
 
 /// One output group: its key share and the shares of each aggregated column's sum.
 pub struct Groups<E: Engine, R: Ring> {
@@ -81,7 +81,7 @@ pub fn group_sum<E: Engine, R: Ring>(
     let mut to_shuffle: Vec<&E::A<R>> = vec![&keep, skey];
     to_shuffle.extend(cols.iter());
     let sh = e.shuffle(&to_shuffle)?;
-    let flags = e.open(&sh[0])?;
+    let flags = e.open(&sh[0], Reveal::GroupCount)?;
     let idx: Vec<u32> = flags.iter().enumerate().filter(|(_, f)| **f == R::ONE).map(|(i, _)| i as u32).collect();
     let count_bits = lg + 1;
     let keys = Num { share: e.gather(&sh[1], &idx), frac: 0, bits: kb, expr: key.expr.clone() };

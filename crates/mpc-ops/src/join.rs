@@ -25,7 +25,7 @@ use crate::group::{segment_starts, segmented_sum};
 use crate::num::check_bits;
 use crate::sort::sort_by_key;
 use mitsu_algebra::{FixedPoint, Planes, Ring};
-use mitsu_mpc_core::{Engine, MpcError, Result};
+use mitsu_mpc_core::{Engine, MpcError, Result, Reveal};
 
 /// One side of a join: a non-negative key below 2^key_bits, validity (1 = the row exists) and the
 /// columns to carry.
@@ -130,7 +130,7 @@ pub fn equi_join<E: Engine, R: Ring>(
     let pair_bits = 2 * lgn;
     check_bits::<R>(pair_bits + 1, 0, expr)?;
     let z = e.eqz(&dups, pair_bits)?;
-    let unique = e.open_b(&z)?;
+    let unique = e.open_b(&z, Reveal::JoinKeysUnique)?;
     let (left_unique, right_unique) = (unique.get(0, 0), unique.get(0, 1));
     if left_unique {
         // the unique left row's columns are copied forward onto the right rows of its key;
@@ -247,7 +247,7 @@ fn expand<E: Engine, R: Ring>(
     pos_bits: u32,
 ) -> Result<(usize, E::A<R>, E::A<R>, Vec<E::A<R>>)> {
     let n = e.len(c);
-    let m = e.open(&e.sum(c))?[0].to_i128();
+    let m = e.open(&e.sum(c), Reveal::JoinPairs)?[0].to_i128();
     if m < 0 || m >= 1i128 << pos_bits.min(40) {
         return Err(MpcError::Internal(format!("expansion to {m} rows")));
     }
@@ -281,7 +281,8 @@ fn expand<E: Engine, R: Ring>(
     let mut sh_cols: Vec<&E::A<R>> = vec![&sorted[0], &sorted[1], &j];
     sh_cols.extend(copied[1..].iter());
     let sh = e.shuffle(&sh_cols)?;
-    let flags = e.open(&sh[0])?;
+    // which shuffled rows are slots: m of them, known already
+    let flags = e.open(&sh[0], Reveal::JoinPairs)?;
     let idx: Vec<u32> = (0..total as u32).filter(|&i| flags[i as usize] == R::ZERO).collect();
     if idx.len() != m {
         return Err(MpcError::Internal("expansion lost slots".into()));

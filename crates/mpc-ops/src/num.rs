@@ -1,7 +1,7 @@
 //! [`Num`]: a secret-shared vector with its public format and provenance.
 
 use mitsu_algebra::{FixedPoint, Ring};
-use mitsu_mpc_core::{Engine, MpcError, PartyId, Result};
+use mitsu_mpc_core::{Engine, MpcError, PartyId, Result, Reveal};
 
 /// A secret-shared vector of fixed-point numbers: encoded values v with |v| < 2^bits, real value
 /// v / 2^frac. `expr` names the computation for error messages.
@@ -69,8 +69,8 @@ impl<E: Engine, R: Ring> Num<E, R> {
     }
 
     /// Opens and decodes to reals.
-    pub fn open_f64(&self, e: &mut E) -> Result<Vec<f64>> {
-        let v = e.open(&self.share)?;
+    pub fn open_f64(&self, e: &mut E, why: Reveal) -> Result<Vec<f64>> {
+        let v = e.open(&self.share, why)?;
         Ok(v.into_iter().map(|x| self.fmt().decode(x)).collect())
     }
 

@@ -15,7 +15,7 @@
 
 use crate::num::{Num, check_bits};
 use mitsu_algebra::Ring;
-use mitsu_mpc_core::{Engine, MpcError, Result};
+use mitsu_mpc_core::{Engine, MpcError, Result, Reveal};
 
 /// Sorts `key` ascending (ties keep their input order), applying the same order to `payload`.
 /// Returns the sorted key and payload columns.
@@ -66,7 +66,7 @@ fn quicksort_order<E: Engine, R: Ring>(e: &mut E, ck: &E::A<R>, diff_bits: u32) 
         let b = e.gather(ck, &right);
         let d = e.sub(&a, &b);
         let bits = e.msb(&d, diff_bits)?;
-        let opened = e.open_b(&bits)?;
+        let opened = e.open_b(&bits, Reveal::SortComparisons)?;
         let mut k = 0;
         let mut next = Vec::new();
         for &(s, t) in &segs {

@@ -15,7 +15,7 @@ fn case<E: Engine, R: Ring>(e: &mut E, pairs: &[(i128, i128)], abits: u32, bbits
     let sa = e.input(PartyId::P0, Some(&a), a.len())?;
     let sb = e.input(PartyId::P1, Some(&b), b.len())?;
     let q = div_trunc(e, &sa, abits, &sb, bbits, "a / b")?;
-    Ok(e.open(&q)?.into_iter().map(|x| x.to_i128()).collect())
+    Ok(e.open(&q, mitsu_mpc_core::Reveal::Check)?.into_iter().map(|x| x.to_i128()).collect())
 }
 
 fn below(p: &mut Prg, bits: u32) -> i128 {

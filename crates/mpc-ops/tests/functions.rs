@@ -25,7 +25,7 @@ fn run<E: Engine, R: Ring>(e: &mut E, which: &str, x: &[f64], y: &[f64], range: 
         "sigmoid" => sigmoid(e, &a)?,
         _ => unreachable!(),
     };
-    r.open_f64(e)
+    r.open_f64(e, mitsu_mpc_core::Reveal::Check)
 }
 
 fn q(x: f64) -> f64 {

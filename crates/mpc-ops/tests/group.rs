@@ -17,9 +17,9 @@ fn case<E: Engine, R: Ring>(e: &mut E, keys: &[i64], valid: &[bool], vals: &[f64
     let v = e.input(PartyId::P1, Some(&vv), n)?;
     let x = Num::<E, R>::input_f64(e, PartyId::P2, Some(vals), n, FixedPoint::real(8, 8), "x")?;
     let g = group_sum(e, &k, &v, &[&x])?;
-    let keys = e.open(&g.keys.share)?;
-    let counts = e.open(&g.counts.share)?;
-    let sums = g.sums[0].open_f64(e)?;
+    let keys = e.open(&g.keys.share, mitsu_mpc_core::Reveal::Check)?;
+    let counts = e.open(&g.counts.share, mitsu_mpc_core::Reveal::Check)?;
+    let sums = g.sums[0].open_f64(e, mitsu_mpc_core::Reveal::Check)?;
     let mut out: Vec<(i128, i128, f64)> =
         (0..keys.len()).map(|i| (keys[i].to_i128(), counts[i].to_i128(), sums[i])).collect();
     out.sort_by_key(|g| g.0);

@@ -33,8 +33,9 @@ fn case<E: Engine, R: Ring>(e: &mut E, l: &[In], r: &[In], outer: bool, many: bo
         many,
         "JOIN ON k",
     )?;
-    let v = e.open(&j.valid)?;
-    let o: Vec<Vec<R>> = j.left.iter().chain(&j.right).map(|c| e.open(c)).collect::<Result<_>>()?;
+    let v = e.open(&j.valid, mitsu_mpc_core::Reveal::Check)?;
+    let o: Vec<Vec<R>> =
+        j.left.iter().chain(&j.right).map(|c| e.open(c, mitsu_mpc_core::Reveal::Check)).collect::<Result<_>>()?;
     assert!(v.iter().all(|x| *x == R::ZERO || *x == R::ONE), "validity is a bit");
     let mut rows: Vec<Row> = (0..v.len())
         .filter(|&i| v[i] == R::ONE)

@@ -15,7 +15,7 @@ fn cmp_case<E: Engine, R: Ring>(e: &mut E, x: &[f64], y: &[f64], fmt: FixedPoint
     let a = load::<E, R>(e, x, fmt, "x")?;
     let b = load::<E, R>(e, y, fmt, "y")?;
     let bits = [lt(e, &a, &b)?, le(e, &a, &b)?, gt(e, &a, &b)?, ge(e, &a, &b)?, eq(e, &a, &b)?];
-    bits.iter().map(|c| Ok(e.open_b(c)?.plane_bools(0))).collect()
+    bits.iter().map(|c| Ok(e.open_b(c, mitsu_mpc_core::Reveal::Check)?.plane_bools(0))).collect()
 }
 
 fn minmax_case<E: Engine, R: Ring>(e: &mut E, x: &[f64], y: &[f64], fmt: FixedPoint) -> Result<Vec<Vec<f64>>> {
@@ -24,11 +24,11 @@ fn minmax_case<E: Engine, R: Ring>(e: &mut E, x: &[f64], y: &[f64], fmt: FixedPo
     let c = lt(e, &a, &b)?;
     let s = select(e, &c, &b, &a)?; // max via select
     Ok(vec![
-        min(e, &a, &b)?.open_f64(e)?,
-        max(e, &a, &b)?.open_f64(e)?,
-        s.open_f64(e)?,
-        minimum(e, &a)?.open_f64(e)?,
-        maximum(e, &a)?.open_f64(e)?,
+        min(e, &a, &b)?.open_f64(e, mitsu_mpc_core::Reveal::Check)?,
+        max(e, &a, &b)?.open_f64(e, mitsu_mpc_core::Reveal::Check)?,
+        s.open_f64(e, mitsu_mpc_core::Reveal::Check)?,
+        minimum(e, &a)?.open_f64(e, mitsu_mpc_core::Reveal::Check)?,
+        maximum(e, &a)?.open_f64(e, mitsu_mpc_core::Reveal::Check)?,
     ])
 }
 
@@ -40,8 +40,8 @@ fn sort_case<E: Engine, R: Ring>(e: &mut E, keys: &[i64], key_bits: u32) -> Resu
     let p = e.input(PartyId::P2, Some(&pv), n)?;
     let key = Num::<E, R>::from_share(k, FixedPoint::int(key_bits), "k")?;
     let (sk, sp) = sort_by_key(e, &key, &[&p])?;
-    let ok = e.open(&sk.share)?.iter().map(|v| v.to_i128()).collect();
-    let op = e.open(&sp[0])?.iter().map(|v| v.to_i128()).collect();
+    let ok = e.open(&sk.share, mitsu_mpc_core::Reveal::Check)?.iter().map(|v| v.to_i128()).collect();
+    let op = e.open(&sp[0], mitsu_mpc_core::Reveal::Check)?.iter().map(|v| v.to_i128()).collect();
     Ok((ok, op))
 }
 
@@ -162,7 +162,7 @@ fn arithmetic_that_could_overflow_is_refused_with_the_expression() {
     common::on_twin(|e| {
         let a = load::<_, u128>(e, &[3.5], FixedPoint::real(20, 16), "revenue")?;
         let b = load::<_, u128>(e, &[2.0], FixedPoint::real(20, 16), "price")?;
-        assert_eq!(a.mul(e, &b, 16)?.open_f64(e)?, vec![7.0]);
+        assert_eq!(a.mul(e, &b, 16)?.open_f64(e, mitsu_mpc_core::Reveal::Check)?, vec![7.0]);
         Ok(())
     });
 }
@@ -183,7 +183,10 @@ mod properties {
         let a = load::<E, R>(e, x, fmt, "x")?;
         let b = load::<E, R>(e, y, fmt, "y")?;
         let c = lt(e, &a, &b)?;
-        Ok((a.mul(e, &b, 16)?.open_f64(e)?, e.open_b(&c)?.plane_bools(0)))
+        Ok((
+            a.mul(e, &b, 16)?.open_f64(e, mitsu_mpc_core::Reveal::Check)?,
+            e.open_b(&c, mitsu_mpc_core::Reveal::Check)?.plane_bools(0),
+        ))
     }
 
     proptest! {

@@ -13,7 +13,7 @@ fn case<E: Engine, R: Ring>(e: &mut E, xs: &[i128], lo: i128, hi: i128) -> Resul
     let v: Vec<R> = xs.iter().map(|&x| R::from_i128(x)).collect();
     let x = e.input(PartyId::P0, Some(&v), v.len())?;
     let c = all_within(e, &x, lo, hi)?;
-    Ok(e.open_b(&c)?.get(0, 0) as i128)
+    Ok(e.open_b(&c, mitsu_mpc_core::Reveal::Check)?.get(0, 0) as i128)
 }
 
 fn plain<R: Ring>(xs: &[i128], lo: i128, hi: i128) -> i128 {

@@ -11,11 +11,12 @@
 
 use mitsu_algebra::{Planes, Ring};
 use mitsu_crypto::{Prg, Seed};
-use mitsu_mpc_core::{CommStats, Engine, MpcError, PartyId, Result};
+use mitsu_mpc_core::{CommStats, Engine, MpcError, PartyId, Result, Reveal};
 
 /// Cleartext engine. Shares are the values themselves.
 pub struct RefEngine {
     prg: Prg,
+    opened: Vec<mitsu_mpc_core::Opened>,
 }
 
 impl std::fmt::Debug for RefEngine {
@@ -32,7 +33,7 @@ impl Default for RefEngine {
 
 impl RefEngine {
     pub fn new(seed: Seed) -> Self {
-        RefEngine { prg: Prg::new(seed) }
+        RefEngine { prg: Prg::new(seed), opened: Vec::new() }
     }
 }
 
@@ -90,14 +91,20 @@ impl Engine for RefEngine {
         }
         Ok(v.clone())
     }
-    fn open<R: Ring>(&mut self, x: &Vec<R>) -> Result<Vec<R>> {
+    fn open<R: Ring>(&mut self, x: &Vec<R>, why: Reveal) -> Result<Vec<R>> {
+        mitsu_mpc_core::record(&mut self.opened, why, None, x.len() as u64);
         Ok(x.clone())
     }
-    fn open_to<R: Ring>(&mut self, x: &Vec<R>, _to: PartyId) -> Result<Option<Vec<R>>> {
+    fn open_to<R: Ring>(&mut self, x: &Vec<R>, to: PartyId, why: Reveal) -> Result<Option<Vec<R>>> {
+        mitsu_mpc_core::record(&mut self.opened, why, Some(to), x.len() as u64);
         Ok(Some(x.clone()))
     }
-    fn open_b(&mut self, x: &Planes) -> Result<Planes> {
+    fn open_b(&mut self, x: &Planes, why: Reveal) -> Result<Planes> {
+        mitsu_mpc_core::record(&mut self.opened, why, None, (x.nplanes() * x.n()) as u64);
         Ok(x.clone())
+    }
+    fn opened(&self) -> &[mitsu_mpc_core::Opened] {
+        &self.opened
     }
 
     fn len<R: Ring>(&self, x: &Vec<R>) -> usize {

@@ -3,7 +3,7 @@
 
 use crate::{AShare, Rep3, check_len};
 use mitsu_algebra::Ring;
-use mitsu_mpc_core::{MpcError, PartyId, Result};
+use mitsu_mpc_core::{MpcError, PartyId, Result, Reveal};
 
 /// Largest magnitude bound (bits) for which probabilistic truncation in `R` fails with
 /// probability at most 2^-40 per element. See [`Rep3::trunc_prob`] for the proof.
@@ -35,16 +35,18 @@ impl Rep3 {
     }
 
     /// Opens to all. 1 round, 1 element per party. Reveals x.
-    pub fn open<R: Ring>(&mut self, x: &AShare<R>) -> Result<Vec<R>> {
+    pub fn open<R: Ring>(&mut self, x: &AShare<R>, why: Reveal) -> Result<Vec<R>> {
         let n = x.len();
+        mitsu_mpc_core::record(&mut self.opened, why, None, n as u64);
         let got = self.ch.exchange(Some((self.id.next(), x.a.clone())), Some((self.id.prev(), n)))?.unwrap();
         Ok((0..n).map(|i| x.a[i].add(x.b[i]).add(got[i])).collect())
     }
 
     /// Opens to `to` only. 1 round, 1 element sent by party `to+1`. Reveals x to `to`, nothing to
     /// the others.
-    pub fn open_to<R: Ring>(&mut self, x: &AShare<R>, to: PartyId) -> Result<Option<Vec<R>>> {
+    pub fn open_to<R: Ring>(&mut self, x: &AShare<R>, to: PartyId, why: Reveal) -> Result<Option<Vec<R>>> {
         let n = x.len();
+        mitsu_mpc_core::record(&mut self.opened, why, Some(to), n as u64);
         if self.id == to {
             let got = self.ch.exchange::<R>(None, Some((to.next(), n)))?.unwrap();
             Ok(Some((0..n).map(|i| x.a[i].add(x.b[i]).add(got[i])).collect()))

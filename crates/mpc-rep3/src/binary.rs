@@ -8,7 +8,7 @@
 
 use crate::{AShare, BShare, Rep3, gen_planes, recv_planes};
 use mitsu_algebra::{Planes, Ring};
-use mitsu_mpc_core::{MpcError, PartyId, Payload, Result};
+use mitsu_mpc_core::{MpcError, PartyId, Payload, Result, Reveal};
 
 impl Rep3 {
     /// Boolean input from `owner`, as [`Rep3::input`] with XOR. 1 round.
@@ -33,8 +33,9 @@ impl Rep3 {
     }
 
     /// Opens boolean shares to all. 1 round, one plane set per party.
-    pub fn open_b(&mut self, x: &BShare) -> Result<Planes> {
+    pub fn open_b(&mut self, x: &BShare, why: Reveal) -> Result<Planes> {
         let (np, n) = x.shape();
+        mitsu_mpc_core::record(&mut self.opened, why, None, (np * n) as u64);
         let got = self.ch.round(vec![(self.id.next(), Payload::U64(x.a.words().to_vec()))], &[self.id.prev()])?;
         let mut v = recv_planes(got.into_iter().next().unwrap(), self.id.prev(), np, n)?;
         v.xor_assign(&x.a);

@@ -3,7 +3,7 @@
 
 use crate::{AShare, BShare, Rep3};
 use mitsu_algebra::{Planes, Ring};
-use mitsu_mpc_core::{CommStats, Engine, PartyId, Result};
+use mitsu_mpc_core::{CommStats, Engine, PartyId, Result, Reveal};
 
 fn zip_map<R: Ring>(x: &[R], y: &[R], f: impl Fn(R, R) -> R) -> Vec<R> {
     x.iter().zip(y).map(|(a, b)| f(*a, *b)).collect()
@@ -30,14 +30,17 @@ impl Engine for Rep3 {
     fn input_b(&mut self, owner: PartyId, values: Option<&Planes>, nplanes: usize, n: usize) -> Result<BShare> {
         Rep3::input_b(self, owner, values, nplanes, n)
     }
-    fn open<R: Ring>(&mut self, x: &AShare<R>) -> Result<Vec<R>> {
-        Rep3::open(self, x)
+    fn open<R: Ring>(&mut self, x: &AShare<R>, why: Reveal) -> Result<Vec<R>> {
+        Rep3::open(self, x, why)
     }
-    fn open_to<R: Ring>(&mut self, x: &AShare<R>, to: PartyId) -> Result<Option<Vec<R>>> {
-        Rep3::open_to(self, x, to)
+    fn open_to<R: Ring>(&mut self, x: &AShare<R>, to: PartyId, why: Reveal) -> Result<Option<Vec<R>>> {
+        Rep3::open_to(self, x, to, why)
     }
-    fn open_b(&mut self, x: &BShare) -> Result<Planes> {
-        Rep3::open_b(self, x)
+    fn open_b(&mut self, x: &BShare, why: Reveal) -> Result<Planes> {
+        Rep3::open_b(self, x, why)
+    }
+    fn opened(&self) -> &[mitsu_mpc_core::Opened] {
+        &self.opened
     }
 
     fn len<R: Ring>(&self, x: &AShare<R>) -> usize {

@@ -91,6 +91,8 @@ pub struct Rep3 {
     pub(crate) next: Prg,
     /// PRG on a seed common to all three parties.
     pub(crate) common: Prg,
+    /// What this party's openings revealed, in order.
+    pub(crate) opened: Vec<mitsu_mpc_core::Opened>,
 }
 
 impl std::fmt::Debug for Rep3 {
@@ -128,6 +130,7 @@ impl Rep3 {
             prev: Prg::new(k_mine),
             next: Prg::new(word_seed(from_next[0])),
             common: Prg::new(common),
+            opened: Vec::new(),
         })
     }
 

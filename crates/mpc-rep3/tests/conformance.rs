@@ -81,7 +81,7 @@ fn linear<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>>
         e.gather(&a, &idx),
         e.constant(y),
     ];
-    ops.iter().map(|o| e.open(o)).collect()
+    ops.iter().map(|o| e.open(o, mitsu_mpc_core::Reveal::Check)).collect()
 }
 
 fn mul_dot<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>>> {
@@ -102,16 +102,22 @@ fn mul_dot<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>
     let coef = if x.len() >= 3 { e.slice(&b, 0..3) } else { e.constant(&[R::ONE, R::ZERO, R::ONE]) };
     let lc = e.lincomb(&coef, &[&a, &b, &p])?;
     let lc0 = e.lincomb(&e.slice(&coef, 0..0), &[])?;
-    let po = e.open(&p)?;
-    let to = e.open_to(&d, PartyId::P1)?;
-    let d_all = e.open(&d)?;
+    let po = e.open(&p, mitsu_mpc_core::Reveal::Check)?;
+    let to = e.open_to(&d, PartyId::P1, mitsu_mpc_core::Reveal::Check)?;
+    let d_all = e.open(&d, mitsu_mpc_core::Reveal::Check)?;
     // open_to: the recipient gets the value, the others nothing.
     if e.id() == PartyId::P1 {
         assert_eq!(to.as_deref(), Some(&d_all[..]));
     } else if std::any::type_name::<E>().contains("Rep3") {
         assert!(to.is_none(), "a party other than the recipient learned an opened value");
     }
-    Ok(vec![po, d_all, e.open(&mm)?, e.open(&lc)?, e.open(&lc0)?])
+    Ok(vec![
+        po,
+        d_all,
+        e.open(&mm, mitsu_mpc_core::Reveal::Check)?,
+        e.open(&lc, mitsu_mpc_core::Reveal::Check)?,
+        e.open(&lc0, mitsu_mpc_core::Reveal::Check)?,
+    ])
 }
 
 fn trunc_case<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R], d: u32, bits: u32) -> Result<Vec<Vec<R>>> {
@@ -120,14 +126,14 @@ fn trunc_case<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R], d: u32, bits: u32
     let b = share(e, PartyId::P1, y)?;
     // y is bounded so that x*y < 2^bits as well (caller's choice of inputs)
     let mt = e.mul_trunc(&a, &b, d, bits)?;
-    Ok(vec![e.open(&t)?, e.open(&mt)?])
+    Ok(vec![e.open(&t, mitsu_mpc_core::Reveal::Check)?, e.open(&mt, mitsu_mpc_core::Reveal::Check)?])
 }
 
 fn compare_case<E: Engine, R: Ring>(e: &mut E, x: &[R], bits: u32) -> Result<Vec<Planes>> {
     let a = share(e, PartyId::P2, x)?;
     let m = e.msb(&a, bits)?;
     let z = e.eqz(&a, bits)?;
-    Ok(vec![e.open_b(&m)?, e.open_b(&z)?])
+    Ok(vec![e.open_b(&m, mitsu_mpc_core::Reveal::Check)?, e.open_b(&z, mitsu_mpc_core::Reveal::Check)?])
 }
 
 fn convert_case<E: Engine, R: Ring>(e: &mut E, x: &[R], nbits: u32) -> Result<(Planes, Vec<R>, Vec<R>, Vec<R>)> {
@@ -137,7 +143,12 @@ fn convert_case<E: Engine, R: Ring>(e: &mut E, x: &[R], nbits: u32) -> Result<(P
     let each: E::A<R> = e.bits2a(&b)?;
     let w: Vec<R> = (0..nbits).map(|p| R::from_i128(p as i128 * 1_000_003 - 77)).collect();
     let weighted: E::A<R> = e.b2a_weighted(&b, &w)?;
-    Ok((e.open_b(&b)?, e.open(&back)?, e.open(&each)?, e.open(&weighted)?))
+    Ok((
+        e.open_b(&b, mitsu_mpc_core::Reveal::Check)?,
+        e.open(&back, mitsu_mpc_core::Reveal::Check)?,
+        e.open(&each, mitsu_mpc_core::Reveal::Check)?,
+        e.open(&weighted, mitsu_mpc_core::Reveal::Check)?,
+    ))
 }
 
 fn boolean_case<E: Engine, R: Ring>(e: &mut E, x: &Planes, y: &Planes) -> Result<Vec<Planes>> {
@@ -149,21 +160,26 @@ fn boolean_case<E: Engine, R: Ring>(e: &mut E, x: &Planes, y: &Planes) -> Result
     let not = e.b_not(&a);
     let st = e.b_stack(&[&e.b_select(&a, 0..1), &and]);
     let _ = R::ZERO;
-    Ok(vec![e.open_b(&and)?, e.open_b(&xor)?, e.open_b(&not)?, e.open_b(&st)?])
+    Ok(vec![
+        e.open_b(&and, mitsu_mpc_core::Reveal::Check)?,
+        e.open_b(&xor, mitsu_mpc_core::Reveal::Check)?,
+        e.open_b(&not, mitsu_mpc_core::Reveal::Check)?,
+        e.open_b(&st, mitsu_mpc_core::Reveal::Check)?,
+    ])
 }
 
 fn shuffle_case<E: Engine, R: Ring>(e: &mut E, x: &[R], y: &[R]) -> Result<Vec<Vec<R>>> {
     let a = share(e, PartyId::P0, x)?;
     let b = share(e, PartyId::P1, y)?;
     let s = e.shuffle(&[&a, &b])?;
-    Ok(vec![e.open(&s[0])?, e.open(&s[1])?])
+    Ok(vec![e.open(&s[0], mitsu_mpc_core::Reveal::Check)?, e.open(&s[1], mitsu_mpc_core::Reveal::Check)?])
 }
 
 fn extend_case<E: Engine, R: Ring>(e: &mut E, x: &[u64], bits: u32) -> Result<Vec<u128>> {
     let a = share(e, PartyId::P0, x)?;
     let w = e.extend(&a, bits)?;
     let _ = R::ZERO;
-    e.open(&w)
+    e.open(&w, mitsu_mpc_core::Reveal::Check)
 }
 
 // ---- the checks -------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ fn parties_compute_over_mutual_tls() {
                 let a = p.input(PartyId::P0, Some(&x), n)?;
                 let b = p.input(PartyId::P1, Some(&y), n)?;
                 let c = p.mul(&a, &b)?;
-                p.open(&c)
+                p.open(&c, mitsu_mpc_core::Reveal::Check)
             })
         });
         let b = s.spawn(|| {
@@ -93,7 +93,7 @@ fn parties_compute_over_mutual_tls() {
                 let k = p.input(PartyId::P2, Some(&keys), keys.len())?;
                 let key = Num::<Rep3, u64>::from_share(k, FixedPoint::int(10), "k")?;
                 let (sk, _) = sort_by_key(p, &key, &[])?;
-                p.open(&sk.share)
+                p.open(&sk.share, mitsu_mpc_core::Reveal::Check)
             })
         });
         (a.join().unwrap(), b.join().unwrap())
@@ -134,7 +134,7 @@ fn a_certificate_from_another_deployment_is_refused() {
     // and party 0 still serves its real peers
     let r = on_mesh(&net, 3, |p| {
         let a = p.input(PartyId::P0, Some(&[5u64]), 1)?;
-        p.open(&a)
+        p.open(&a, mitsu_mpc_core::Reveal::Check)
     });
     assert!(r.into_iter().all(|v| v.unwrap() == vec![5]));
 }
@@ -168,7 +168,7 @@ fn random_bytes_do_not_disturb_a_party() {
     let r = on_mesh(&net, 4, |p| {
         let a = p.input(PartyId::P1, Some(&[1u64, 2, 3]), 3)?;
         let b = p.mul(&a, &a)?;
-        p.open(&b)
+        p.open(&b, mitsu_mpc_core::Reveal::Check)
     });
     assert!(r.into_iter().all(|v| v.unwrap() == vec![1, 4, 9]));
 }
@@ -180,7 +180,7 @@ fn a_party_that_stops_is_named() {
     // establish links, then party 2 goes away
     let r = on_mesh(&net, 5, |p| {
         let a = p.input(PartyId::P0, Some(&[3u64]), 1)?;
-        p.open(&a)
+        p.open(&a, mitsu_mpc_core::Reveal::Check)
     });
     assert!(r.into_iter().all(|v| v.is_ok()));
     net.meshes[2].shutdown();
@@ -196,7 +196,7 @@ fn a_party_that_abandons_a_job_releases_its_peers_at_once() {
     // links exist once something was sent
     let r = on_mesh(&net, 10, |p| {
         let a = p.input(PartyId::P0, Some(&[1u64]), 1)?;
-        p.open(&a)
+        p.open(&a, mitsu_mpc_core::Reveal::Check)
     });
     assert!(r.into_iter().all(|v| v.is_ok()));
     net.meshes[0].abort_job(11, "its input was malformed");
@@ -284,7 +284,7 @@ fn a_peer_that_restarted_ends_the_jobs_it_was_in_at_once() {
     // a job begun after the restart works
     let r = on_mesh(&net, 11, |p| {
         let a = p.input(PartyId::P2, Some(&[3u64]), 1)?;
-        p.open(&a)
+        p.open(&a, mitsu_mpc_core::Reveal::Check)
     });
     assert!(r.into_iter().all(|v| v.unwrap() == vec![3]));
 }

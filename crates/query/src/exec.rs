@@ -9,7 +9,7 @@ use crate::QueryError;
 use crate::plan::{Agg, AggFn, Cmp, Expr, Node, Op, Plan, Query, SortKey, component_bits};
 use crate::ty::{Class, FRAC, Ty, bits_of, factor, quotient_scales};
 use mitsu_algebra::{FixedPoint, Planes, Ring};
-use mitsu_mpc_core::Engine;
+use mitsu_mpc_core::{Engine, Reveal};
 use mitsu_mpc_ops::{JoinSide, Num, equi_join, segment_starts, segmented_sum, sort_by_key, sqrt};
 
 type Res<T> = Result<T, QueryError>;
@@ -658,7 +658,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let k = limit.min(n);
         // valid rows come first: opening the first k validity bits reveals min(k, count)
         let head = self.e.slice(&sorted[0], 0..k);
-        let flags = self.e.open(&head)?;
+        let flags = self.e.open(&head, Reveal::LimitRows)?;
         let m = flags.iter().take_while(|f| **f == R::ONE).count();
         let cols = rel
             .cols
@@ -688,7 +688,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let mut sh = self.e.shuffle(&cols)?.into_iter();
         let idx: Option<Vec<u32>> = match rel.valid {
             Some(_) => {
-                let flags = self.e.open(&sh.next().expect("shuffled"))?;
+                let flags = self.e.open(&sh.next().expect("shuffled"), Reveal::RowCount)?;
                 Some((0..n as u32).filter(|&i| flags[i as usize] == R::ONE).collect())
             }
             None => None,
@@ -944,7 +944,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         cols.extend(sorted[2..np].iter());
         cols.extend(summed.iter());
         let sh = self.e.shuffle(&cols)?;
-        let flags = self.e.open(&sh[0])?;
+        let flags = self.e.open(&sh[0], Reveal::GroupCount)?;
         let idx: Vec<u32> = (0..n as u32).filter(|&i| flags[i as usize] == R::ONE).collect();
         let g = idx.len();
         let got: Vec<E::A<R>> = sh[1..].iter().map(|c| self.e.gather(c, &idx)).collect();

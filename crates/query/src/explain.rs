@@ -2,6 +2,7 @@
 //! reveals besides the result.
 
 use crate::plan::{AggFn, Expr, Node, Op, Plan, Query, component_bits};
+use mitsu_mpc_core::Reveal;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -14,6 +15,13 @@ pub struct Step {
     /// Bytes each party sends.
     pub bytes: u64,
     pub reveals: String,
+    /// What the engine opens in this step, always (checked against the engine's record).
+    #[serde(skip)]
+    pub opens: Vec<Reveal>,
+    /// What it may open, depending on the data or sizes (a sort of more than one row, the pair
+    /// count of a many-to-many join).
+    #[serde(skip)]
+    pub may_open: Vec<Reveal>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +55,20 @@ fn scan_cost(n: u64, k: u64, ring: u64) -> (u64, u64) {
     (3 * lg(n), lg(n) * n * ((k + 1) * ring / 8 + 1))
 }
 
+/// Checks an engine's record of what a query opened against what its EXPLAIN promises: every
+/// opening is one some step lists, and every step's certain openings happened.
+pub fn check_openings(x: &Explain, opened: &[mitsu_mpc_core::Opened]) -> Result<(), String> {
+    let always: Vec<Reveal> = x.steps.iter().flat_map(|s| s.opens.iter().copied()).collect();
+    let may: Vec<Reveal> = x.steps.iter().flat_map(|s| s.may_open.iter().copied()).collect();
+    if let Some(o) = opened.iter().find(|o| !always.contains(&o.what) && !may.contains(&o.what)) {
+        return Err(format!("the engine opened {} ({} elements), which EXPLAIN does not list", o.what, o.elements));
+    }
+    if let Some(w) = always.iter().find(|w| !opened.iter().any(|o| o.what == **w)) {
+        return Err(format!("EXPLAIN lists {w}, which the engine never opened"));
+    }
+    Ok(())
+}
+
 pub fn explain(q: &Query) -> Explain {
     let mut steps = Vec::new();
     let ring = q.ring as u64;
@@ -62,6 +84,9 @@ pub fn explain(q: &Query) -> Explain {
             rounds: 4,
             bytes: out_rows * (2 * cols + 1) * ring / 8 * 3,
             reveals: "the number of result rows".into(),
+            opens: vec![],
+            // only where some rows may be invalid (a filter, a join)
+            may_open: vec![Reveal::RowCount],
         });
     }
     steps.push(Step {
@@ -71,6 +96,8 @@ pub fn explain(q: &Query) -> Explain {
         rounds: 1,
         bytes: out_rows * q.root.out.len() as u64 * 2 * ring / 8,
         reveals: "the result values, to the analyst only".into(),
+        opens: vec![],
+        may_open: vec![],
     });
     let leakage: Vec<String> = steps
         .iter()
@@ -116,6 +143,8 @@ fn expr_cost(e: &Expr, n: u64, ring: u64) -> (u64, u64) {
 fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
     let n = p.rows;
     let cols = p.out.len() as u64;
+    // what the step opens: always, and depending on the data
+    let (mut opens, mut may_open) = (Vec::new(), Vec::new());
     let (op, (rounds, bytes), reveals): (String, (u64, u64), String) = match &p.node {
         Node::Scan { table, .. } => {
             (format!("scan {table:?}"), (0, 0), "the table's row count (public metadata)".into())
@@ -148,6 +177,14 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
             let (cr2, cb2) = scan_cost(n, cols.div_ceil(2), ring);
             let (cr, cbytes) = ((cr1 + cr2) / 2, (cb1 + cb2) / 2);
             let keys: Vec<String> = lkeys.iter().zip(rkeys).map(|(a, b)| format!("{} = {}", a.text, b.text)).collect();
+            // a side without rows matches nothing: nothing is computed, nothing opened
+            if left.rows > 0 && right.rows > 0 {
+                opens.push(Reveal::JoinKeysUnique);
+                may_open.push(Reveal::SortComparisons);
+            }
+            if *many_to_many {
+                may_open.push(Reveal::JoinPairs);
+            }
             (
                 format!("{} join on {} (sort-based)", if *left_outer { "left" } else { "inner" }, keys.join(" and ")),
                 (sr + 2 * cr + 10, sb + 2 * cbytes),
@@ -198,6 +235,8 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
                 let (sr, sb) = sort_cost(m, kb, 2 * keys.len() as u64 + np + 2, ring);
                 let (cr, cbytes) = scan_cost(m, np + 1, ring);
                 let gtext: Vec<&str> = keys.iter().map(|k| k.text.as_str()).collect();
+                opens.push(Reveal::GroupCount);
+                may_open.push(Reveal::SortComparisons);
                 let reveals = if keys.is_empty() {
                     "whether any row qualifies".to_string()
                 } else {
@@ -219,6 +258,8 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
             walk(input, depth + 1, ring, out);
             let kb: u64 = keys.iter().map(|k| component_bits(&input.out[k.col]) as u64).sum::<u64>() + 1;
             let (sr, sb) = sort_cost(input.rows, kb, 2 * cols + 1, ring);
+            opens.push(Reveal::LimitRows);
+            may_open.push(Reveal::SortComparisons);
             (
                 format!("order by and keep the first {limit} rows"),
                 (sr + 1, sb),
@@ -226,5 +267,5 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
             )
         }
     };
-    out.push(Step { depth, op, rows: n, rounds, bytes, reveals });
+    out.push(Step { depth, op, rows: n, rounds, bytes, reveals, opens, may_open });
 }

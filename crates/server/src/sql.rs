@@ -118,6 +118,31 @@ fn start<'a>(
     Ok((Rep3::setup(ch)?, StoreSource { state, tables }))
 }
 
+/// One line per job in the party's log: who asked, and what the engine opened (its record).
+fn log_openings(state: &State, who: &Account, job: u64, kind: &str, opened: &[mitsu_mpc_core::Opened]) {
+    let list: Vec<String> = opened_json(opened)
+        .iter()
+        .map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or_default(), o["elements"]))
+        .collect();
+    eprintln!(
+        "{}: {kind} job {job:x} for {:?}: opened {}",
+        state.me,
+        who.name,
+        if list.is_empty() { "nothing".to_string() } else { list.join("; ") }
+    );
+}
+
+/// The engine's record of openings, as the job's answer and log show it.
+pub(crate) fn opened_json(opened: &[mitsu_mpc_core::Opened]) -> Vec<serde_json::Value> {
+    opened
+        .iter()
+        .map(|o| {
+            serde_json::json!({"what": o.what.as_str(), "elements": o.elements, "calls": o.calls,
+                "to": o.to.map_or("all parties".to_string(), |p| p.to_string())})
+        })
+        .collect()
+}
+
 pub(crate) fn run(
     state: &State,
     who: &Account,
@@ -132,13 +157,19 @@ pub(crate) fn run(
     let q = mitsu_query::plan_with(sql, &cat, opts).map_err(|e| plan_fail(&e))?;
     let (mut p, mut src) = start(state, job, d, cat.used.into_inner())?;
     let exec = |e: QueryError| plan_fail(&e);
-    Ok(if q.ring == 64 {
+    let frame = if q.ring == 64 {
         let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src).map_err(exec)?;
         encode(out, p.stats())
     } else {
         let out = mitsu_query::execute::<_, u128, _>(&mut p, &q, &mut src).map_err(exec)?;
         encode(out, p.stats())
-    })
+    };
+    log_openings(state, who, job, "sql", p.opened());
+    // the record must match what EXPLAIN promised the analyst; a mismatch is a bug to report
+    if let Err(w) = mitsu_query::explain::check_openings(&mitsu_query::explain::explain(&q), p.opened()) {
+        eprintln!("{}: sql job {job:x}: the openings differ from EXPLAIN: {w}", state.me);
+    }
+    Ok(frame)
 }
 
 /// A statistics job: the party derives the function's SELECT from the request itself (against its
@@ -165,9 +196,10 @@ pub(crate) fn run_stats(
     let (mut p, mut src) = start(state, job, d, tables)?;
     let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req).map_err(stats)?;
     let st = p.stats();
-    let header =
-        serde_json::json!({"names": out.names, "divisors": out.divisors, "rounds": st.rounds, "bytes": st.bytes_sent})
-            .to_string();
+    log_openings(state, who, job, "stats", p.opened());
+    let header = serde_json::json!({"names": out.names, "divisors": out.divisors, "rounds": st.rounds,
+        "bytes": st.bytes_sent, "opened": opened_json(p.opened())})
+    .to_string();
     let vals = out.values(&p).parts(&p).into_client();
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
     bytes.extend_from_slice(header.as_bytes());

@@ -102,7 +102,7 @@ pub(crate) fn check(state: &State, sub: u64, t: &TableInfo) -> Result<(), Fail> 
         });
     }
     let opened = match &oks {
-        Some(b) => p.open_b(b)?,
+        Some(b) => p.open_b(b, mitsu_mpc_core::Reveal::UploadCheck)?,
         None => mitsu_algebra::Planes::zeros(1, 0),
     };
     let bad: Vec<&str> =

@@ -191,7 +191,8 @@ pub(crate) fn independence<E: Engine>(
     let k = c.v.len() - r;
     let totals: Vec<A<E>> = c.v.iter().map(|v| e.sum(v)).collect();
     let t = e.concat(&totals.iter().collect::<Vec<_>>());
-    let m: Vec<u64> = e.open(&t).map_err(mpc)?.iter().map(|x| x.to_i128() as u64).collect();
+    let m: Vec<u64> =
+        e.open(&t, mitsu_mpc_core::Reveal::StatisticCounts).map_err(mpc)?.iter().map(|x| x.to_i128() as u64).collect();
     let n: u64 = m[..r].iter().sum();
     if let Some(i) = m.iter().position(|&x| x == 0) {
         return Err(StatsError::Invalid(format!(
@@ -252,7 +253,7 @@ pub(crate) fn goodness<E: Engine>(
     };
     let counts: Vec<A<E>> = c.v.iter().map(|v| e.sum(v)).collect();
     let o = e.concat(&counts.iter().collect::<Vec<_>>());
-    let n = e.open(&e.sum(&o)).map_err(mpc)?[0].to_i128() as u64;
+    let n = e.open(&e.sum(&o), mitsu_mpc_core::Reveal::StatisticCounts).map_err(mpc)?[0].to_i128() as u64;
     if n == 0 {
         return Err(StatsError::Invalid("no rows have one of the levels".into()));
     }

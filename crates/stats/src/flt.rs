@@ -323,8 +323,8 @@ impl<E: Engine, R: Ring> Flt<E, R> {
     }
 
     /// Opens to every party (tests and the few values a kernel must make public anyway).
-    pub fn open(&self, e: &mut E) -> Result<Vec<f64>> {
-        let v = e.open(&self.parts(e))?;
+    pub fn open(&self, e: &mut E, why: mitsu_mpc_core::Reveal) -> Result<Vec<f64>> {
+        let v = e.open(&self.parts(e), why)?;
         let k = v.len() / 3;
         Ok((0..k).map(|i| decode(v[i].to_i128(), v[k + i].to_i128(), v[2 * k + i].to_i128())).collect())
     }

@@ -87,7 +87,7 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
     let zz: A<E> = e.bits2a(&both).map_err(mpc)?;
     let y01 = e.slice(&zz, n..2 * n);
     let bad = e.add_public(&e.neg(&e.add(&e.slice(&zz, 0..n), &y01)), &[u128::ONE]);
-    if e.open(&e.sum(&bad)).map_err(mpc)?[0] != u128::ZERO {
+    if e.open(&e.sum(&bad), mitsu_mpc_core::Reveal::StatisticError).map_err(mpc)?[0] != u128::ZERO {
         return Err(StatsError::Invalid(format!("logit: {:?} must be coded 0/1", c.names[k])));
     }
     let ones = e.constant(&vec![u128::ONE; n]);
@@ -168,7 +168,7 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
         let small: A<E> = e.bits2a(&small).map_err(mpc)?;
         let conv = e.add(&small, &gd.z);
         let (df, over) = to_fixed(e, &delta, G)?;
-        let flags = e.open(&e.concat(&[&conv, &over])).map_err(mpc)?;
+        let flags = e.open(&e.concat(&[&conv, &over]), mitsu_mpc_core::Reveal::Iterations).map_err(mpc)?;
         if flags[1] != u128::ZERO {
             return Err(StatsError::Invalid(
                 "logit does not converge: a coefficient grows without bound (perfect separation?)".into(),

@@ -517,7 +517,12 @@ fn grouped<E: Engine, S: Source<E>>(
     let c = load(e, cat, src, &sql, &names, &req.function)?;
     let k = c.v.len() - 1;
     let sizes = e.concat(&(1..=k).map(|g| e.sum(&c.v[g])).collect::<Vec<_>>().iter().collect::<Vec<_>>());
-    let ng: Vec<usize> = e.open(&sizes).map_err(mpc)?.iter().map(|x| x.to_i128() as usize).collect();
+    let ng: Vec<usize> = e
+        .open(&sizes, mitsu_mpc_core::Reveal::StatisticCounts)
+        .map_err(mpc)?
+        .iter()
+        .map(|x| x.to_i128() as usize)
+        .collect();
     // a pooled variance (Student's t, ANOVA) needs only positive pooled degrees of freedom; a
     // group's own variance (Welch, the F-test of variances, z) needs two values
     let pooled = (req.function == "ttest" && !req.welch) || req.function == "anova";
@@ -612,7 +617,7 @@ fn describe<E: Engine>(
     let v = &c.v[i];
     let nn = &c.nn[i];
     let cnt = e.sum(nn);
-    let n = e.open(&cnt).map_err(mpc)?[0].to_i128() as usize;
+    let n = e.open(&cnt, mitsu_mpc_core::Reveal::StatisticCounts).map_err(mpc)?[0].to_i128() as usize;
     // always: the answer says why a field has no value (the parties know n already)
     out.push_div(format!("{prefix}count"), Flt::constant(e, &[n as f64]), div_one(sc));
     if n == 0 {
@@ -889,7 +894,7 @@ fn positive_means<E: Engine>(
     let bad = dots(e, &[(&le0a, nn)])?;
     let any = e.eqz(&bad, lg(c.n) + 1).map_err(mpc)?;
     let anya: A<E> = e.bits2a(&any).map_err(mpc)?;
-    if e.open(&anya).map_err(mpc)?[0] != u128::ONE {
+    if e.open(&anya, mitsu_mpc_core::Reveal::StatisticError).map_err(mpc)?[0] != u128::ONE {
         return Err(StatsError::Invalid(format!(
             "column {:?} has a value <= 0; geometric and harmonic means need positive values",
             c.names[i]
@@ -1482,7 +1487,7 @@ fn ols<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> Result<(), St
     let small = e.msb(&e.add_public(&ratio.e, &[u128::from_u64(33)]), 16).map_err(mpc)?;
     let sa: A<E> = e.bits2a(&small).map_err(mpc)?;
     let bad = e.add(&sa, &ratio.z);
-    let opened = e.open(&bad).map_err(mpc)?;
+    let opened = e.open(&bad, mitsu_mpc_core::Reveal::StatisticError).map_err(mpc)?;
     if let Some(j) = opened.iter().position(|b| b.to_i128() != 0) {
         return Err(StatsError::Invalid(format!(
             "singular design matrix: {:?} is (nearly) a linear combination of the other regressors",

@@ -201,6 +201,31 @@ pub enum Kernel {
 }
 
 /// One function of the suite.
+impl Kernel {
+    /// What a kernel may open to the parties besides what its SELECT opens (the engine records
+    /// every opening; tests check the record against this list). Its outputs go to the analyst
+    /// only.
+    pub fn reveals(self) -> &'static [mitsu_mpc_core::Reveal] {
+        use mitsu_mpc_core::Reveal::*;
+        match self {
+            // non-NULL counts; order statistics by one sort; non-positive values for gmean/hmean
+            Kernel::Describe => &[StatisticCounts, SortComparisons, StatisticError],
+            Kernel::OneSample | Kernel::TTest | Kernel::Weighted => &[StatisticCounts, StatisticError],
+            // group sizes
+            Kernel::Groups => &[StatisticCounts, StatisticError],
+            // a singular design; Spearman ranks by one sort per column
+            Kernel::Matrix => &[StatisticError, SortComparisons, StatisticCounts],
+            // GROUP BY queries: the number of groups
+            Kernel::Sql => &[GroupCount, SortComparisons, RowCount],
+            // row and column totals
+            Kernel::Chisq => &[StatisticCounts, StatisticError],
+            Kernel::Ranks | Kernel::SignedRank => &[StatisticCounts, SortComparisons, StatisticError],
+            // a response not coded 0/1, convergence and divergence per iteration
+            Kernel::Logit => &[StatisticError, Iterations],
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Function {
     pub name: &'static str,

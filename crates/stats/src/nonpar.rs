@@ -148,7 +148,7 @@ pub(crate) fn signed_rank<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E
     let abs = e.sub(d, &e.mul_public(&sd, &[u128::from_u64(2)]));
     // positive = 1 - negative - zero
     let pos = e.add_public(&e.neg(&e.add(&sa, &za)), &[u128::ONE]);
-    let zeros = e.open(&e.sum(&za)).map_err(mpc)?[0].to_i128() as usize;
+    let zeros = e.open(&e.sum(&za), mitsu_mpc_core::Reveal::StatisticCounts).map_err(mpc)?[0].to_i128() as usize;
     let m = n - zeros;
     if m == 0 {
         return Err(StatsError::Invalid(
