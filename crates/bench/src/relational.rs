@@ -95,7 +95,7 @@ impl<R0: Ring> Source<Rep3> for Dealt<R0> {
         table: &str,
         col: usize,
     ) -> Result<(AShare<R>, Option<AShare<R>>), QueryError> {
-        let s = self.0.remove(&(table.to_string(), col)).ok_or_else(|| QueryError::Mpc("column read twice".into()))?;
+        let s = self.0.remove(&(table.to_string(), col)).ok_or_else(|| QueryError::internal("column read twice"))?;
         Ok((mitsu_query::as_ring(s)?, None))
     }
 }

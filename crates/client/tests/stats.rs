@@ -37,8 +37,7 @@ fn run<E: Engine>(e: &mut E, t: &Tables, req: &Request) -> Result<BTreeMap<Strin
             req.function, o.what, o.elements, kernel
         );
     }
-    let vals =
-        out.values(e).open(e, mitsu_mpc_core::Reveal::Check).map_err(|e: MpcError| StatsError::Mpc(e.to_string()))?;
+    let vals = out.values(e).open(e, mitsu_mpc_core::Reveal::Check).map_err(|e: MpcError| StatsError::Mpc(e))?;
     Ok(out.decode(&vals))
 }
 
@@ -47,7 +46,7 @@ fn sql_rows<E: Engine, R: Ring>(e: &mut E, t: &Tables, sql: &str) -> Result<Vec<
     let q = mitsu_query::plan(sql, t).map_err(StatsError::from)?;
     let mut src = t;
     let out = mitsu_query::execute::<E, R, _>(e, &q, &mut src).map_err(StatsError::from)?;
-    let m = |e: MpcError| StatsError::Mpc(e.to_string());
+    let m = |e: MpcError| StatsError::Mpc(e);
     let mut values = Vec::new();
     for c in &out.values {
         values.push(e.open(c, mitsu_mpc_core::Reveal::Check).map_err(m)?.into_iter().map(|x| x.to_i128()).collect());
@@ -81,7 +80,7 @@ fn twin(t: &Tables, req: &Request) -> Result<Value, StatsError> {
 fn protocol(t: &Tables, req: &Request) -> Result<Value, StatsError> {
     if is_counting(req) {
         let [a, b, c] = mitsu_mpc_runtime::run3(|ch| {
-            let mut p = Rep3::setup(ch).map_err(|e| StatsError::Mpc(e.to_string()))?;
+            let mut p = Rep3::setup(ch).map_err(StatsError::Mpc)?;
             counting(&mut p, t, req)
         });
         let a = a?;
@@ -90,7 +89,7 @@ fn protocol(t: &Tables, req: &Request) -> Result<Value, StatsError> {
         return Ok(a);
     }
     let r = mitsu_mpc_runtime::run3(|ch| {
-        let mut p = Rep3::setup(ch).map_err(|e| StatsError::Mpc(e.to_string()))?;
+        let mut p = Rep3::setup(ch).map_err(StatsError::Mpc)?;
         run(&mut p, t, req)
     });
     let [a, b, c] = r;

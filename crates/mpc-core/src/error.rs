@@ -6,7 +6,7 @@ use mitsu_algebra::EncodeError;
 
 pub type Result<T, E = MpcError> = std::result::Result<T, E>;
 
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MpcError {
     /// A peer sent something malformed (wrong type, wrong length). Never a panic.
     #[error("{party} sent a malformed message: {what}")]

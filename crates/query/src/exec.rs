@@ -76,7 +76,7 @@ fn execute_inner<E: Engine, R: Ring, S: Source<E>>(
     shuffle: bool,
 ) -> Res<Output<E, R>> {
     if R::BITS != q.ring {
-        return Err(QueryError::Mpc(format!("plan needs Z_2^{}, executor runs Z_2^{}", q.ring, R::BITS)));
+        return Err(QueryError::internal(format!("plan needs Z_2^{}, executor runs Z_2^{}", q.ring, R::BITS)));
     }
     let mut x = Exec { e, src };
     let rel = x.run(&q.root, &vec![true; q.root.out.len()])?;
@@ -125,7 +125,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     if need[i] {
                         let (v, nn) = self.src.column::<R>(self.e, table, c)?;
                         if self.e.len(&v) != n {
-                            return Err(QueryError::Mpc(format!("table {table:?}: column lengths differ")));
+                            return Err(QueryError::internal(format!("table {table:?}: column lengths differ")));
                         }
                         out.push(Col { v, nn });
                     } else {
@@ -230,7 +230,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         if let (Class::Cat { w: wf }, Class::Cat { w: wt }) = (from.class, to.class) {
             // a label at a wider width: its bytes move up, zero bytes fill the end
             if wt < wf {
-                return Err(QueryError::Mpc(format!("internal: cannot narrow {from:?} to {to:?}")));
+                return Err(QueryError::internal(format!("cannot narrow {from:?} to {to:?}")));
             }
             return Ok(if wt == wf {
                 c.clone()
@@ -243,7 +243,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         }
         let ((df, ff), (dt, ft)) = (from.scale(), to.scale());
         if dt < df || ft < ff {
-            return Err(QueryError::Mpc(format!("internal: cannot align {from:?} to {to:?}")));
+            return Err(QueryError::internal(format!("cannot align {from:?} to {to:?}")));
         }
         let k = factor(dt - df, ft - ff, "alignment")?;
         if k == 1 {
@@ -1108,5 +1108,5 @@ fn uses(x: &Expr, need: &mut [bool]) {
 /// is (sources holding shares in a fixed ring, mixed-ring steps).
 pub fn as_ring<T: 'static, U: 'static>(x: T) -> Res<U> {
     let b: Box<dyn std::any::Any> = Box::new(x);
-    b.downcast::<U>().map(|b| *b).map_err(|_| QueryError::Mpc("internal: ring mismatch".into()))
+    b.downcast::<U>().map(|b| *b).map_err(|_| QueryError::internal("ring mismatch"))
 }

@@ -33,7 +33,7 @@ pub trait Catalog {
     fn table(&self, name: &str) -> Result<TableMeta, QueryError>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum QueryError {
     /// The text does not parse.
     Syntax(String),
@@ -43,8 +43,9 @@ pub enum QueryError {
     Invalid(String),
     /// A value could not be represented safely.
     Range(String),
-    /// The computation failed (a party, the network, or a data-dependent check).
-    Mpc(String),
+    /// The computation failed (a party, the network, or a data-dependent check), with the
+    /// engine's error kept so the server can answer by kind.
+    Mpc(mitsu_mpc_core::MpcError),
     /// The query exceeds one of the planner's limits (see [`limits`]); the message names it.
     Limit(String),
     /// The account may not read a table the query names.
@@ -58,9 +59,9 @@ impl std::fmt::Display for QueryError {
             QueryError::Unsupported(m)
             | QueryError::Invalid(m)
             | QueryError::Range(m)
-            | QueryError::Mpc(m)
             | QueryError::Limit(m)
             | QueryError::Forbidden(m) => f.write_str(m),
+            QueryError::Mpc(e) => write!(f, "{e}"),
         }
     }
 }
@@ -68,6 +69,11 @@ impl std::fmt::Display for QueryError {
 impl std::error::Error for QueryError {}
 
 impl QueryError {
+    /// A broken invariant of mitsu's own (a bug), never the user's input.
+    pub fn internal(what: impl Into<String>) -> QueryError {
+        QueryError::Mpc(mitsu_mpc_core::MpcError::Internal(what.into()))
+    }
+
     pub fn unsupported(what: &str, span: sqlparser::tokenizer::Span) -> QueryError {
         QueryError::Unsupported(format!("not supported: {what}{}", at(span)))
     }
@@ -95,6 +101,6 @@ fn at(span: sqlparser::tokenizer::Span) -> String {
 
 impl From<mitsu_mpc_core::MpcError> for QueryError {
     fn from(e: mitsu_mpc_core::MpcError) -> Self {
-        QueryError::Mpc(e.to_string())
+        QueryError::Mpc(e)
     }
 }

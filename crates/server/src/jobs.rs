@@ -57,12 +57,7 @@ impl From<String> for Fail {
 
 impl From<MpcError> for Fail {
     fn from(e: MpcError) -> Fail {
-        let status = match e {
-            MpcError::PeerUnreachable { .. } => 503,
-            MpcError::Range { .. } | MpcError::Encode(_) | MpcError::Invalid(_) => 400,
-            _ => 500,
-        };
-        Fail(status, e.to_string())
+        Fail(crate::sql::mpc_status(&e), e.to_string())
     }
 }
 

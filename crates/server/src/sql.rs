@@ -44,10 +44,10 @@ struct StoreSource<'a> {
 /// reduced mod 2^64 locally (valid when the plan proved the values fit).
 fn load_as<R: Ring>(p: &mut Rep3, bytes: &[u8], rows: usize, stored: u32, bits: u32) -> Result<AShare<R>, QueryError> {
     if stored == 64 {
-        let s = shares::<u64>(bytes, rows).map_err(QueryError::Mpc)?;
+        let s = shares::<u64>(bytes, rows).map_err(QueryError::internal)?;
         if R::BITS == 64 { as_ring(s) } else { as_ring(p.extend(&s, bits)?) }
     } else {
-        let s = shares::<u128>(bytes, rows).map_err(QueryError::Mpc)?;
+        let s = shares::<u128>(bytes, rows).map_err(QueryError::internal)?;
         if R::BITS == 128 { as_ring(s) } else { as_ring(p.reduce64(&s)) }
     }
 }
@@ -60,11 +60,14 @@ impl Source<Rep3> for StoreSource<'_> {
         col: usize,
     ) -> Result<(AShare<R>, Option<AShare<R>>), QueryError> {
         let (t, schema) =
-            self.tables.get(table).ok_or_else(|| QueryError::Mpc(format!("table {table:?} not loaded")))?;
+            self.tables.get(table).ok_or_else(|| QueryError::internal(format!("table {table:?} not loaded")))?;
         let c = &schema.columns[col];
         let rows = t.rows as usize;
         let read = |i: usize| {
-            self.state.store.read_column(&t.name, t.version, i as i64).map_err(|e| QueryError::Mpc(e.to_string()))
+            self.state
+                .store
+                .read_column(&t.name, t.version, i as i64)
+                .map_err(|e| QueryError::internal(format!("reading shares: {e}")))
         };
         let v = load_as::<R>(e, &read(col)?, rows, c.ring_bits(), c.bits)?;
         let nn = if c.nullable {
@@ -93,10 +96,22 @@ fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>, st: mitsu_mpc_core::CommSt
     bytes
 }
 
+/// The status of an engine error, by kind: the caller's problem (400), a peer that cannot be
+/// reached (503) or misbehaved (502), or a bug (500).
+pub(crate) fn mpc_status(e: &mitsu_mpc_core::MpcError) -> u16 {
+    use mitsu_mpc_core::MpcError as M;
+    match e {
+        M::Range { .. } | M::Encode(_) | M::Invalid(_) => 400,
+        M::PeerUnreachable { .. } => 503,
+        M::PeerMisbehaved { .. } => 502,
+        M::Internal(_) => 500,
+    }
+}
+
 fn plan_fail(e: &QueryError) -> Fail {
     let status = match e {
         QueryError::Forbidden(_) => 403,
-        QueryError::Mpc(_) => 500,
+        QueryError::Mpc(m) => mpc_status(m),
         _ => 400,
     };
     Fail(status, e.to_string())
@@ -191,7 +206,7 @@ pub(crate) fn run_stats(
     let tables = cat.used.borrow().clone();
     let stats = |e: mitsu_stats::StatsError| match e {
         mitsu_stats::StatsError::Invalid(e) => Fail(400, e),
-        e => Fail(500, e.to_string()),
+        mitsu_stats::StatsError::Mpc(m) => Fail(mpc_status(&m), m.to_string()),
     };
     let (mut p, mut src) = start(state, job, d, tables)?;
     let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req).map_err(stats)?;
@@ -205,4 +220,23 @@ pub(crate) fn run_stats(
     bytes.extend_from_slice(header.as_bytes());
     bytes.extend_from_slice(bytemuck::cast_slice::<u128, u8>(&vals));
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mitsu_mpc_core::{MpcError, PartyId};
+
+    // execution errors keep their kind up to the status a client sees (they were all 500)
+    #[test]
+    fn errors_answer_by_kind() {
+        let peer = MpcError::PeerUnreachable { party: PartyId::P2, what: "gone".into() };
+        assert_eq!(plan_fail(&QueryError::Mpc(peer.clone())).0, 503);
+        assert_eq!(plan_fail(&QueryError::from(MpcError::invalid("x"))).0, 400);
+        assert_eq!(plan_fail(&QueryError::internal("bug")).0, 500);
+        assert_eq!(plan_fail(&QueryError::Forbidden("no".into())).0, 403);
+        assert_eq!(plan_fail(&QueryError::range("a * b", 140)).0, 400);
+        let via_stats = mitsu_stats::StatsError::from(QueryError::Mpc(peer));
+        assert!(matches!(via_stats, mitsu_stats::StatsError::Mpc(MpcError::PeerUnreachable { .. })));
+    }
 }

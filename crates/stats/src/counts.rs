@@ -19,7 +19,7 @@ fn label(v: &Value) -> String {
 }
 
 fn count(v: &Value) -> Result<u64, StatsError> {
-    v.as_f64().map(|x| x as u64).ok_or_else(|| StatsError::Mpc(format!("a count came back as {v}")))
+    v.as_f64().map(|x| x as u64).ok_or_else(|| StatsError::internal(format!("a count came back as {v}")))
 }
 
 /// Numbers by value, other labels by text.
@@ -92,7 +92,7 @@ pub fn run_sql(req: &Request, run: &mut RunSql<'_>) -> Result<Json, StatsError> 
                 return Err(StatsError::Invalid(format!("--bins {bins}: choose between 1 and 1000")));
             }
             let r = run(&format!("SELECT MIN({c}), MAX({c}), COUNT({c}) FROM {from}"))?;
-            let row = r.first().ok_or_else(|| StatsError::Mpc("MIN/MAX returned no row".into()))?;
+            let row = r.first().ok_or_else(|| StatsError::internal("MIN/MAX returned no row"))?;
             if count(&row[2])? == 0 {
                 return Err(StatsError::Invalid(format!("column {col:?} has no values to put in bins")));
             }

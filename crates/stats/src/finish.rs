@@ -60,7 +60,7 @@ const IMPRECISE_INTERCEPT: &str = "the intercept is a small difference of large 
      regressors' means dwarf it): it is not known to nine digits, so it is not shown (centre or rescale a regressor)";
 
 fn get(v: &BTreeMap<String, f64>, k: &str) -> Result<f64, StatsError> {
-    v.get(k).copied().ok_or_else(|| StatsError::Mpc(format!("the parties' answer lacks {k:?}")))
+    v.get(k).copied().ok_or_else(|| StatsError::internal(format!("the parties' answer lacks {k:?}")))
 }
 
 /// n of a one-sample test, or the groups and their sizes of a two-sample one.

@@ -48,7 +48,7 @@ impl<E: Engine> Cols<E> {
 }
 
 pub(crate) fn mpc(e: MpcError) -> StatsError {
-    StatsError::Mpc(e.to_string())
+    StatsError::Mpc(e)
 }
 
 pub(crate) fn lg(n: usize) -> u32 {

@@ -146,28 +146,36 @@ impl Request {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StatsError {
     /// The request cannot be computed (names the problem).
     Invalid(String),
-    /// The computation failed.
-    Mpc(String),
+    /// The computation failed (the engine's error, kept for its kind).
+    Mpc(mitsu_mpc_core::MpcError),
 }
 
 impl std::fmt::Display for StatsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StatsError::Invalid(s) | StatsError::Mpc(s) => f.write_str(s),
+            StatsError::Invalid(s) => f.write_str(s),
+            StatsError::Mpc(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for StatsError {}
 
+impl StatsError {
+    /// A broken invariant (a bug in mitsu), not a problem with the request.
+    pub fn internal(what: impl Into<String>) -> StatsError {
+        StatsError::Mpc(mitsu_mpc_core::MpcError::Internal(what.into()))
+    }
+}
+
 impl From<mitsu_query::QueryError> for StatsError {
     fn from(e: mitsu_query::QueryError) -> Self {
         match e {
-            mitsu_query::QueryError::Mpc(s) => StatsError::Mpc(s),
+            mitsu_query::QueryError::Mpc(e) => StatsError::Mpc(e),
             other => StatsError::Invalid(other.to_string()),
         }
     }
