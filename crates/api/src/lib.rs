@@ -10,6 +10,50 @@ pub use schema::{ColumnSchema, Kind, MAX_COLUMNS, MAX_ROWS, SCHEMA_FORMAT, Schem
 /// Rows per stored share chunk: the client uploads and every party stores and reads column shares
 /// in chunks of this many rows (the last chunk holds the rest). Part of the wire and disk format.
 pub const CHUNK_ROWS: usize = 1 << 16;
+
+/// What an account may do. Routes decide through this type, never by comparing strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Uploads and replaces its own tables.
+    Provider,
+    /// Runs queries and statistics on the tables.
+    Analyst,
+    /// Creates accounts; may do everything.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Provider, Role::Analyst, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Provider => "provider",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// May upload tables (its own).
+    pub fn uploads(self) -> bool {
+        matches!(self, Role::Provider | Role::Admin)
+    }
+
+    /// May read every table in queries (a provider reads only its own).
+    pub fn reads_all_tables(self) -> bool {
+        matches!(self, Role::Analyst | Role::Admin)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub(crate) enum Change {
     Commit { table: String, version: i64 },
-    Account { name: String, role: String, token_sha256: String },
+    Account { name: String, role: mitsu_api::Role, token_sha256: String },
 }
 
 impl Change {

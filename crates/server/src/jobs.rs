@@ -10,6 +10,7 @@
 
 use crate::party::State;
 use mitsu_algebra::Ring;
+use mitsu_api::Role;
 use mitsu_mpc_core::{Channel, MpcError, Payload};
 use mitsu_mpc_rep3::{AShare, Rep3};
 use mitsu_net::http::{Request, Response};
@@ -176,7 +177,7 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
 
 /// Compute + open of a staged benchmark operation (admins only).
 fn bench(state: &State, who: &Account, id: u64, d: &[u8; 32], r: &JobRequest) -> Result<Vec<u8>, Fail> {
-    if who.role != "admin" {
+    if who.role != Role::Admin {
         return Err(Fail(403, "only admins may run benchmarks".into()));
     }
     let Some(staged) = state.bench.lock().unwrap_or_else(|p| p.into_inner()).remove(&r.stage) else {

@@ -4,7 +4,7 @@
 //! of the other parties.
 
 use crate::routes;
-use mitsu_api::PartyConfig;
+use mitsu_api::{PartyConfig, Role};
 use mitsu_mpc_core::PartyId;
 use mitsu_net::http::{self, Request, Response};
 use mitsu_net::{Identity, Mesh, MeshConfig};
@@ -175,7 +175,7 @@ pub(crate) fn caller(state: &State, tok: Option<&str>) -> Option<Account> {
     let got = crate::init::token_hash(tok);
     let want = &state.cfg.admin_token_sha256;
     if got.len() == want.len() && got.bytes().zip(want.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 {
-        return Some(Account { name: "admin".into(), role: "admin".into() });
+        return Some(Account { name: "admin".into(), role: Role::Admin });
     }
     state.store.account_by_token(&got).ok().flatten()
 }
@@ -190,7 +190,7 @@ fn admit(state: &State, head: &http::Head) -> Result<(Option<Account>, usize), R
     let Some(who) = caller(state, head.bearer()) else {
         return Err(Response::error(401, "missing or wrong token"));
     };
-    let limit = if who.role == "admin" { MAX_ADMIN_BODY } else { MAX_BODY };
+    let limit = if who.role == Role::Admin { MAX_ADMIN_BODY } else { MAX_BODY };
     Ok((Some(who), limit))
 }
 

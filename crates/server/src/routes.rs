@@ -3,7 +3,7 @@
 use crate::change::{self, Change};
 use crate::jobs::Fail;
 use crate::party::State;
-use mitsu_api::Schema;
+use mitsu_api::{Role, Schema};
 use mitsu_mpc_core::PartyId;
 use mitsu_net::http::{Request, Response};
 use mitsu_store::{Account, StoreError, TableInfo};
@@ -65,7 +65,7 @@ pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> 
             table_name(name).map(|name| commit(state, who, req, name, v))
         }
         ("POST", ["v1", "bench", "stage", id]) => Ok((|| {
-            if who.role != "admin" {
+            if who.role != Role::Admin {
                 return forbidden(who, "stage benchmark inputs");
             }
             let Ok(id) = id.parse::<u64>() else { return Response::error(400, "stage id must be a number") };
@@ -89,7 +89,7 @@ fn shorten(s: &str) -> String {
 }
 
 fn may_upload(who: &Account) -> bool {
-    who.role == "admin" || who.role == "provider"
+    who.role.uploads()
 }
 
 fn status(state: &State) -> Response {
@@ -121,7 +121,7 @@ struct NewAccount {
 
 /// Creates an account at all three parties or at none.
 fn create_account(state: &State, who: &Account, req: &Request) -> Response {
-    if who.role != "admin" {
+    if who.role != Role::Admin {
         return forbidden(who, "create accounts");
     }
     let a: NewAccount = match serde_json::from_slice(&req.body) {
@@ -131,8 +131,9 @@ fn create_account(state: &State, who: &Account, req: &Request) -> Response {
     if a.job == 0 {
         return Response::error(400, "job must be non-zero");
     }
+    let role = Role::parse(&a.role);
     let local = (|| {
-        if !["provider", "analyst", "admin"].contains(&a.role.as_str()) {
+        if role.is_none() {
             return Err(Fail(400, format!("role must be provider, analyst or admin, not {:?}", shorten(&a.role))));
         }
         mitsu_api::names::check_name("account", &a.name).map_err(|e| Fail(400, e))?;
@@ -145,7 +146,10 @@ fn create_account(state: &State, who: &Account, req: &Request) -> Response {
             Err(e) => Err(Fail(500, e.to_string())),
         }
     })();
-    let c = Change::Account { name: a.name.clone(), role: a.role.clone(), token_sha256: a.token_sha256.clone() };
+    // an unknown role is refused above; the change still goes through the agreement so that
+    // peers given another request are released (a party that refused votes no)
+    let role = role.unwrap_or(Role::Analyst);
+    let c = Change::Account { name: a.name.clone(), role, token_sha256: a.token_sha256.clone() };
     change::run(state, who, a.job, c, local.map(|()| false), |_| Ok(()))
 }
 
@@ -194,7 +198,7 @@ fn begin(state: &State, who: &Account, req: &Request, name: &str) -> Response {
     // a table may be replaced only by its owner (or an admin)
     if let Ok(t) = state.store.table(name)
         && t.owner != who.name
-        && who.role != "admin"
+        && who.role != Role::Admin
     {
         return forbidden(who, &format!("replace table {name:?}, owned by {:?}", t.owner));
     }

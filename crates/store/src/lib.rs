@@ -48,7 +48,7 @@ pub struct TableInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub name: String,
-    pub role: String,
+    pub role: mitsu_api::Role,
 }
 
 /// The store. One connection; SQLite serialises writers anyway.
@@ -132,7 +132,16 @@ impl Store {
         Ok(self
             .db()
             .query_row("SELECT name, role FROM accounts WHERE token_sha256 = ?1", [token_sha256], |r| {
-                Ok(Account { name: r.get(0)?, role: r.get(1)? })
+                let role: String = r.get(1)?;
+                // a role this version does not know is a damaged store, not a guess
+                let role = mitsu_api::Role::parse(&role).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        format!("role {role:?}").into(),
+                    )
+                })?;
+                Ok(Account { name: r.get(0)?, role })
             })
             .optional()?)
     }
@@ -355,7 +364,7 @@ impl Store {
             Apply::PutAccount { name, role, token_sha256 } => {
                 tx.execute(
                     "INSERT INTO accounts (name, token_sha256, role, created) VALUES (?1, ?2, ?3, ?4)",
-                    params![name, token_sha256, role, now()],
+                    params![name, token_sha256, role.as_str(), now()],
                 )?;
             }
         }
@@ -465,7 +474,7 @@ pub struct ChangeRec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Apply {
     CommitVersion { name: String, version: i64 },
-    PutAccount { name: String, role: String, token_sha256: String },
+    PutAccount { name: String, role: mitsu_api::Role, token_sha256: String },
 }
 
 fn row_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRec> {
@@ -601,10 +610,13 @@ mod tests {
         assert!(!s.record_change(&ChangeRec { state: ChangeState::Aborted, ..rec.clone() }).unwrap());
         assert_eq!(s.prepared_changes().unwrap(), vec![rec.clone()]);
         assert!(!s.account_taken("lab", "h").unwrap());
-        let apply = Apply::PutAccount { name: "lab".into(), role: "provider".into(), token_sha256: "h".into() };
+        let apply = Apply::PutAccount { name: "lab".into(), role: mitsu_api::Role::Provider, token_sha256: "h".into() };
         s.commit_change(rec.id, &apply).unwrap();
         assert!(s.account_taken("lab", "x").unwrap() && s.account_taken("y", "h").unwrap());
-        assert_eq!(s.account_by_token("h").unwrap(), Some(Account { name: "lab".into(), role: "provider".into() }));
+        assert_eq!(
+            s.account_by_token("h").unwrap(),
+            Some(Account { name: "lab".into(), role: mitsu_api::Role::Provider })
+        );
         assert!(s.abort_change(rec.id, "late").is_err(), "a committed change stays committed");
         assert!(s.prepared_changes().unwrap().is_empty());
         // a pending commit of a table blocks aborting and expiring its upload
