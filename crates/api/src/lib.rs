@@ -2,6 +2,7 @@
 //! and responses. Nothing here knows about shares or protocols.
 
 pub mod encode;
+pub mod frame;
 pub mod names;
 mod schema;
 

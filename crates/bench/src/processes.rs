@@ -151,11 +151,17 @@ pub fn verify(op: &str, prep: &Prepared, parts: [&[u8]; 3]) -> Result<()> {
         }
         _ if prep.spec.ring == 64 => {
             let v: Vec<Vec<u64>> = parts.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect();
-            (0..n).map(|i| v[0][i].wrapping_add(v[1][i]).wrapping_add(v[2][i]).to_i128()).collect()
+            mitsu_mpc_rep3::client::reconstruct::<u64>([&v[0], &v[1], &v[2]])?
+                .into_iter()
+                .map(|x| x.to_i128())
+                .collect()
         }
         _ => {
             let v: Vec<Vec<u128>> = parts.iter().map(|b| bytemuck::pod_collect_to_vec(b)).collect();
-            (0..n).map(|i| v[0][i].wrapping_add(v[1][i]).wrapping_add(v[2][i]).to_i128()).collect()
+            mitsu_mpc_rep3::client::reconstruct::<u128>([&v[0], &v[1], &v[2]])?
+                .into_iter()
+                .map(|x| x.to_i128())
+                .collect()
         }
     };
     let tol = if op == "mul_fixed" { 1 } else { 0 };

@@ -82,51 +82,39 @@ impl Client {
 
 type Reconstructed = (Vec<Vec<i128>>, Vec<Vec<bool>>, [u64; 2]);
 
-/// Sums the three parties' shares; values as signed integers, flags as booleans; the busiest
-/// party's rounds and bytes.
+/// Reconstructs the three parties' result frames (`mitsu_api::frame`): values as signed integers,
+/// flags as booleans; the busiest party's rounds and bytes.
 fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<Reconstructed, ClientError> {
-    let h = |b: &[u8], i: usize| b.get(8 * i..8 * i + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap()));
-    let header = |b: &[u8]| -> Option<[u64; 3]> { Some([h(b, 0)?, h(b, 1)?, h(b, 2)?]) };
-    let cost = |i: usize| parts.iter().filter_map(|b| h(b, i)).max().unwrap_or(0);
-    let hs: Vec<Option<[u64; 3]>> = parts.iter().map(|b| header(b)).collect();
-    let Some([rows, ring, cols]) = hs[0] else {
-        return Err(ClientError::Party { party: 0, what: "returned a malformed result".into() });
-    };
-    if hs.iter().any(|h| *h != hs[0]) || cols as usize != ncols || !(ring == 64 || ring == 128) {
+    let mut frames = Vec::new();
+    for (i, b) in parts.iter().enumerate() {
+        let f = mitsu_api::frame::read_sql(b)
+            .ok_or_else(|| ClientError::Party { party: i, what: "returned a malformed result".into() })?;
+        frames.push(f);
+    }
+    let shape = |h: &mitsu_api::frame::SqlHead| (h.rows, h.ring, h.columns);
+    if frames.len() != 3
+        || frames.iter().any(|f| shape(&f.0) != shape(&frames[0].0))
+        || frames[0].0.columns as usize != ncols
+    {
         return Err(ClientError::Config("the parties returned results of different shapes".into()));
     }
-    let (rows, w) = (rows as usize, ring as usize / 8);
-    let want = HEADER + 2 * ncols * rows * w;
-    if let Some(i) = parts.iter().position(|b| b.len() != want) {
-        return Err(ClientError::Party { party: i, what: "returned a result of the wrong size".into() });
-    }
-    let word = |b: &[u8], k: usize| -> u128 {
-        let s = &b[HEADER + k * w..HEADER + (k + 1) * w];
-        if w == 8 {
-            u64::from_le_bytes(s.try_into().unwrap()) as u128
-        } else {
-            u128::from_le_bytes(s.try_into().unwrap())
-        }
-    };
+    let ring = frames[0].0.ring;
+    let cost = [
+        frames.iter().map(|f| f.0.rounds).max().unwrap_or(0),
+        frames.iter().map(|f| f.0.bytes_sent).max().unwrap_or(0),
+    ];
     let mut values = Vec::new();
     let mut nn = Vec::new();
-    for c in 0..ncols {
-        let base = 2 * c * rows;
-        let sum = |k: usize| parts.iter().fold(0u128, |acc, b| acc.wrapping_add(word(b, k)));
-        let v: Vec<i128> = (0..rows)
-            .map(|i| {
-                let x = sum(base + i);
-                if w == 8 { x as u64 as i64 as i128 } else { x as i128 }
-            })
-            .collect();
-        let f: Vec<bool> = (0..rows)
-            .map(|i| (sum(base + rows + i) & if w == 8 { u64::MAX as u128 } else { u128::MAX }) == 1)
-            .collect();
-        values.push(v);
-        nn.push(f);
+    for k in 0..2 * ncols {
+        let sum = mitsu_mpc_rep3::client::reconstruct::<u128>([&frames[0].1[k], &frames[1].1[k], &frames[2].1[k]])
+            .map_err(|e| ClientError::Config(e.to_string()))?;
+        // a Z_2^64 result is the low word of the sum
+        let signed = |x: u128| if ring == 64 { x as u64 as i64 as i128 } else { x as i128 };
+        if k % 2 == 0 {
+            values.push(sum.into_iter().map(signed).collect());
+        } else {
+            nn.push(sum.into_iter().map(|x| signed(x) == 1).collect());
+        }
     }
-    Ok((values, nn, [cost(3), cost(4)]))
+    Ok((values, nn, cost))
 }
-
-/// Bytes before the shares: rows, ring, columns, rounds, bytes sent.
-const HEADER: usize = 40;

@@ -165,14 +165,9 @@ impl Client {
         let mut words: Vec<Vec<u128>> = Vec::new();
         for (i, b) in parts.iter().enumerate() {
             let bad = || ClientError::Party { party: i, what: "returned a malformed result".into() };
-            let hl = u64::from_le_bytes(b.get(..8).ok_or_else(bad)?.try_into().expect("8 bytes")) as usize;
-            let h: serde_json::Value = serde_json::from_slice(b.get(8..8 + hl).ok_or_else(bad)?).map_err(|_| bad())?;
-            let rest = &b[8 + hl..];
-            if rest.len() % 16 != 0 {
-                return Err(bad());
-            }
-            words.push(rest.chunks_exact(16).map(|c| u128::from_le_bytes(c.try_into().expect("16 bytes"))).collect());
-            headers.push(h);
+            let (h, w) = mitsu_api::frame::read_stats(b).ok_or_else(bad)?;
+            headers.push(serde_json::from_slice::<serde_json::Value>(h).map_err(|_| bad())?);
+            words.push(w);
         }
         if headers[1]["names"] != headers[0]["names"]
             || headers[2]["names"] != headers[0]["names"]
@@ -194,8 +189,11 @@ impl Client {
         if words[0].len() != 3 * k || divisors.len() != k {
             return Err(ClientError::Config("the parties returned a result of the wrong size".into()));
         }
-        let v: Vec<i128> =
-            (0..3 * k).map(|i| words[0][i].wrapping_add(words[1][i]).wrapping_add(words[2][i]) as i128).collect();
+        let v: Vec<i128> = mitsu_mpc_rep3::client::reconstruct::<u128>([&words[0], &words[1], &words[2]])
+            .map_err(|e| ClientError::Config(e.to_string()))?
+            .into_iter()
+            .map(|x| x as i128)
+            .collect();
         let raw: Vec<f64> = (0..k).map(|i| mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i])).collect();
         let opened: BTreeMap<String, f64> = mitsu_stats::kernel::combine(&names, &divisors, &raw);
         let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;

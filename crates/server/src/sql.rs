@@ -80,14 +80,17 @@ impl Source<Rep3> for StoreSource<'_> {
     }
 }
 
-/// The result as sent to the client: rows, ring, column count, rounds and bytes this party sent
-/// (five little-endian u64), then
-/// per column this party's shares of the values and of the not-NULL flags.
+/// The result as sent to the client (`mitsu_api::frame`): the head, then per column this
+/// party's shares of the values and of the not-NULL flags.
 fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>, st: mitsu_mpc_core::CommStats) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for h in [out.rows as u64, R::BITS as u64, out.values.len() as u64, st.rounds, st.bytes_sent] {
-        bytes.extend_from_slice(&h.to_le_bytes());
-    }
+    let head = mitsu_api::frame::SqlHead {
+        rows: out.rows as u64,
+        ring: R::BITS,
+        columns: out.values.len() as u64,
+        rounds: st.rounds,
+        bytes_sent: st.bytes_sent,
+    };
+    let mut bytes = head.encode();
     for (v, nn) in out.values.into_iter().zip(out.not_null) {
         for part in [v, nn] {
             bytes.extend_from_slice(bytemuck::cast_slice::<R, u8>(&part.into_client()));
@@ -216,10 +219,7 @@ pub(crate) fn run_stats(
         "bytes": st.bytes_sent, "opened": opened_json(p.opened())})
     .to_string();
     let vals = out.values(&p).parts(&p).into_client();
-    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(bytemuck::cast_slice::<u128, u8>(&vals));
-    Ok(bytes)
+    Ok(mitsu_api::frame::write_stats(header.as_bytes(), &vals))
 }
 
 #[cfg(test)]
