@@ -38,26 +38,16 @@ pub struct Prepared {
 }
 
 fn pair_bytes<R: Ring>(x: &AShare<R>, y: &AShare<R>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for s in [x, y] {
-        let (a, b) = s.components();
-        out.extend_from_slice(bytemuck::cast_slice(a));
-        out.extend_from_slice(bytemuck::cast_slice(b));
-    }
-    out
+    [mitsu_mpc_rep3::client::share_bytes(x), mitsu_mpc_rep3::client::share_bytes(y)].concat()
 }
 
 fn pair_from<R: Ring>(bytes: &[u8], n: usize) -> Result<(AShare<R>, AShare<R>)> {
-    let sz = n * std::mem::size_of::<R>();
-    if bytes.len() != 4 * sz {
-        return Err(MpcError::invalid(format!("staged inputs have {} bytes, expected {}", bytes.len(), 4 * sz)));
+    let sz = 2 * n * std::mem::size_of::<R>();
+    if bytes.len() != 2 * sz {
+        return Err(MpcError::invalid(format!("staged inputs have {} bytes, expected {}", bytes.len(), 2 * sz)));
     }
-    let v = |k: usize| -> Vec<R> {
-        let mut out = vec![R::ZERO; n];
-        bytemuck::cast_slice_mut::<R, u8>(&mut out).copy_from_slice(&bytes[k * sz..(k + 1) * sz]);
-        out
-    };
-    Ok((AShare::from_components(v(0), v(1))?, AShare::from_components(v(2), v(3))?))
+    let from = mitsu_mpc_rep3::client::share_from_bytes::<R>;
+    Ok((from(&bytes[..sz], n)?, from(&bytes[sz..], n)?))
 }
 
 /// Deals the inputs of `op` (data as in the in-process benchmark).

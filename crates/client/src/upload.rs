@@ -25,13 +25,7 @@ pub struct UploadReport {
 
 fn share_bytes<R: Ring>(values: &[i128], prg: &mut Prg) -> [Vec<u8>; 3] {
     let v: Vec<R> = values.iter().map(|&x| R::from_i128(x)).collect();
-    deal(&v, prg).map(|s| {
-        let (a, b) = s.components();
-        let mut out = Vec::with_capacity(2 * a.len() * std::mem::size_of::<R>());
-        out.extend_from_slice(bytemuck::cast_slice(a));
-        out.extend_from_slice(bytemuck::cast_slice(b));
-        out
-    })
+    deal(&v, prg).map(|s| mitsu_mpc_rep3::client::share_bytes(&s))
 }
 
 impl Client {

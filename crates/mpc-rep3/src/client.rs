@@ -35,3 +35,23 @@ pub fn reconstruct_b(parts: [&Planes; 3]) -> Result<Planes> {
     out.xor_assign(parts[2]);
     Ok(out)
 }
+
+/// A party's bundle as bytes: its two component vectors, `[a][b]`, n words each in the machine's
+/// (little-endian) order. The layout of upload chunks, stored chunks and staged benchmark inputs.
+pub fn share_bytes<R: Ring>(s: &AShare<R>) -> Vec<u8> {
+    let (a, b) = s.components();
+    let mut out = Vec::with_capacity(2 * std::mem::size_of_val(a));
+    out.extend_from_slice(bytemuck::cast_slice(a));
+    out.extend_from_slice(bytemuck::cast_slice(b));
+    out
+}
+
+/// The bundle of `n` rows from [`share_bytes`]' layout; a length that does not match is an error.
+pub fn share_from_bytes<R: Ring>(bytes: &[u8], n: usize) -> Result<AShare<R>> {
+    let sz = n * std::mem::size_of::<R>();
+    if bytes.len() != 2 * sz {
+        return Err(MpcError::invalid(format!("shares of {n} rows take {} bytes, not {}", 2 * sz, bytes.len())));
+    }
+    let words = |s: &[u8]| -> Vec<R> { bytemuck::pod_collect_to_vec(s) };
+    AShare::from_components(words(&bytes[..sz]), words(&bytes[sz..]))
+}

@@ -118,16 +118,16 @@ pub(crate) fn shares<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, St
     if bytes.len() != 2 * rows * size {
         return Err(format!("stored shares have {} bytes, expected {}", bytes.len(), 2 * rows * size));
     }
-    let mut a = vec![R::ZERO; rows];
-    let mut b = vec![R::ZERO; rows];
-    // stored chunk by chunk: each chunk is [a components][b components]
-    let mut off = 0;
-    let mut row = 0;
+    let (mut a, mut b) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    // stored chunk by chunk, each in the upload layout (mitsu_mpc_rep3::client::share_bytes)
+    let (mut off, mut row) = (0, 0);
     while row < rows {
         let n = (rows - row).min(mitsu_api::CHUNK_ROWS);
-        let ab = &bytes[off..off + 2 * n * size];
-        bytemuck::cast_slice_mut::<R, u8>(&mut a[row..row + n]).copy_from_slice(&ab[..n * size]);
-        bytemuck::cast_slice_mut::<R, u8>(&mut b[row..row + n]).copy_from_slice(&ab[n * size..]);
+        let chunk = mitsu_mpc_rep3::client::share_from_bytes::<R>(&bytes[off..off + 2 * n * size], n)
+            .map_err(|e| e.to_string())?;
+        let (ca, cb) = chunk.components();
+        a.extend_from_slice(ca);
+        b.extend_from_slice(cb);
         off += 2 * n * size;
         row += n;
     }
