@@ -3,7 +3,8 @@
 //!
 //! * SQL: five u64 — rows, ring bits (64 or 128), columns, rounds, bytes sent — then per column
 //!   this party's share words of the values, then of the not-NULL flags (`rows` words each, of
-//!   ring/8 bytes).
+//!   ring/8 bytes), then a u64 length and that many bytes of JSON: the engine's record of what
+//!   it opened among the parties.
 //! * Statistics: a u64 length, that many bytes of JSON header, then u128 share words.
 
 /// The head of a SQL result frame.
@@ -33,9 +34,17 @@ fn u64_at(b: &[u8], i: usize) -> Option<u64> {
     b.get(8 * i..8 * i + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
 }
 
-/// Reads a SQL result frame: its head and 2 x columns vectors of `rows` share words (values, then
-/// flags, per column), widened to u128. `None` when the frame is malformed or its size lies.
-pub fn read_sql(b: &[u8]) -> Option<(SqlHead, Vec<Vec<u128>>)> {
+/// The tail of a SQL result frame: the JSON record of openings.
+pub fn sql_tail(json: &[u8]) -> Vec<u8> {
+    let mut b = (json.len() as u64).to_le_bytes().to_vec();
+    b.extend_from_slice(json);
+    b
+}
+
+/// Reads a SQL result frame: its head, 2 x columns vectors of `rows` share words (values, then
+/// flags, per column) widened to u128, and the tail's JSON bytes. `None` when the frame is
+/// malformed or a size lies.
+pub fn read_sql(b: &[u8]) -> Option<(SqlHead, Vec<Vec<u128>>, &[u8])> {
     let h = SqlHead {
         rows: u64_at(b, 0)?,
         ring: u32::try_from(u64_at(b, 1)?).ok()?,
@@ -48,10 +57,12 @@ pub fn read_sql(b: &[u8]) -> Option<(SqlHead, Vec<Vec<u128>>)> {
     }
     let w = h.ring as usize / 8;
     let (rows, cols) = (usize::try_from(h.rows).ok()?, usize::try_from(h.columns).ok()?);
-    let want = rows.checked_mul(cols)?.checked_mul(2)?.checked_mul(w)?.checked_add(SQL_HEAD_BYTES)?;
-    if b.len() != want {
+    let shares_end = rows.checked_mul(cols)?.checked_mul(2)?.checked_mul(w)?.checked_add(SQL_HEAD_BYTES)?;
+    let tl = usize::try_from(u64_at(b.get(shares_end..)?, 0)?).ok()?;
+    if b.len() != shares_end.checked_add(8)?.checked_add(tl)? {
         return None;
     }
+    let tail = &b[shares_end + 8..];
     let word = |s: &[u8]| -> u128 {
         if w == 8 {
             u64::from_le_bytes(s.try_into().expect("8 bytes")) as u128
@@ -59,10 +70,10 @@ pub fn read_sql(b: &[u8]) -> Option<(SqlHead, Vec<Vec<u128>>)> {
             u128::from_le_bytes(s.try_into().expect("16 bytes"))
         }
     };
-    let body = &b[SQL_HEAD_BYTES..];
+    let body = &b[SQL_HEAD_BYTES..shares_end];
     let parts =
         (0..2 * cols).map(|k| body[k * rows * w..(k + 1) * rows * w].chunks_exact(w).map(word).collect()).collect();
-    Some((h, parts))
+    Some((h, parts, tail))
 }
 
 /// A statistics result frame: the JSON header and this party's share words.
@@ -97,9 +108,11 @@ mod tests {
         for w in [1u64, 2, 3, 4] {
             b.extend_from_slice(&w.to_le_bytes());
         }
-        let (got, parts) = read_sql(&b).unwrap();
+        b.extend_from_slice(&sql_tail(b"[]"));
+        let (got, parts, tail) = read_sql(&b).unwrap();
         assert_eq!(got, h);
         assert_eq!(parts, vec![vec![1, 2], vec![3, 4]]);
+        assert_eq!(tail, b"[]");
         // a head that announces more rows than the frame holds, or an odd ring
         assert!(read_sql(&b[..b.len() - 1]).is_none());
         let mut lie = SqlHead { rows: u64::MAX, ..h }.encode();

@@ -617,6 +617,9 @@ fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool, opts:
             for l in &r.leakage {
                 println!("  - {l}");
             }
+            // measured, beside the promise: what the engines opened among the parties
+            let o = if r.parties_opened.is_empty() { "nothing".to_string() } else { r.parties_opened.join("; ") };
+            println!("opened among the parties (their engines' record): {o}");
         }
     }
     Ok(())

@@ -36,6 +36,11 @@ fn sql_over_party_processes() {
     assert!(v["cost"]["rounds"].as_u64().unwrap() > 10 && v["cost"]["bytes_per_party"].as_u64().unwrap() > 1000, "{v}");
     let leak = v["leakage"].to_string();
     assert!(leak.contains("number of groups") && leak.contains("unique"), "{leak}");
+    // beside the promise, the engines' record of what was opened among the parties
+    let rec = v["parties_opened"].to_string();
+    assert!(rec.contains("whether each join side's keys are unique") && rec.contains("the number of groups"), "{rec}");
+    let out = d.run(&["sql", JOIN]);
+    assert!(stdout(&out).contains("opened among the parties (their engines' record): "), "{}", stdout(&out));
 
     // LEFT JOIN: patients without lab rows give NULL
     let out = d.run(&[

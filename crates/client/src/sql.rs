@@ -18,6 +18,8 @@ pub struct SqlResult {
     /// Measured: rounds and bytes sent by the busiest party.
     pub rounds: u64,
     pub bytes_per_party: u64,
+    /// What the parties' engines recorded opening among themselves (the same at all three).
+    pub parties_opened: Vec<String>,
 }
 
 impl SqlResult {
@@ -26,6 +28,7 @@ impl SqlResult {
             "columns": self.columns,
             "rows": self.rows.iter().map(|r| r.iter().map(Value::to_json).collect::<Vec<_>>()).collect::<Vec<_>>(),
             "leakage": self.leakage,
+            "parties_opened": self.parties_opened,
             "cost": {"rounds": self.rounds, "bytes_per_party": self.bytes_per_party},
         })
     }
@@ -68,7 +71,7 @@ impl Client {
     pub fn sql_with(&self, sql: &str, opts: Options) -> Result<SqlResult, ClientError> {
         let q = self.plan_sql(sql, opts)?;
         let parts = self.job_parts(serde_json::json!({"kind": "sql", "sql": sql, "options": opts}))?;
-        let (values, nn, [rounds, bytes_per_party]) = reconstruct(&parts, q.root.out.len())?;
+        let (values, nn, [rounds, bytes_per_party], parties_opened) = reconstruct(&parts, q.root.out.len())?;
         let rows = mitsu_query::value::rows(&q, &values, &nn);
         Ok(SqlResult {
             columns: q.names.clone(),
@@ -76,11 +79,12 @@ impl Client {
             leakage: mitsu_query::explain::explain(&q).leakage,
             rounds,
             bytes_per_party,
+            parties_opened,
         })
     }
 }
 
-type Reconstructed = (Vec<Vec<i128>>, Vec<Vec<bool>>, [u64; 2]);
+type Reconstructed = (Vec<Vec<i128>>, Vec<Vec<bool>>, [u64; 2], Vec<String>);
 
 /// Reconstructs the three parties' result frames (`mitsu_api::frame`): values as signed integers,
 /// flags as booleans; the busiest party's rounds and bytes.
@@ -98,6 +102,13 @@ fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<Reconstructed, ClientE
     {
         return Err(ClientError::Config("the parties returned results of different shapes".into()));
     }
+    if frames.iter().any(|f| f.2 != frames[0].2) {
+        return Err(ClientError::Config("the parties recorded different openings".into()));
+    }
+    let record: Vec<serde_json::Value> = serde_json::from_slice(frames[0].2)
+        .map_err(|_| ClientError::Party { party: 0, what: "returned a malformed record of openings".into() })?;
+    let opened =
+        record.iter().map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or("?"), o["elements"])).collect();
     let ring = frames[0].0.ring;
     let cost = [
         frames.iter().map(|f| f.0.rounds).max().unwrap_or(0),
@@ -116,5 +127,5 @@ fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<Reconstructed, ClientE
             nn.push(sum.into_iter().map(|x| signed(x) == 1).collect());
         }
     }
-    Ok((values, nn, cost))
+    Ok((values, nn, cost, opened))
 }

@@ -82,7 +82,11 @@ impl Source<Rep3> for StoreSource<'_> {
 
 /// The result as sent to the client (`mitsu_api::frame`): the head, then per column this
 /// party's shares of the values and of the not-NULL flags.
-fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>, st: mitsu_mpc_core::CommStats) -> Vec<u8> {
+fn encode<R: Ring>(
+    out: mitsu_query::Output<Rep3, R>,
+    st: mitsu_mpc_core::CommStats,
+    opened: &[mitsu_mpc_core::Opened],
+) -> Vec<u8> {
     let head = mitsu_api::frame::SqlHead {
         rows: out.rows as u64,
         ring: R::BITS,
@@ -96,6 +100,8 @@ fn encode<R: Ring>(out: mitsu_query::Output<Rep3, R>, st: mitsu_mpc_core::CommSt
             bytes.extend_from_slice(bytemuck::cast_slice::<R, u8>(&part.into_client()));
         }
     }
+    let record = serde_json::to_vec(&opened_json(opened)).expect("serializes");
+    bytes.extend_from_slice(&mitsu_api::frame::sql_tail(&record));
     bytes
 }
 
@@ -177,10 +183,10 @@ pub(crate) fn run(
     let exec = |e: QueryError| plan_fail(&e);
     let frame = if q.ring == 64 {
         let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src).map_err(exec)?;
-        encode(out, p.stats())
+        encode(out, p.stats(), p.opened())
     } else {
         let out = mitsu_query::execute::<_, u128, _>(&mut p, &q, &mut src).map_err(exec)?;
-        encode(out, p.stats())
+        encode(out, p.stats(), p.opened())
     };
     log_openings(state, who, job, "sql", p.opened());
     // the record must match what EXPLAIN promised the analyst; a mismatch is a bug to report
