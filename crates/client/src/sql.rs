@@ -84,6 +84,11 @@ impl Client {
     }
 }
 
+/// The parties' record of openings (their JSON), one line per entry as `Opened` shows it.
+pub(crate) fn describe_openings(record: &[serde_json::Value]) -> Vec<String> {
+    record.iter().map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or("?"), o["elements"])).collect()
+}
+
 type Reconstructed = (Vec<Vec<i128>>, Vec<Vec<bool>>, [u64; 2], Vec<String>);
 
 /// Reconstructs the three parties' result frames (`mitsu_api::frame`): values as signed integers,
@@ -107,8 +112,7 @@ fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<Reconstructed, ClientE
     }
     let record: Vec<serde_json::Value> = serde_json::from_slice(frames[0].2)
         .map_err(|_| ClientError::Party { party: 0, what: "returned a malformed record of openings".into() })?;
-    let opened =
-        record.iter().map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or("?"), o["elements"])).collect();
+    let opened = describe_openings(&record);
     let ring = frames[0].0.ring;
     let cost = [
         frames.iter().map(|f| f.0.rounds).max().unwrap_or(0),

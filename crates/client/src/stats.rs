@@ -198,9 +198,7 @@ impl Client {
         let opened: BTreeMap<String, f64> = mitsu_stats::kernel::combine(&names, &divisors, &raw);
         let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;
         let max = |key: &str| headers.iter().map(|h| h[key].as_u64().unwrap_or(0)).max().unwrap_or(0);
-        let parties_opened = headers[0]["opened"].as_array().map(|a| {
-            a.iter().map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or("?"), o["elements"])).collect()
-        });
+        let parties_opened = headers[0]["opened"].as_array().map(|a| crate::sql::describe_openings(a));
         Ok(StatsResult {
             value,
             leakage: f.leakage,

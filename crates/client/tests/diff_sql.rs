@@ -1099,18 +1099,11 @@ fn run_on<E: Engine, R: Ring>(
     // what the engine opened is what EXPLAIN promised, on every random query
     mitsu_query::explain::check_openings(&mitsu_query::explain::explain(q), e.opened())
         .map_err(|w| format!("leakage differs from EXPLAIN: {w}"))?;
-    let values: Vec<Vec<R>> = out
-        .values
-        .iter()
-        .map(|c| e.open(c, mitsu_mpc_core::Reveal::Check))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let nn: Vec<Vec<R>> = out
-        .not_null
-        .iter()
-        .map(|c| e.open(c, mitsu_mpc_core::Reveal::Check))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+    let mut open_all = |cols: &[E::A<R>]| -> Result<Vec<Vec<R>>, String> {
+        cols.iter().map(|c| e.open(c, mitsu_mpc_core::Reveal::Check).map_err(|e| e.to_string())).collect()
+    };
+    let values = open_all(&out.values)?;
+    let nn = open_all(&out.not_null)?;
     Ok(cells(q, &values, &nn, sd))
 }
 

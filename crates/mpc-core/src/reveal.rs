@@ -73,6 +73,12 @@ pub struct Opened {
     pub calls: u64,
 }
 
+impl std::fmt::Display for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} elements)", self.what, self.elements)
+    }
+}
+
 /// Appends an opening to a record, merging it with the last entry of the same kind.
 pub fn record(log: &mut Vec<Opened>, what: Reveal, to: Option<PartyId>, elements: u64) {
     match log.last_mut() {

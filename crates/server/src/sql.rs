@@ -144,10 +144,7 @@ fn start<'a>(
 
 /// One line per job in the party's log: who asked, and what the engine opened (its record).
 fn log_openings(state: &State, who: &Account, job: u64, kind: &str, opened: &[mitsu_mpc_core::Opened]) {
-    let list: Vec<String> = opened_json(opened)
-        .iter()
-        .map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or_default(), o["elements"]))
-        .collect();
+    let list: Vec<String> = opened.iter().map(|o| o.to_string()).collect();
     eprintln!(
         "{}: {kind} job {job:x} for {:?}: opened {}",
         state.me,
