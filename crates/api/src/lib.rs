@@ -5,6 +5,7 @@ pub mod encode;
 pub mod frame;
 pub mod names;
 mod schema;
+pub mod wire;
 
 pub use schema::{ColumnSchema, Kind, MAX_COLUMNS, MAX_ROWS, SCHEMA_FORMAT, Schema};
 

@@ -367,7 +367,7 @@ fn status(client: &std::path::Path, json: bool) -> Result<()> {
             .iter()
             .enumerate()
             .map(|(i, r)| match r {
-                Ok(v) => v.clone(),
+                Ok(v) => serde_json::to_value(v).expect("serializes"),
                 Err(e) => serde_json::json!({"party": i, "error": e.to_string()}),
             })
             .collect();
@@ -377,21 +377,12 @@ fn status(client: &std::path::Path, json: bool) -> Result<()> {
         match r {
             Ok(v) => {
                 if !json {
-                    let linked: Vec<String> = v["peers"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|p| {
-                                    format!(
-                                        "{}:{}",
-                                        p["party"],
-                                        if p["linked"] == true { "linked" } else { "not linked" }
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let pending = match v["pending_changes"].as_u64().unwrap_or(0) {
+                    let linked: Vec<String> = v
+                        .peers
+                        .iter()
+                        .map(|p| format!("{}:{}", p.party, if p.linked { "linked" } else { "not linked" }))
+                        .collect();
+                    let pending = match v.pending_changes {
                         0 => String::new(),
                         n => format!(
                             "; {n} interrupted change(s) waiting for the other parties (completed automatically)"
@@ -399,8 +390,8 @@ fn status(client: &std::path::Path, json: bool) -> Result<()> {
                     };
                     println!(
                         "party {i}: up, version {}, uptime {:.0} s, peers {}{pending}",
-                        v["version"].as_str().unwrap_or("?"),
-                        v["uptime_s"].as_f64().unwrap_or(0.0),
+                        v.version,
+                        v.uptime_s,
                         linked.join(", ")
                     );
                 }
@@ -495,20 +486,10 @@ fn upload(
 
 fn tables(client: &std::path::Path) -> Result<()> {
     let c = mitsu_client::Client::load(client)?;
-    let per = c.call_all("GET", "/v1/tables", &[]);
-    let mut all: std::collections::BTreeMap<String, Vec<(usize, i64, i64, String)>> = Default::default();
-    for (i, r) in per.into_iter().enumerate() {
-        let (st, v) = r?;
-        if st != 200 {
-            anyhow::bail!("party {i}: {}", v["error"].as_str().unwrap_or("request failed"));
-        }
-        for t in v.as_array().cloned().unwrap_or_default() {
-            all.entry(t["name"].as_str().unwrap_or("?").to_string()).or_default().push((
-                i,
-                t["version"].as_i64().unwrap_or(0),
-                t["rows"].as_i64().unwrap_or(0),
-                t["owner"].as_str().unwrap_or("?").to_string(),
-            ));
+    let mut all: std::collections::BTreeMap<String, Vec<(usize, i64, u64, String)>> = Default::default();
+    for i in 0..3 {
+        for t in c.tables_at(i)? {
+            all.entry(t.name).or_default().push((i, t.version, t.rows, t.owner));
         }
     }
     if all.is_empty() {
@@ -524,28 +505,22 @@ fn tables(client: &std::path::Path) -> Result<()> {
 
 fn table_show(client: &std::path::Path, name: &str) -> Result<()> {
     let c = mitsu_client::Client::load(client)?;
-    let mut first: Option<serde_json::Value> = None;
+    let mut first = None;
     let mut held = Vec::new();
-    for (i, r) in c.call_all("GET", &format!("/v1/tables/{name}"), &[]).into_iter().enumerate() {
-        match r {
-            Ok((200, v)) => {
-                held.push(format!("{i} (version {})", v["version"]));
-                first.get_or_insert(v);
+    for i in 0..3 {
+        match c.table_at(i, name) {
+            Ok(Some(t)) => {
+                held.push(format!("{i} (version {})", t.version));
+                first.get_or_insert(t);
             }
-            Ok((_, v)) => held.push(format!("{i}: {}", v["error"].as_str().unwrap_or("not held"))),
+            Ok(None) => held.push(format!("{i}: not held")),
             Err(e) => held.push(format!("{i}: {e}")),
         }
     }
-    let Some(v) = first else { anyhow::bail!("no party holds a table named {name:?}") };
-    println!(
-        "table {name}: version {}, {} rows, owner {}",
-        v["version"],
-        v["rows"],
-        v["owner"].as_str().unwrap_or("?")
-    );
+    let Some(t) = first else { anyhow::bail!("no party holds a table named {name:?}") };
+    println!("table {name}: version {}, {} rows, owner {}", t.version, t.rows, t.owner);
     println!("held by parties: {}", held.join("; "));
-    let s: mitsu_api::Schema = serde_json::from_value(v["schema"].clone())?;
-    print_schema(&s);
+    print_schema(&t.schema);
     Ok(())
 }
 
@@ -640,9 +615,7 @@ pub(crate) fn wait_ready(admin: &std::path::Path, timeout: std::time::Duration) 
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let st = c.status();
-        let ready = st.iter().all(|r| {
-            r.as_ref().is_ok_and(|v| v["peers"].as_array().is_some_and(|a| a.iter().all(|p| p["linked"] == true)))
-        });
+        let ready = st.iter().all(|r| r.as_ref().is_ok_and(|v| v.peers.iter().all(|p| p.linked)));
         if ready {
             return Ok(());
         }
@@ -679,7 +652,7 @@ fn bench_processes(n: usize, only: &[String], repeat: usize, json: bool) -> Resu
     let c = mitsu_client::Client::load(&dir.join("admin.toml"))?;
     let mut res = std::collections::BTreeMap::new();
     for op in &ops {
-        res.insert(op.clone(), c.bench_processes(op, n, repeat)?);
+        res.insert(op.clone(), mitsu_bench::processes::measure(&c, op, n, repeat)?);
     }
     if json {
         println!("{}", serde_json::json!({ "n": n, "processes": res }));

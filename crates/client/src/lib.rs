@@ -2,7 +2,6 @@
 //! Plaintext exists only here: values are secret-shared before they leave, results reconstructed
 //! after they arrive.
 
-pub mod bench;
 pub mod local;
 pub mod sql;
 pub mod stats;
@@ -11,11 +10,13 @@ mod upload;
 
 pub use upload::{CHUNK_ROWS, UploadReport};
 
-use mitsu_api::ClientConfig;
+use mitsu_api::wire::{Applied, ErrorBody, JobRequest, NewAccount, Status, TableView};
+use mitsu_api::{ClientConfig, Role};
 use mitsu_mpc_core::PartyId;
 use mitsu_net::http::ApiClient;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::Duration;
 
@@ -116,28 +117,72 @@ impl Client {
 
     /// A request that must succeed (200) at party `i`.
     pub fn expect(&self, i: usize, method: &str, path: &str, body: &[u8]) -> Result<serde_json::Value, ClientError> {
-        match self.call(i, method, path, body)? {
-            (200, v) => Ok(v),
-            (_, v) => {
-                Err(ClientError::Party { party: i, what: v["error"].as_str().unwrap_or("request failed").to_string() })
-            }
-        }
+        self.typed(i, method, path, body)
     }
 
     /// A request that must succeed at all three parties (sent concurrently); the first failure is
     /// returned.
     pub fn expect_all(&self, method: &str, path: &str, body: &[u8]) -> Result<Vec<serde_json::Value>, ClientError> {
-        self.call_all(method, path, body)
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| match r? {
-                (200, v) => Ok(v),
-                (_, v) => Err(ClientError::Party {
-                    party: i,
-                    what: v["error"].as_str().unwrap_or("request failed").to_string(),
-                }),
-            })
-            .collect()
+        self.typed_all(method, path, body)
+    }
+
+    /// A request that must succeed at party `i`, its answer read as the contract's type `T`.
+    pub fn typed<T: DeserializeOwned>(
+        &self,
+        i: usize,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<T, ClientError> {
+        let (status, bytes) = self.call_bytes(i, method, path, body)?;
+        answer(i, status, &bytes)
+    }
+
+    /// The same request to all three parties (concurrently), each answer read as `T`; the first
+    /// failure is returned.
+    pub fn typed_all<T: DeserializeOwned + Send>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<Vec<T>, ClientError> {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..3).map(|i| s.spawn(move || self.typed::<T>(i, method, path, body))).collect();
+            hs.into_iter().map(|h| h.join().expect("request thread")).collect()
+        })
+    }
+
+    /// Table `name` as party `i` holds it; `None` when it holds none of that name.
+    pub fn table_at(&self, i: usize, name: &str) -> Result<Option<TableView>, ClientError> {
+        mitsu_api::names::check_name("table", name).map_err(ClientError::Config)?;
+        match self.call_bytes(i, "GET", &format!("/v1/tables/{name}"), &[])? {
+            (404, _) => Ok(None),
+            (status, bytes) => answer(i, status, &bytes).map(Some),
+        }
+    }
+
+    /// Every table party `i` holds.
+    pub fn tables_at(&self, i: usize) -> Result<Vec<TableView>, ClientError> {
+        self.typed(i, "GET", "/v1/tables", &[])
+    }
+
+    /// Runs a job at all three parties (concurrently); each party's raw answer (a result frame).
+    pub fn job_parts(&self, job: &JobRequest) -> Result<Vec<Vec<u8>>, ClientError> {
+        let text = serde_json::to_vec(job).expect("a job request serializes");
+        let parts: Vec<Result<Vec<u8>, ClientError>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..3)
+                .map(|i| {
+                    let text = &text;
+                    s.spawn(move || match self.call_bytes(i, "POST", "/v1/jobs", text)? {
+                        (200, bytes) => Ok(bytes),
+                        (_, bytes) => Err(ClientError::Party { party: i, what: error_text(&bytes) }),
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("job thread")).collect()
+        });
+        // a refusal (400) is the same at every party; report the first party's reason
+        parts.into_iter().collect()
     }
 
     /// Creates an account at every party and returns its client file text (with a fresh token).
@@ -156,38 +201,40 @@ impl Client {
             .map(|b| format!("{b:02x}"))
             .collect();
         mitsu_api::names::check_name("account", name).map_err(ClientError::Config)?;
+        let role = Role::parse(role)
+            .ok_or_else(|| ClientError::Config(format!("a role is provider, analyst or admin, not {role:?}")))?;
         // one job id for the three requests: the parties create the account together or not at all
-        let body = serde_json::json!({"job": job_id(), "name": name, "role": role, "token_sha256": hash}).to_string();
-        self.expect_all("POST", "/v1/accounts", body.as_bytes())?;
+        let body = serde_json::to_vec(&NewAccount::new(job_id(), name, role, &hash)).expect("serializes");
+        self.typed_all::<Applied>("POST", "/v1/accounts", &body)?;
         let mut cfg = self.cfg.clone();
         cfg.user = name.to_string();
         cfg.token = token;
         Ok(cfg)
     }
 
-    /// GET `path` from every party; one result per party, in party order.
-    pub fn get_all(&self, path: &str) -> Vec<Result<serde_json::Value, ClientError>> {
-        self.cfg
-            .parties
-            .iter()
-            .map(|p| {
-                let party =
-                    PartyId::new(p.party).ok_or(ClientError::Config(format!("party {} out of range", p.party)))?;
-                let err = |what: String| ClientError::Party { party: p.party, what };
-                let (status, body) =
-                    self.api.request(party, &p.api, "GET", path, Some(&self.cfg.token), &[]).map_err(err)?;
-                let v: serde_json::Value = serde_json::from_slice(&body)
-                    .map_err(|e| err(format!("answered with something that is not JSON: {e}")))?;
-                if status != 200 {
-                    return Err(err(v["error"].as_str().unwrap_or("request failed").to_string()));
-                }
-                Ok(v)
-            })
-            .collect()
+    /// Health of every party, in party order.
+    pub fn status(&self) -> Vec<Result<Status, ClientError>> {
+        std::thread::scope(|s| {
+            let hs: Vec<_> =
+                (0..3).map(|i| s.spawn(move || self.typed::<Status>(i, "GET", "/v1/status", &[]))).collect();
+            hs.into_iter().map(|h| h.join().expect("status thread")).collect()
+        })
     }
+}
 
-    /// Health of every party.
-    pub fn status(&self) -> Vec<Result<serde_json::Value, ClientError>> {
-        self.get_all("/v1/status")
+/// The message of an error answer (`ErrorBody`), or a description of an answer that is not one.
+pub fn error_text(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(e) => e.error,
+        Err(_) => format!("the party answered with something that is not an error message ({} bytes)", bytes.len()),
     }
+}
+
+/// A 200 answer read as `T`, or the party's error.
+fn answer<T: DeserializeOwned>(party: usize, status: u16, bytes: &[u8]) -> Result<T, ClientError> {
+    if status != 200 {
+        return Err(ClientError::Party { party, what: error_text(bytes) });
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ClientError::Party { party, what: format!("answered outside the API contract: {e}") })
 }

@@ -3,6 +3,7 @@
 //! is reconstructed from the three parties' shares.
 
 use crate::{Client, ClientError};
+use mitsu_api::wire::{JobRequest, TableView};
 use mitsu_query::explain::Explain;
 use mitsu_query::{Catalog, Options, Query, QueryError, TableMeta, Value};
 use serde::Serialize;
@@ -39,13 +40,11 @@ struct Remote<'a>(&'a Client);
 
 impl Catalog for Remote<'_> {
     fn table(&self, name: &str) -> Result<TableMeta, QueryError> {
-        let v = self.0.expect(0, "GET", &format!("/v1/tables/{name}"), &[]).map_err(|e| match e {
+        let t = self.0.typed::<TableView>(0, "GET", &format!("/v1/tables/{name}"), &[]).map_err(|e| match e {
             ClientError::Party { what, .. } => QueryError::Invalid(what),
             e => QueryError::Invalid(e.to_string()),
         })?;
-        let schema = serde_json::from_value(v["schema"].clone())
-            .map_err(|e| QueryError::Invalid(format!("schema of {name:?}: {e}")))?;
-        Ok(TableMeta { schema, rows: v["rows"].as_u64().unwrap_or(0) })
+        Ok(TableMeta { schema: t.schema, rows: t.rows })
     }
 }
 
@@ -70,7 +69,7 @@ impl Client {
     /// Runs a query; rows are decoded and, for ORDER BY without LIMIT, sorted here.
     pub fn sql_with(&self, sql: &str, opts: Options) -> Result<SqlResult, ClientError> {
         let q = self.plan_sql(sql, opts)?;
-        let parts = self.job_parts(serde_json::json!({"kind": "sql", "sql": sql, "options": opts}))?;
+        let parts = self.job_parts(&JobRequest::Sql { job: crate::job_id(), sql: sql.to_string(), options: opts })?;
         let (values, nn, [rounds, bytes_per_party], parties_opened) = reconstruct(&parts, q.root.out.len())?;
         let rows = mitsu_query::value::rows(&q, &values, &nn);
         Ok(SqlResult {
@@ -82,11 +81,6 @@ impl Client {
             parties_opened,
         })
     }
-}
-
-/// The parties' record of openings (their JSON), one line per entry as `Opened` shows it.
-pub(crate) fn describe_openings(record: &[serde_json::Value]) -> Vec<String> {
-    record.iter().map(|o| format!("{} ({} elements)", o["what"].as_str().unwrap_or("?"), o["elements"])).collect()
 }
 
 type Reconstructed = (Vec<Vec<i128>>, Vec<Vec<bool>>, [u64; 2], Vec<String>);
@@ -110,9 +104,7 @@ fn reconstruct(parts: &[Vec<u8>], ncols: usize) -> Result<Reconstructed, ClientE
     if frames.iter().any(|f| f.2 != frames[0].2) {
         return Err(ClientError::Config("the parties recorded different openings".into()));
     }
-    let record: Vec<serde_json::Value> = serde_json::from_slice(frames[0].2)
-        .map_err(|_| ClientError::Party { party: 0, what: "returned a malformed record of openings".into() })?;
-    let opened = describe_openings(&record);
+    let opened = frames[0].2.iter().map(|o| o.to_string()).collect();
     let ring = frames[0].0.ring;
     let cost = [
         frames.iter().map(|f| f.0.rounds).max().unwrap_or(0),

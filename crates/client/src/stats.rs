@@ -3,8 +3,8 @@
 
 use crate::{Client, ClientError};
 use mitsu_api::Schema;
-use mitsu_crypto::{Prg, Seed};
-use mitsu_stats::{Request, StatsError, quote_ident};
+use mitsu_api::wire::{JobRequest, TableView};
+use mitsu_stats::{Args as _, Request, StatsError, quote_ident};
 use std::collections::BTreeMap;
 
 /// A function's answer with what it cost.
@@ -22,16 +22,6 @@ pub struct StatsResult {
     pub parties_opened: Option<Vec<String>>,
 }
 
-fn job_id() -> u64 {
-    let mut p = Prg::new(Seed::random());
-    loop {
-        let j = p.next_u64();
-        if j != 0 {
-            return j;
-        }
-    }
-}
-
 fn serr(e: StatsError) -> ClientError {
     ClientError::Config(e.to_string())
 }
@@ -41,43 +31,12 @@ impl Client {
     pub fn schema(&self, table: &str) -> Result<Schema, ClientError> {
         let mut last = None;
         for i in 0..3 {
-            match self.expect(i, "GET", &format!("/v1/tables/{table}"), &[]) {
-                Ok(v) => {
-                    return serde_json::from_value(v["schema"].clone())
-                        .map_err(|e| ClientError::Party { party: i, what: e.to_string() });
-                }
+            match self.typed::<TableView>(i, "GET", &format!("/v1/tables/{table}"), &[]) {
+                Ok(t) => return Ok(t.schema),
                 Err(e) => last = Some(e),
             }
         }
         Err(last.expect("three attempts"))
-    }
-
-    /// Runs a job at all three parties; each party's raw answer.
-    pub fn job_parts(&self, body: serde_json::Value) -> Result<Vec<Vec<u8>>, ClientError> {
-        let mut body = body;
-        body["job"] = job_id().into();
-        let text = body.to_string();
-        let parts: Vec<Result<Vec<u8>, ClientError>> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..3)
-                .map(|i| {
-                    let text = &text;
-                    s.spawn(move || {
-                        let (st, bytes) = self.call_bytes(i, "POST", "/v1/jobs", text.as_bytes())?;
-                        if st != 200 {
-                            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-                            return Err(ClientError::Party {
-                                party: i,
-                                what: v["error"].as_str().unwrap_or("job failed").to_string(),
-                            });
-                        }
-                        Ok(bytes)
-                    })
-                })
-                .collect();
-            hs.into_iter().map(|h| h.join().expect("job thread")).collect()
-        });
-        // a refusal (400) is the same at every party; report the first party's reason
-        parts.into_iter().collect()
     }
 
     /// The sorted levels of `by` in the request's rows (a GROUP BY opening the labels and their
@@ -160,31 +119,25 @@ impl Client {
                 req.groups.len()
             )));
         }
-        let parts = self.job_parts(serde_json::json!({"kind": "stats", "stats": req}))?;
+        let parts = self.job_parts(&JobRequest::Stats { job: crate::job_id(), stats: Box::new(req.clone()) })?;
         let mut headers = Vec::new();
         let mut words: Vec<Vec<u128>> = Vec::new();
         for (i, b) in parts.iter().enumerate() {
-            let bad = || ClientError::Party { party: i, what: "returned a malformed result".into() };
-            let (h, w) = mitsu_api::frame::read_stats(b).ok_or_else(bad)?;
-            headers.push(serde_json::from_slice::<serde_json::Value>(h).map_err(|_| bad())?);
+            let (h, w) = mitsu_api::frame::read_stats(b)
+                .ok_or_else(|| ClientError::Party { party: i, what: "returned a malformed result".into() })?;
+            headers.push(h);
             words.push(w);
         }
-        if headers[1]["names"] != headers[0]["names"]
-            || headers[2]["names"] != headers[0]["names"]
-            || headers[1]["divisors"] != headers[0]["divisors"]
-            || headers[2]["divisors"] != headers[0]["divisors"]
-            || headers[1]["opened"] != headers[0]["opened"]
-            || headers[2]["opened"] != headers[0]["opened"]
-        {
+        let same = |h: &mitsu_api::frame::StatsHeader| {
+            (h.names == headers[0].names) && (h.divisors == headers[0].divisors) && (h.opened == headers[0].opened)
+        };
+        if !headers.iter().all(same) {
             return Err(ClientError::Config("the parties returned different outputs".into()));
         }
         if words[1].len() != words[0].len() || words[2].len() != words[0].len() {
             return Err(ClientError::Config("the parties returned results of different sizes".into()));
         }
-        let names: Vec<String> = serde_json::from_value(headers[0]["names"].clone())
-            .map_err(|e| ClientError::Config(format!("malformed output names: {e}")))?;
-        let divisors: Vec<f64> = serde_json::from_value(headers[0]["divisors"].clone())
-            .map_err(|e| ClientError::Config(format!("malformed output divisors: {e}")))?;
+        let (names, divisors) = (headers[0].names.clone(), headers[0].divisors.clone());
         let k = names.len();
         if words[0].len() != 3 * k || divisors.len() != k {
             return Err(ClientError::Config("the parties returned a result of the wrong size".into()));
@@ -197,14 +150,12 @@ impl Client {
         let raw: Vec<f64> = (0..k).map(|i| mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i])).collect();
         let opened: BTreeMap<String, f64> = mitsu_stats::kernel::combine(&names, &divisors, &raw);
         let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;
-        let max = |key: &str| headers.iter().map(|h| h[key].as_u64().unwrap_or(0)).max().unwrap_or(0);
-        let parties_opened = headers[0]["opened"].as_array().map(|a| crate::sql::describe_openings(a));
         Ok(StatsResult {
             value,
             leakage: f.leakage,
-            rounds: max("rounds"),
-            bytes_per_party: max("bytes"),
-            parties_opened,
+            rounds: headers.iter().map(|h| h.rounds).max().unwrap_or(0),
+            bytes_per_party: headers.iter().map(|h| h.bytes).max().unwrap_or(0),
+            parties_opened: Some(headers[0].opened.iter().map(|o| o.to_string()).collect()),
         })
     }
 

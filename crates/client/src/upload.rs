@@ -8,6 +8,7 @@
 use crate::table::Table;
 use crate::{Client, ClientError};
 use mitsu_algebra::Ring;
+use mitsu_api::wire::{Accepted, Applied, BeginUpload, CommitUpload, Discarded};
 use mitsu_crypto::{Prg, Seed};
 use mitsu_mpc_rep3::client::deal;
 use std::sync::mpsc::sync_channel;
@@ -36,14 +37,9 @@ impl Client {
         t.schema.validate().map_err(ClientError::Config)?;
         // next version: one above the newest any party has committed
         let mut version = 0;
-        for (i, r) in self.call_all("GET", &format!("/v1/tables/{name}"), &[]).into_iter().enumerate() {
-            match r {
-                Ok((200, v)) => version = version.max(v["version"].as_i64().unwrap_or(0)),
-                Ok((404, _)) => {}
-                Ok((_, v)) => {
-                    return Err(ClientError::Party { party: i, what: v["error"].as_str().unwrap_or("error").into() });
-                }
-                Err(e) => return Err(e),
+        for i in 0..3 {
+            if let Some(t) = self.table_at(i, name)? {
+                version = version.max(t.version);
             }
         }
         version += 1;
@@ -55,11 +51,15 @@ impl Client {
             cols.push((&v[..], 64));
         }
         let chunks = t.rows.div_ceil(CHUNK_ROWS);
-        let begin = serde_json::json!({
-            "version": version, "schema": t.schema, "rows": t.rows, "columns": cols.len(), "chunks_per_column": chunks,
-        })
-        .to_string();
-        self.expect_all("POST", &format!("/v1/tables/{name}/versions"), begin.as_bytes())?;
+        let begin = BeginUpload {
+            version,
+            schema: t.schema.clone(),
+            rows: t.rows as i64,
+            columns: cols.len() as i64,
+            chunks_per_column: chunks as i64,
+        };
+        let begin = serde_json::to_vec(&begin).expect("serializes");
+        self.typed_all::<Accepted>("POST", &format!("/v1/tables/{name}/versions"), &begin)?;
         // one sender thread per party; the dealer runs ahead by a few chunks
         let total = cols.len() * chunks;
         let mut sent = 0usize;
@@ -73,7 +73,7 @@ impl Client {
                 handles.push(s.spawn(move || -> Result<(), ClientError> {
                     for (c, k, body) in rx {
                         let path = format!("/v1/tables/{name}/versions/{version}/columns/{c}/chunks/{k}");
-                        self.expect(p, "PUT", &path, &body)?;
+                        self.typed::<Accepted>(p, "PUT", &path, &body)?;
                     }
                     Ok(())
                 }));
@@ -104,9 +104,9 @@ impl Client {
             Ok(())
         });
         res?;
-        let body = serde_json::json!({ "job": crate::job_id() }).to_string();
+        let body = serde_json::to_vec(&CommitUpload { job: crate::job_id() }).expect("serializes");
         // concurrently: each party waits for the other two to confirm
-        self.expect_all("POST", &format!("/v1/tables/{name}/versions/{version}/commit"), body.as_bytes())?;
+        self.typed_all::<Applied>("POST", &format!("/v1/tables/{name}/versions/{version}/commit"), &body)?;
         Ok(UploadReport { table: name.to_string(), version, rows: t.rows, bytes_per_party: bytes })
     }
 
@@ -114,7 +114,7 @@ impl Client {
     /// Returns how many staged versions the parties discarded (the largest count of any party).
     pub fn abort_upload(&self, name: &str) -> Result<u64, ClientError> {
         mitsu_api::names::check_name("table", name).map_err(ClientError::Config)?;
-        let answers = self.expect_all("DELETE", &format!("/v1/tables/{name}/staged"), &[])?;
-        Ok(answers.iter().filter_map(|v| v["discarded"].as_u64()).max().unwrap_or(0))
+        let answers = self.typed_all::<Discarded>("DELETE", &format!("/v1/tables/{name}/staged"), &[])?;
+        Ok(answers.iter().map(|d| d.discarded).max().unwrap_or(0))
     }
 }

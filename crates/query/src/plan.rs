@@ -191,13 +191,8 @@ pub struct Query {
     pub ring: u32,
 }
 
-/// What a query allows beyond the defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Options {
-    /// Joins whose keys repeat on both sides; they open the number of matching pairs.
-    #[serde(default)]
-    pub allow_many_to_many: bool,
-}
+/// What a query allows beyond the defaults (part of the wire contract).
+pub use mitsu_api::wire::QueryOptions as Options;
 
 /// Parses and plans `sql`.
 pub fn plan(sql: &str, cat: &dyn Catalog) -> Result<Query, QueryError> {

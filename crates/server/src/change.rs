@@ -19,8 +19,8 @@
 //! few seconds, so a party that crashed between the vote and its commit completes the change when
 //! it comes back.
 
-use crate::jobs::{Fail, agree, digest, mesh_job};
-use crate::party::State;
+use crate::job::{Fail, agree, digest, mesh_job};
+use crate::state::State;
 use mitsu_mpc_core::{Channel, PartyId, Payload};
 use mitsu_net::http::Response;
 use mitsu_store::{Account, Apply, ChangeRec, ChangeState};
@@ -78,7 +78,7 @@ impl Drop for Busy<'_> {
 }
 
 fn ok_json(state: &State, c: &Change) -> Response {
-    Response::json(200, serde_json::json!({"applied": c.describe(), "party": state.me.index()}).to_string())
+    crate::routes::ok(&mitsu_api::wire::Applied { applied: c.describe(), party: state.me.index() })
 }
 
 fn pending(c: &Change, why: &str) -> Response {
@@ -318,7 +318,7 @@ pub(crate) fn resolve(state: &State) -> usize {
             let ask = serde_json::to_vec(&Ask { change: rec.id }).expect("serializes");
             let t = state
                 .mesh
-                .call(p, crate::party::random_u64(), &to_words(&ask), std::time::Duration::from_secs(3))
+                .call(p, crate::state::random_u64(), &to_words(&ask), std::time::Duration::from_secs(3))
                 .ok()
                 .and_then(from_words)
                 .and_then(|b| serde_json::from_slice::<Told>(&b).ok());

@@ -4,15 +4,15 @@
 //! of the other parties.
 
 use crate::routes;
+use crate::state::State;
 use mitsu_api::{PartyConfig, Role};
 use mitsu_mpc_core::PartyId;
 use mitsu_net::http::{self, Request, Response};
 use mitsu_net::{Identity, Mesh, MeshConfig};
 use mitsu_store::{Account, Store};
-use std::collections::{HashSet, VecDeque};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Largest request body of an account (a share chunk is at most 2 MiB; job requests are small).
@@ -30,59 +30,6 @@ pub enum ServerError {
     Net(#[from] mitsu_net::NetError),
     #[error(transparent)]
     Store(#[from] mitsu_store::StoreError),
-}
-
-pub(crate) struct State {
-    pub cfg: PartyConfig,
-    pub me: PartyId,
-    pub mesh: Mesh,
-    pub store: Store,
-    pub started: Instant,
-    /// Benchmark inputs staged by an admin (`mitsu bench --processes`), by stage id; in memory only.
-    pub bench: std::sync::Mutex<std::collections::HashMap<u64, Vec<u8>>>,
-    /// Mesh job ids used recently (a job id runs once), oldest first.
-    pub jobs_seen: Mutex<(HashSet<u64>, VecDeque<u64>)>,
-    /// Changes this party is running now (the resolver leaves them alone).
-    pub busy_changes: Mutex<HashSet<u64>>,
-    /// `MITSU_FAILPOINT`: a named point where the party aborts, to test recovery.
-    pub failpoint: Option<String>,
-}
-
-/// How many recent job ids a party remembers to refuse their reuse.
-const JOBS_REMEMBERED: usize = 1 << 16;
-
-impl State {
-    /// Claims a mesh job id; false when it was used recently.
-    pub(crate) fn claim_job(&self, id: u64) -> bool {
-        let mut g = self.jobs_seen.lock().unwrap_or_else(|p| p.into_inner());
-        let (set, order) = &mut *g;
-        if !set.insert(id) {
-            return false;
-        }
-        order.push_back(id);
-        if order.len() > JOBS_REMEMBERED
-            && let Some(old) = order.pop_front()
-        {
-            set.remove(&old);
-        }
-        true
-    }
-
-    /// Aborts the process at the named point when `MITSU_FAILPOINT` names it (tests of crash
-    /// recovery kill a party exactly there).
-    pub(crate) fn failpoint(&self, name: &str) {
-        if self.failpoint.as_deref() == Some(name) {
-            eprintln!("{}: failpoint {name}: aborting", self.me);
-            std::process::abort();
-        }
-    }
-}
-
-/// A random 64-bit number from the operating system.
-pub(crate) fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::getrandom(&mut b).expect("the operating system's random numbers");
-    u64::from_le_bytes(b)
 }
 
 fn bind(addr: &str) -> Result<TcpListener, ServerError> {
@@ -197,7 +144,7 @@ fn admit(state: &State, head: &http::Head) -> Result<(Option<Account>, usize), R
 fn handle(state: &State, who: Option<Account>, req: Request) -> Response {
     let path = req.path.split('?').next().unwrap_or("").to_string();
     let Some(who) = who else {
-        return Response::json(200, include_str!("openapi.json"));
+        return Response::json(200, mitsu_api::wire::OPENAPI);
     };
     routes::route(state, &who, &req, &path)
 }

@@ -14,26 +14,24 @@
 //! Semi-honest parties are assumed: a corrupted party could still lie about its own check. That
 //! gap closes with malicious security (SECURITY.md).
 
-use crate::jobs::Fail;
-use crate::party::State;
+use crate::job::Fail;
+use crate::state::State;
+use crate::tables::Readable;
 use mitsu_algebra::Ring;
-use mitsu_api::{Kind, Schema};
+use mitsu_api::Kind;
 use mitsu_mpc_core::{Channel, Engine, Payload};
 use mitsu_mpc_ops::all_within;
 use mitsu_mpc_rep3::{AShare, Rep3};
-use mitsu_store::TableInfo;
 
 /// Rows checked per call of the range circuit.
 const BATCH: usize = 1 << 20;
 
 /// Checks staged version `t` with all three parties, under mesh job `sub`.
-pub(crate) fn check(state: &State, sub: u64, t: &TableInfo) -> Result<(), Fail> {
-    let schema: Schema = serde_json::from_str(&t.schema).map_err(|e| Fail(500, format!("stored schema: {e}")))?;
+pub(crate) fn check(state: &State, sub: u64, upload: &Readable) -> Result<(), Fail> {
+    let (t, schema) = (upload.info(), upload.schema());
     let rows = t.rows as usize;
     let ncols = schema.stored_columns();
-    let read = |c: usize| {
-        state.store.read_column(&t.name, t.version, c as i64).map_err(|e| Fail(500, format!("reading the upload: {e}")))
-    };
+    let read = |c: usize| upload.column(state, c).map_err(|e| Fail(500, format!("reading the upload: {e}")));
     let started = std::time::Instant::now();
     let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(sub)));
     // 1. consistency: a hash of each column's first and second components
@@ -133,7 +131,7 @@ fn words(d: &[u8]) -> Vec<u64> {
 
 /// Shares of one stored column (chunks of [first components][second components]).
 fn load<R: Ring>(bytes: &[u8], rows: usize) -> Result<AShare<R>, Fail> {
-    crate::jobs::shares::<R>(bytes, rows).map_err(|e| Fail(409, format!("the upload is malformed: {e}")))
+    crate::tables::shares::<R>(bytes, rows).map_err(|e| Fail(409, format!("the upload is malformed: {e}")))
 }
 
 /// A boolean share (one element) of "every check of this column passed": its values in

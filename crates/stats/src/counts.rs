@@ -3,6 +3,7 @@
 //! applies and the parties treat them like any query); the chi-square tests count indicator
 //! columns under MPC and open only the statistic and the margins.
 
+use crate::Args as _;
 use crate::flt::{F, Flt};
 use crate::kernel::{A, Cols, Outputs, dots, lg, mpc};
 use crate::{Request, StatsError, from_clause, quote_ident};

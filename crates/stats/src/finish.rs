@@ -1,6 +1,7 @@
 //! The analyst's side: opened outputs (name -> value) become the function's JSON answer.
 //! p-values and intervals are computed here from the opened statistic and degrees of freedom.
 
+use crate::Args as _;
 use crate::dist;
 use crate::{Request, StatsError};
 use serde_json::{Map, Value, json};

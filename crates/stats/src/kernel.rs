@@ -7,6 +7,7 @@
 //! number of non-NULL values of a described column, and the size of each group of a grouped test.
 //! Everything else stays shared.
 
+use crate::Args as _;
 use crate::flt::{F, Flt};
 use crate::{Request, StatsError, quote_ident, quote_literal};
 use mitsu_algebra::Ring;

@@ -15,74 +15,27 @@ mod glm;
 pub mod kernel;
 mod nonpar;
 
-use serde::{Deserialize, Serialize};
-
-/// A statistics request, as the analyst's client sends it to every party.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Request {
-    pub function: String,
-    /// A table name or a SELECT.
-    pub from: String,
-    #[serde(default)]
-    pub columns: Vec<String>,
-    #[serde(default)]
-    pub column: Option<String>,
-    #[serde(default)]
-    pub by: Option<String>,
-    /// Levels of `by`, in order (the client fills them in from the data when not given).
-    #[serde(default)]
-    pub groups: Vec<String>,
-    #[serde(default)]
-    pub q: Vec<f64>,
-    #[serde(default)]
-    pub mu: f64,
-    #[serde(default)]
-    pub welch: bool,
-    #[serde(default)]
-    pub paired: bool,
-    #[serde(default)]
-    pub y: Option<String>,
-    #[serde(default)]
-    pub x: Vec<String>,
-    #[serde(default)]
-    pub method: Option<String>,
-    /// Confidence level of intervals (default 0.95).
-    #[serde(default)]
-    pub confidence: Option<f64>,
-    /// Row and column variables of a contingency table (crosstab, chisq).
-    #[serde(default)]
-    pub row: Option<String>,
-    #[serde(default)]
-    pub col: Option<String>,
-    /// Levels of `col`, in order (the client fills them in from the data when not given).
-    #[serde(default)]
-    pub col_groups: Vec<String>,
-    /// Expected proportions (or counts) of a goodness-of-fit test, one per level.
-    #[serde(default)]
-    pub expected: Vec<f64>,
-    /// Number of histogram bins.
-    #[serde(default)]
-    pub bins: Option<usize>,
-    /// Weight column of a weighted mean.
-    #[serde(default)]
-    pub weights: Option<String>,
-    /// Proportion cut from each end by a trimmed mean.
-    #[serde(default)]
-    pub trim: Option<f64>,
-    /// PCA of the correlation rather than the covariance matrix.
-    #[serde(default)]
-    pub standardize: bool,
-}
+/// A statistics request, as the analyst's client sends it to every party (part of the wire
+/// contract); [`Args`] reads its arguments.
+pub use mitsu_api::wire::StatsRequest as Request;
 
 /// Most columns one statistics request names (a covariance or OLS over 64 columns is 64^2 work).
 pub const MAX_COLUMNS: usize = 64;
 /// Most group levels (`by`, `row`, `col`) one request compares.
 pub const MAX_LEVELS: usize = 64;
 
-impl Request {
+/// Checks and readings of a request's arguments.
+pub trait Args {
+    fn check_limits(&self) -> Result<(), StatsError>;
+    fn one_column(&self) -> Result<String, StatsError>;
+    fn two_columns(&self) -> Result<Vec<String>, StatsError>;
+    fn columns_or_column(&self) -> Result<Vec<String>, StatsError>;
+}
+
+impl Args for Request {
     /// Refuses requests whose size alone would make a party work or allocate without bound,
     /// before anything is planned. (The SELECT a request becomes meets the planner's limits too.)
-    pub fn check_limits(&self) -> Result<(), StatsError> {
+    fn check_limits(&self) -> Result<(), StatsError> {
         let too = |what: &str, n: usize, max: usize| {
             Err(StatsError::Invalid(format!("{}: at most {max} {what}, not {n}", self.function)))
         };
@@ -119,7 +72,7 @@ impl Request {
         Ok(())
     }
 
-    pub fn one_column(&self) -> Result<String, StatsError> {
+    fn one_column(&self) -> Result<String, StatsError> {
         match (&self.column, self.columns.as_slice()) {
             (Some(c), _) => Ok(c.clone()),
             (None, [c]) => Ok(c.clone()),
@@ -127,14 +80,14 @@ impl Request {
         }
     }
 
-    pub fn two_columns(&self) -> Result<Vec<String>, StatsError> {
+    fn two_columns(&self) -> Result<Vec<String>, StatsError> {
         if self.columns.len() != 2 {
             return Err(StatsError::Invalid(format!("{} needs --columns A,B (two columns)", self.function)));
         }
         Ok(self.columns.clone())
     }
 
-    pub fn columns_or_column(&self) -> Result<Vec<String>, StatsError> {
+    fn columns_or_column(&self) -> Result<Vec<String>, StatsError> {
         let mut v = self.columns.clone();
         if let Some(c) = &self.column {
             v.push(c.clone());

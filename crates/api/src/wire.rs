@@ -1,0 +1,354 @@
+//! The client API's request and response bodies, one definition for the client that writes them
+//! and the party that reads them. `openapi.json` (served by every party) describes exactly these
+//! types; a test validates examples of each against it, so the document cannot drift from the code.
+
+use crate::{Role, Schema};
+use serde::{Deserialize, Serialize};
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {
+    pub party: usize,
+    /// The party server's version.
+    pub version: String,
+    pub uptime_s: f64,
+    /// Committed tables this party holds.
+    pub tables: usize,
+    pub peers: Vec<PeerStatus>,
+    /// Changes this party voted for and has not yet seen decided.
+    pub pending_changes: usize,
+}
+
+/// One peer link as a party sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerStatus {
+    pub party: usize,
+    /// An authenticated link from this peer is open.
+    pub linked: bool,
+    pub last_seen_ms: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+/// `POST /v1/accounts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// Job id shared by the three requests (chosen by the client, random, never 0).
+    pub job: u64,
+    pub name: String,
+    /// Kept as text on the wire so that a party given an unknown role still takes part in the
+    /// agreement (and votes no) instead of leaving its peers waiting; parsed with [`Role::parse`].
+    pub role: String,
+    /// Hex SHA-256 of the account's token: parties never store tokens.
+    pub token_sha256: String,
+}
+
+impl NewAccount {
+    pub fn new(job: u64, name: &str, role: Role, token_sha256: &str) -> NewAccount {
+        NewAccount { job, name: name.into(), role: role.as_str().into(), token_sha256: token_sha256.into() }
+    }
+}
+
+/// The answer to a change all three parties applied (an account, a commit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applied {
+    pub applied: String,
+    pub party: usize,
+}
+
+/// `GET /v1/tables` (an array of these) and `GET /v1/tables/{name}`: a committed version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableView {
+    pub name: String,
+    pub version: i64,
+    pub owner: String,
+    pub rows: u64,
+    pub schema: Schema,
+    /// The party that answered.
+    pub party: usize,
+}
+
+/// `POST /v1/tables/{name}/versions`: the start of an upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeginUpload {
+    pub version: i64,
+    pub schema: Schema,
+    pub rows: i64,
+    /// Stored columns: schema columns plus one validity column per nullable column.
+    pub columns: i64,
+    pub chunks_per_column: i64,
+}
+
+/// `POST /v1/tables/{name}/versions/{version}/commit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitUpload {
+    /// Job id shared by the three commit requests (chosen by the client, random, never 0).
+    pub job: u64,
+}
+
+/// `DELETE /v1/tables/{name}/staged`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discarded {
+    /// Staged versions discarded at this party.
+    pub discarded: u64,
+}
+
+/// The empty answer of a step that has nothing to report (a chunk stored, an upload begun).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {}
+
+/// Every error answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// What a query allows beyond the defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryOptions {
+    /// Joins whose keys repeat on both sides; they open the number of matching pairs.
+    #[serde(default)]
+    pub allow_many_to_many: bool,
+}
+
+/// A statistics request, as the analyst's client sends it to every party (see
+/// docs/statistics.md for what each function reads).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsRequest {
+    pub function: String,
+    /// A table name or a SELECT.
+    pub from: String,
+    #[serde(default)]
+    pub columns: Vec<String>,
+    #[serde(default)]
+    pub column: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Levels of `by`, in order (the client fills them in from the data when not given).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub q: Vec<f64>,
+    #[serde(default)]
+    pub mu: f64,
+    #[serde(default)]
+    pub welch: bool,
+    #[serde(default)]
+    pub paired: bool,
+    #[serde(default)]
+    pub y: Option<String>,
+    #[serde(default)]
+    pub x: Vec<String>,
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Confidence level of intervals (default 0.95).
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// Row and column variables of a contingency table (crosstab, chisq).
+    #[serde(default)]
+    pub row: Option<String>,
+    #[serde(default)]
+    pub col: Option<String>,
+    /// Levels of `col`, in order (the client fills them in from the data when not given).
+    #[serde(default)]
+    pub col_groups: Vec<String>,
+    /// Expected proportions (or counts) of a goodness-of-fit test, one per level.
+    #[serde(default)]
+    pub expected: Vec<f64>,
+    /// Number of histogram bins.
+    #[serde(default)]
+    pub bins: Option<usize>,
+    /// Weight column of a weighted mean.
+    #[serde(default)]
+    pub weights: Option<String>,
+    /// Proportion cut from each end by a trimmed mean.
+    #[serde(default)]
+    pub trim: Option<f64>,
+    /// PCA of the correlation rather than the covariance matrix.
+    #[serde(default)]
+    pub standardize: bool,
+}
+
+/// The benchmark operations `mitsu bench --processes` measures between party processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchOp {
+    MulInt,
+    MulFixed,
+    Lt,
+    Eq,
+}
+
+impl BenchOp {
+    pub const ALL: [BenchOp; 4] = [BenchOp::MulInt, BenchOp::MulFixed, BenchOp::Lt, BenchOp::Eq];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BenchOp::MulInt => "mul_int",
+            BenchOp::MulFixed => "mul_fixed",
+            BenchOp::Lt => "lt",
+            BenchOp::Eq => "eq",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BenchOp> {
+        BenchOp::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// The public parameters of one staged benchmark operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchSpec {
+    pub n: usize,
+    pub frac: u32,
+    pub bits: u32,
+    /// 64 or 128
+    pub ring: u32,
+}
+
+/// `POST /v1/jobs`: the same request to all three parties under one random id (never 0). The
+/// answer is this party's result frame ([`crate::frame`]), or an [`ErrorBody`].
+///
+/// Read through [`RawJob`]: serde's buffering of internally tagged enums turns numbers into maps
+/// under serde_json's `arbitrary_precision` (which the workspace needs for exact decimals), so
+/// the tagged form is written by serde but read by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", try_from = "RawJob")]
+pub enum JobRequest {
+    /// One SELECT, planned by each party against its own stored schemas.
+    Sql {
+        job: u64,
+        sql: String,
+        #[serde(default)]
+        options: QueryOptions,
+    },
+    /// A statistics function.
+    Stats { job: u64, stats: Box<StatsRequest> },
+    /// Compute + open of benchmark inputs staged under `stage` (admins only).
+    Bench { job: u64, op: BenchOp, stage: u64, spec: BenchSpec },
+}
+
+/// A job request as it arrives: every field of every kind, each kind taking only its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    kind: String,
+    job: u64,
+    sql: Option<String>,
+    options: Option<QueryOptions>,
+    stats: Option<Box<StatsRequest>>,
+    op: Option<BenchOp>,
+    stage: Option<u64>,
+    spec: Option<BenchSpec>,
+}
+
+impl TryFrom<RawJob> for JobRequest {
+    type Error = String;
+
+    fn try_from(r: RawJob) -> Result<JobRequest, String> {
+        let extra = |names: &[(&str, bool)]| match names.iter().find(|(_, set)| *set) {
+            Some((n, _)) => Err(format!("a {} job takes no field `{n}`", r.kind)),
+            None => Ok(()),
+        };
+        let need = |n: &str| format!("a {} job needs the field `{n}`", r.kind);
+        let job = r.job;
+        match r.kind.as_str() {
+            "sql" => {
+                extra(&[
+                    ("stats", r.stats.is_some()),
+                    ("op", r.op.is_some()),
+                    ("stage", r.stage.is_some()),
+                    ("spec", r.spec.is_some()),
+                ])?;
+                Ok(JobRequest::Sql {
+                    job,
+                    sql: r.sql.ok_or_else(|| need("sql"))?,
+                    options: r.options.unwrap_or_default(),
+                })
+            }
+            "stats" => {
+                extra(&[
+                    ("sql", r.sql.is_some()),
+                    ("options", r.options.is_some()),
+                    ("op", r.op.is_some()),
+                    ("stage", r.stage.is_some()),
+                    ("spec", r.spec.is_some()),
+                ])?;
+                Ok(JobRequest::Stats { job, stats: r.stats.ok_or_else(|| need("stats"))? })
+            }
+            "bench" => {
+                extra(&[("sql", r.sql.is_some()), ("options", r.options.is_some()), ("stats", r.stats.is_some())])?;
+                Ok(JobRequest::Bench {
+                    job,
+                    op: r.op.ok_or_else(|| need("op"))?,
+                    stage: r.stage.ok_or_else(|| need("stage"))?,
+                    spec: r.spec.ok_or_else(|| need("spec"))?,
+                })
+            }
+            k => Err(format!("unknown job kind {:?} (sql, stats, bench)", k.chars().take(40).collect::<String>())),
+        }
+    }
+}
+
+impl JobRequest {
+    pub fn job(&self) -> u64 {
+        match self {
+            JobRequest::Sql { job, .. } | JobRequest::Stats { job, .. } | JobRequest::Bench { job, .. } => *job,
+        }
+    }
+}
+
+/// How each route reads and answers, by the names of `openapi.json`'s component schemas (`None`:
+/// no JSON body; `bytes`: application/octet-stream). The server dispatches exactly these routes.
+pub const ROUTES: &[Route] = &[
+    Route { method: "get", path: "/v1/status", request: None, response: Some("Status") },
+    Route { method: "post", path: "/v1/accounts", request: Some("NewAccount"), response: Some("Applied") },
+    Route { method: "get", path: "/v1/tables", request: None, response: Some("TableList") },
+    Route { method: "get", path: "/v1/tables/{name}", request: None, response: Some("Table") },
+    Route {
+        method: "post",
+        path: "/v1/tables/{name}/versions",
+        request: Some("BeginUpload"),
+        response: Some("Accepted"),
+    },
+    Route {
+        method: "put",
+        path: "/v1/tables/{name}/versions/{version}/columns/{column}/chunks/{chunk}",
+        request: Some("bytes"),
+        response: Some("Accepted"),
+    },
+    Route {
+        method: "post",
+        path: "/v1/tables/{name}/versions/{version}/commit",
+        request: Some("CommitUpload"),
+        response: Some("Applied"),
+    },
+    Route { method: "delete", path: "/v1/tables/{name}/staged", request: None, response: Some("Discarded") },
+    Route { method: "post", path: "/v1/jobs", request: Some("Job"), response: Some("bytes") },
+    Route { method: "post", path: "/v1/bench/stage/{id}", request: Some("bytes"), response: Some("Accepted") },
+    Route { method: "get", path: "/openapi.json", request: None, response: None },
+];
+
+/// One route of the client API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub request: Option<&'static str>,
+    pub response: Option<&'static str>,
+}
+
+/// The OpenAPI document every party serves at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
