@@ -1,7 +1,9 @@
 //! `mitsu`: parse the command line, validate, dispatch. All logic lives in the library crates.
 
 mod demo;
+mod render;
 mod stats;
+use render::Align;
 
 // Secret-shared vectors are allocated and freed batch after batch; glibc's allocator hands such
 // blocks back to the kernel and pays page faults on every reuse (about 1 GB/s here), mimalloc
@@ -268,6 +270,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Party { config } => {
             let cfg = mitsu_api::PartyConfig::load(&config)?;
+            // the party's log: one line per event on stderr (party.log under `mitsu up`)
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_target(false)
+                .with_max_level(tracing::Level::INFO)
+                .init();
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             mitsu_server::party::run(cfg, stop)?;
             Ok(())
@@ -411,7 +420,7 @@ fn status(client: &std::path::Path, json: bool) -> Result<()> {
 }
 
 fn print_schema(s: &mitsu_api::Schema) {
-    println!("  {:<24} {:<14} {:<9} range", "column", "type", "nullable");
+    let mut rows = Vec::new();
     for c in &s.columns {
         let ty = match &c.kind {
             mitsu_api::Kind::Decimal { scale } => format!("decimal({scale})"),
@@ -421,8 +430,10 @@ fn print_schema(s: &mitsu_api::Schema) {
             mitsu_api::Kind::Key | mitsu_api::Kind::Category => "-".to_string(),
             _ => format!("|encoded| < 2^{}", c.bits),
         };
-        println!("  {:<24} {:<14} {:<9} {range}", c.name, ty, if c.nullable { "yes" } else { "no" });
+        rows.push(vec![c.name.clone(), ty, if c.nullable { "yes" } else { "no" }.to_string(), range]);
     }
+    let l = Align::Left;
+    println!("{}", render::table(&["column", "type", "nullable", "range"], &[l, l, l, l], &rows, 1));
 }
 
 /// Writes a file only its owner can read (0600): client files hold bearer tokens.
@@ -461,17 +472,25 @@ fn upload(
     let t = mitsu_client::table::read_csv(csv, schema.as_ref(), key)?;
     println!("{}: {} rows, schema{}:", csv.display(), t.rows, if schema.is_some() { "" } else { " (inferred)" });
     print_schema(&t.schema);
-    let big = t.rows >= 100_000;
-    let progress = |done: usize, total: usize| {
-        if big && total > 0 {
-            let w = 30 * done / total;
-            eprint!("\r  uploading [{}{}] {done}/{total} chunks", "#".repeat(w), " ".repeat(30 - w));
-            if done == total {
-                eprintln!();
-            }
-        }
+    // a bar on stderr for uploads that take a while; hidden when stderr is not a terminal
+    let bar = if t.rows >= 100_000 {
+        indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "  uploading [{bar:30}] {pos}/{len} chunks, {elapsed} elapsed, ~{eta} left",
+            )
+            .expect("a valid template")
+            .progress_chars("#>-"),
+        )
+    } else {
+        indicatif::ProgressBar::hidden()
     };
-    let r = c.upload(table, &t, &progress)?;
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let r = c.upload(table, &t, &progress);
+    bar.finish_and_clear();
+    let r = r?;
     let size = match r.bytes_per_party {
         b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
@@ -495,11 +514,18 @@ fn tables(client: &std::path::Path) -> Result<()> {
     if all.is_empty() {
         println!("no tables yet (upload one with `mitsu upload`)");
     }
-    println!("{:<24} {:>8} {:>9} {:<12} held by parties", "table", "version", "rows", "owner");
-    for (name, v) in all {
-        let parties: Vec<String> = v.iter().map(|x| x.0.to_string()).collect();
-        println!("{:<24} {:>8} {:>9} {:<12} {}", name, v[0].1, v[0].2, v[0].3, parties.join(","));
-    }
+    let rows: Vec<Vec<String>> = all
+        .into_iter()
+        .map(|(name, v)| {
+            let parties: Vec<String> = v.iter().map(|x| x.0.to_string()).collect();
+            vec![name, v[0].1.to_string(), v[0].2.to_string(), v[0].3.clone(), parties.join(",")]
+        })
+        .collect();
+    let (l, r) = (Align::Left, Align::Right);
+    println!(
+        "{}",
+        render::table(&["table", "version", "rows", "owner", "held by parties"], &[l, r, r, l, l], &rows, 0)
+    );
     Ok(())
 }
 
@@ -569,18 +595,18 @@ fn sql(client: &std::path::Path, query: &str, format: &str, explain: bool, opts:
         _ => {
             let cells: Vec<Vec<String>> =
                 r.rows.iter().map(|row| row.iter().map(|v| v.to_string()).collect()).collect();
-            let widths: Vec<usize> = (0..r.columns.len())
+            // numbers right-aligned, labels left
+            let align: Vec<Align> = (0..r.columns.len())
                 .map(|i| {
-                    cells.iter().map(|c| c[i].chars().count()).chain([r.columns[i].chars().count()]).max().unwrap_or(0)
+                    if r.rows.iter().all(|row| row[i].as_f64().is_some() || row[i] == mitsu_query::Value::Null) {
+                        Align::Right
+                    } else {
+                        Align::Left
+                    }
                 })
                 .collect();
-            let line = |vals: &[String]| {
-                vals.iter().zip(&widths).map(|(v, w)| format!("{v:>w$}")).collect::<Vec<_>>().join("  ")
-            };
-            println!("{}", line(&r.columns));
-            for c in &cells {
-                println!("{}", line(c));
-            }
+            let header: Vec<&str> = r.columns.iter().map(String::as_str).collect();
+            println!("{}", render::table(&header, &align, &cells, 0));
             println!(
                 "({} rows, {:.2} s; {} rounds, {} sent by the busiest party)",
                 r.rows.len(),

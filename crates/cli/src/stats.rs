@@ -167,10 +167,10 @@ pub fn run(a: StatsArgs) -> Result<()> {
     }
     let mut out = Vec::new();
     lines("", &r.value, &mut out);
-    let w = out.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    for (k, v) in out {
-        println!("{k:<w$}  {v}");
-    }
+    // keys are column names and group labels, in any script: aligned by display width
+    let rows: Vec<Vec<String>> = out.into_iter().map(|(k, v)| vec![k, v]).collect();
+    let text = crate::render::table(&["statistic", "value"], &[crate::Align::Left, crate::Align::Left], &rows, 0);
+    println!("{}", text.lines().skip(1).collect::<Vec<_>>().join("\n"));
     println!(
         "\nopened to you: {}. ({:.2} s, {} rounds, {} per party)",
         r.leakage,

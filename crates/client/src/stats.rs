@@ -4,7 +4,7 @@
 use crate::{Client, ClientError};
 use mitsu_api::Schema;
 use mitsu_api::wire::{JobRequest, TableView};
-use mitsu_stats::{Args as _, Request, StatsError, quote_ident};
+use mitsu_stats::{Args as _, Id, Request, StatsError, quote_ident};
 use std::collections::BTreeMap;
 
 /// A function's answer with what it cost.
@@ -78,7 +78,7 @@ impl Client {
                 parties_opened: None,
             });
         }
-        if f.name == "chisq" {
+        if f.id == Id::Chisq {
             match (req.row.clone(), req.col.clone()) {
                 (Some(r), Some(c)) => {
                     if req.groups.is_empty() {
@@ -98,10 +98,10 @@ impl Client {
         }
         if let Some(by) = req.by.clone()
             && req.groups.is_empty()
-            && matches!(f.name, "ttest" | "ztest" | "vartest" | "anova" | "mannwhitney" | "kruskal")
+            && matches!(f.id, Id::Ttest | Id::Ztest | Id::Vartest | Id::Anova | Id::Mannwhitney | Id::Kruskal)
         {
             req.groups = self.levels(&req, &by)?;
-            let two = !matches!(f.name, "anova" | "kruskal");
+            let two = !matches!(f.id, Id::Anova | Id::Kruskal);
             if (two && req.groups.len() != 2) || req.groups.len() < 2 {
                 return Err(ClientError::Config(format!(
                     "grouping column {by:?} has {} levels ({}); {} needs {} — choose them with --groups",
@@ -112,7 +112,9 @@ impl Client {
                 )));
             }
         }
-        if matches!(f.name, "ttest" | "ztest" | "mannwhitney" | "vartest") && req.by.is_some() && req.groups.len() != 2
+        if matches!(f.id, Id::Ttest | Id::Ztest | Id::Mannwhitney | Id::Vartest)
+            && req.by.is_some()
+            && req.groups.len() != 2
         {
             return Err(ClientError::Config(format!(
                 "a two-sample t-test needs exactly two groups; --groups names {}",

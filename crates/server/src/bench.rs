@@ -79,7 +79,7 @@ pub(crate) fn run(
     op: BenchOp,
     stage: u64,
     spec: BenchSpec,
-) -> std::result::Result<Vec<u8>, Fail> {
+) -> std::result::Result<(Vec<u8>, Vec<mitsu_mpc_core::Opened>), Fail> {
     if who.role != Role::Admin {
         return Err(Fail(403, "only admins may run benchmarks".into()));
     }
@@ -89,5 +89,6 @@ pub(crate) fn run(
     let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(id)));
     agree(state, &mut ch, d)?;
     let mut p = Rep3::setup(ch)?;
-    Ok(compute_op(&mut p, op, spec, &staged)?)
+    let out = compute_op(&mut p, op, spec, &staged)?;
+    Ok((out, mitsu_mpc_core::Engine::opened(&p).to_vec()))
 }

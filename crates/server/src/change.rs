@@ -190,7 +190,7 @@ pub(crate) fn run(
         Ok(true) => true,
         Ok(false) => false, // a peer's resolver asked first and this party recorded a no
         Err(e) => {
-            eprintln!("{}: cannot record change {id:x}: {e}", state.me);
+            tracing::error!(change = %format!("{id:x}"), "cannot record the change: {e}");
             false
         }
     };
@@ -222,7 +222,7 @@ pub(crate) fn run(
     match state.store.commit_change(id, &c.apply()) {
         Ok(()) => ok_json(state, &c),
         Err(e) => {
-            eprintln!("{}: change {id:x} decided but not applied yet: {e}", state.me);
+            tracing::warn!(change = %format!("{id:x}"), "decided but not applied yet: {e}");
             pending(&c, &format!("{} could not apply it yet: {e}", state.me))
         }
     }
@@ -332,15 +332,15 @@ pub(crate) fn resolve(state: &State) -> usize {
             let Ok(c) = serde_json::from_str::<Change>(&rec.body) else { continue };
             match state.store.commit_change(rec.id, &c.apply()) {
                 Ok(()) => {
-                    eprintln!("{me}: completed the {} after an interruption", c.describe());
+                    tracing::info!("completed the {} after an interruption", c.describe());
                     decided += 1;
                 }
-                Err(e) => eprintln!("{me}: cannot apply change {:x} yet: {e}", rec.id),
+                Err(e) => tracing::warn!(change = %format!("{:x}", rec.id), "cannot apply the change yet: {e}"),
             }
         } else if let Some((p, _)) = aborted
             && state.store.abort_change(rec.id, &format!("{p} did not vote for it")).is_ok()
         {
-            eprintln!("{me}: dropped change {:x}: {p} did not vote for it", rec.id);
+            tracing::info!(change = %format!("{:x}", rec.id), "dropped: {p} did not vote for it");
             decided += 1;
         }
     }

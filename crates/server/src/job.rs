@@ -4,7 +4,6 @@
 use crate::state::State;
 use mitsu_mpc_core::{Channel, MpcError, Opened, Payload};
 use mitsu_query::QueryError;
-use mitsu_store::Account;
 
 /// Why a job did not run or did not finish: the status the client gets and the message.
 #[derive(Debug)]
@@ -104,15 +103,10 @@ pub(crate) fn agree(state: &State, ch: &mut Channel, d: &[u8; 32]) -> Result<(),
     ))
 }
 
-/// One line per job in the party's log: who asked, and what the engine opened (its record).
-pub(crate) fn log_openings(state: &State, who: &Account, job: u64, kind: &str, opened: &[Opened]) {
+/// What a job opened among the parties, as the party's log line shows it.
+pub(crate) fn describe_openings(opened: &[Opened]) -> String {
     let list: Vec<String> = opened.iter().map(|o| o.to_string()).collect();
-    eprintln!(
-        "{}: {kind} job {job:x} for {:?}: opened {}",
-        state.me,
-        who.name,
-        if list.is_empty() { "nothing".to_string() } else { list.join("; ") }
-    );
+    if list.is_empty() { "nothing".to_string() } else { list.join("; ") }
 }
 
 /// The engine's record of openings, as the job's answer carries it.

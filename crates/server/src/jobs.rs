@@ -9,7 +9,7 @@
 //! sent to each under one id, computes nothing. Job ids are the client's random number
 //! namespaced by the account ([`mesh_job`]), so two analysts cannot collide, and an id is used once.
 
-use crate::job::{Fail, digest, mesh_job};
+use crate::job::{Fail, describe_openings, digest, mesh_job};
 use crate::state::State;
 use mitsu_api::wire::JobRequest;
 use mitsu_net::http::{Request, Response};
@@ -34,6 +34,7 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
     // matter but any difference in meaning does
     let canonical = serde_json::to_vec(&r).expect("a job request serializes");
     let d = digest(&[b"job", who.name.as_bytes(), &canonical]);
+    let started = std::time::Instant::now();
     // a bug must not leave the peers waiting for this party until their timeout
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &r {
         JobRequest::Sql { sql, options, .. } => crate::sql::run(state, who, id, &d, sql, *options),
@@ -46,8 +47,21 @@ pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
         state.mesh.abort_job(id, e);
     }
     state.mesh.finish_job(id);
+    let kind = match &r {
+        JobRequest::Sql { .. } => "sql",
+        JobRequest::Stats { .. } => "stats",
+        JobRequest::Bench { .. } => "bench",
+    };
+    let (job, ms) = (format!("{id:016x}"), started.elapsed().as_millis() as u64);
+    // one line per job: the audit trail of who ran what and what it opened
     match res {
-        Ok(v) => Response::bytes(v),
-        Err(Fail(s, e)) => Response::error(s, &e),
+        Ok((frame, opened)) => {
+            tracing::info!(%job, kind, account = %who.name, ms, outcome = "done", "{kind} job opened {}", describe_openings(&opened));
+            Response::bytes(frame)
+        }
+        Err(Fail(s, e)) => {
+            tracing::info!(%job, kind, account = %who.name, ms, outcome = "failed", status = s, "{kind} job failed: {e}");
+            Response::error(s, &e)
+        }
     }
 }

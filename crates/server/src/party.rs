@@ -71,7 +71,7 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
             .spawn(move || maintenance(&st, &stop))
             .map_err(|e| ServerError::Config(e.to_string()))?;
     }
-    eprintln!("{me}: peers on {}, client API on {}", state.cfg.peer_listen, state.cfg.api_listen);
+    tracing::info!(party = me.index(), "peers on {}, client API on {}", state.cfg.peer_listen, state.cfg.api_listen);
     let st = stop.clone();
     let limits = http::ServeLimits {
         stack_bytes: mitsu_query::limits::STACK_BYTES,
@@ -104,10 +104,10 @@ fn maintenance(state: &State, stop: &AtomicBool) {
             match state.store.expire_staged(state.cfg.upload_timeout_secs as i64) {
                 Ok(gone) => {
                     for (t, v) in gone {
-                        eprintln!("{}: discarded the unfinished upload of {t:?} version {v}", state.me);
+                        tracing::info!("discarded the unfinished upload of {t:?} version {v}");
                     }
                 }
-                Err(e) => eprintln!("{}: cannot expire uploads: {e}", state.me),
+                Err(e) => tracing::error!("cannot expire uploads: {e}"),
             }
         }
         tick += 1;
@@ -146,5 +146,16 @@ fn handle(state: &State, who: Option<Account>, req: Request) -> Response {
     let Some(who) = who else {
         return Response::json(200, mitsu_api::wire::OPENAPI);
     };
-    routes::route(state, &who, &req, &path)
+    let started = Instant::now();
+    let resp = routes::route(state, &who, &req, &path);
+    // one line per request (never its body): who, what, the answer's status and how long it took
+    tracing::info!(
+        account = %who.name,
+        method = %req.method,
+        path = %path.chars().take(200).collect::<String>(),
+        status = resp.status,
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    resp
 }

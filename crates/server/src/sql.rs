@@ -3,12 +3,12 @@
 //! reads, confirms with its peers that all three hold the same versions, runs the plan over the
 //! mesh and answers with its shares of the result only.
 
-use crate::job::{Fail, log_openings, records};
+use crate::job::{Fail, records};
 use crate::state::State;
 use crate::tables::{Tables, start};
 use mitsu_algebra::Ring;
 use mitsu_api::wire::QueryOptions;
-use mitsu_mpc_core::Engine;
+use mitsu_mpc_core::{Engine, Opened};
 use mitsu_mpc_rep3::Rep3;
 use mitsu_store::Account;
 
@@ -43,7 +43,7 @@ pub(crate) fn run(
     d: &[u8; 32],
     sql: &str,
     opts: QueryOptions,
-) -> Result<Vec<u8>, Fail> {
+) -> Result<(Vec<u8>, Vec<Opened>), Fail> {
     let cat = Tables::new(state, who);
     // a refusal here aborts the job, which releases peers that planned differently (e.g. a table
     // missing at one party)
@@ -56,10 +56,9 @@ pub(crate) fn run(
         let out = mitsu_query::execute::<_, u128, _>(&mut p, &q, &mut src)?;
         encode(out, p.stats(), p.opened())
     };
-    log_openings(state, who, job, "sql", p.opened());
     // the record must match what EXPLAIN promised the analyst; a mismatch is a bug to report
     if let Err(w) = mitsu_query::explain::check_openings(&mitsu_query::explain::explain(&q), p.opened()) {
-        eprintln!("{}: sql job {job:x}: the openings differ from EXPLAIN: {w}", state.me);
+        tracing::error!(job = %format!("{job:x}"), "the openings differ from EXPLAIN (a bug): {w}");
     }
-    Ok(frame)
+    Ok((frame, p.opened().to_vec()))
 }

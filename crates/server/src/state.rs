@@ -50,7 +50,7 @@ impl State {
     /// recovery kill a party exactly there).
     pub(crate) fn failpoint(&self, name: &str) {
         if self.failpoint.as_deref() == Some(name) {
-            eprintln!("{}: failpoint {name}: aborting", self.me);
+            tracing::warn!("failpoint {name}: aborting");
             std::process::abort();
         }
     }

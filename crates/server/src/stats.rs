@@ -3,10 +3,10 @@
 //! with a JSON header (output names, rounds, bytes, the engine's record of openings) and its
 //! shares of the outputs.
 
-use crate::job::{Fail, log_openings, records};
+use crate::job::{Fail, records};
 use crate::state::State;
 use crate::tables::{Tables, start};
-use mitsu_mpc_core::Engine;
+use mitsu_mpc_core::{Engine, Opened};
 use mitsu_stats::Args as _;
 use mitsu_store::Account;
 
@@ -16,7 +16,7 @@ pub(crate) fn run(
     job: u64,
     d: &[u8; 32],
     req: &mitsu_stats::Request,
-) -> Result<Vec<u8>, Fail> {
+) -> Result<(Vec<u8>, Vec<Opened>), Fail> {
     let cat = Tables::new(state, who);
     mitsu_stats::spec(&req.function)?;
     req.check_limits()?;
@@ -26,7 +26,6 @@ pub(crate) fn run(
     let (mut p, mut src) = start(state, job, d, cat.used())?;
     let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req)?;
     let st = p.stats();
-    log_openings(state, who, job, "stats", p.opened());
     let vals = out.values(&p).parts(&p).into_client();
     let header = mitsu_api::frame::StatsHeader {
         names: out.names,
@@ -35,5 +34,5 @@ pub(crate) fn run(
         bytes: st.bytes_sent,
         opened: records(p.opened()),
     };
-    Ok(mitsu_api::frame::write_stats(&header, &vals))
+    Ok((mitsu_api::frame::write_stats(&header, &vals), p.opened().to_vec()))
 }

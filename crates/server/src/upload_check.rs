@@ -115,12 +115,12 @@ pub(crate) fn check(state: &State, sub: u64, upload: &Readable) -> Result<(), Fa
             ),
         ));
     }
-    eprintln!(
-        "{}: checked {:?} version {} ({rows} rows, {ncols} stored columns) in {:.1} s",
-        state.me,
-        t.name,
-        t.version,
-        started.elapsed().as_secs_f64()
+    tracing::info!(
+        table = %t.name,
+        version = t.version,
+        rows,
+        ms = started.elapsed().as_millis() as u64,
+        "checked the upload's {ncols} stored columns"
     );
     Ok(())
 }

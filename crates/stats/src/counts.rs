@@ -4,6 +4,7 @@
 //! columns under MPC and open only the statistic and the margins.
 
 use crate::Args as _;
+use crate::Id;
 use crate::flt::{F, Flt};
 use crate::kernel::{A, Cols, Outputs, dots, lg, mpc};
 use crate::{Request, StatsError, from_clause, quote_ident};
@@ -34,8 +35,8 @@ fn sort_labels(rows: &mut [Vec<Value>], col: usize) {
 /// freq, crosstab and histogram through `run`.
 pub fn run_sql(req: &Request, run: &mut RunSql<'_>) -> Result<Json, StatsError> {
     let from = from_clause(&req.from);
-    match req.function.as_str() {
-        "freq" => {
+    match crate::spec(&req.function)?.id {
+        Id::Freq => {
             let c = quote_ident(&req.one_column()?);
             let mut rows = run(&format!("SELECT {c}, COUNT(*) FROM {from} WHERE {c} IS NOT NULL GROUP BY {c}"))?;
             sort_labels(&mut rows, 0);
@@ -49,7 +50,7 @@ pub fn run_sql(req: &Request, run: &mut RunSql<'_>) -> Result<Json, StatsError> 
             }
             Ok(json!({"freq": f, "proportions": p, "levels": levels, "n": n}))
         }
-        "crosstab" => {
+        Id::Crosstab => {
             let (r, c) = row_col(req)?;
             let (qr, qc) = (quote_ident(&r), quote_ident(&c));
             let rows = run(&format!(
@@ -85,7 +86,7 @@ pub fn run_sql(req: &Request, run: &mut RunSql<'_>) -> Result<Json, StatsError> 
             }
             Ok(json!({"table": table, "rows": rlab, "cols": clab, "row_totals": rt, "col_totals": ct, "n": n}))
         }
-        "histogram" => {
+        Id::Histogram => {
             let col = req.one_column()?;
             let c = quote_ident(&col);
             let bins = req.bins.unwrap_or(10);

@@ -2,6 +2,7 @@
 //! p-values and intervals are computed here from the opened statistic and degrees of freedom.
 
 use crate::Args as _;
+use crate::Id;
 use crate::dist;
 use crate::{Request, StatsError};
 use serde_json::{Map, Value, json};
@@ -82,8 +83,8 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
     if !(conf > 0.0 && conf < 1.0) {
         return Err(StatsError::Invalid(format!("confidence {conf} is not between 0 and 1")));
     }
-    match f.name {
-        "ztest" => {
+    match f.id {
+        Id::Ztest => {
             let md = get(v, "mean_diff")?;
             let se = get(v, "se")?;
             let z = md / se;
@@ -92,7 +93,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             sizes(req, v, &mut o)?;
             Ok(o)
         }
-        "chisq" => {
+        Id::Chisq => {
             let chi = get(v, "chi2")?;
             let df = if req.row.is_some() {
                 (req.groups.len() as f64 - 1.0) * (req.col_groups.len() as f64 - 1.0)
@@ -101,7 +102,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             };
             Ok(json!({"chi2": num(chi), "df": df, "p_value": num(dist::chi2_sf(chi, df)), "n": get(v, "n")?}))
         }
-        "mannwhitney" => {
+        Id::Mannwhitney => {
             let (n1, n2) = (get(v, "n.0")?, get(v, "n.1")?);
             let u1 = get(v, "u")?;
             let n = n1 + n2;
@@ -112,7 +113,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 json!({"u": num(u1), "statistic": num(u1), "p_value": num((2.0 * dist::norm_sf(z)).clamp(0.0, 1.0)), "n": [n1, n2], "groups": req.groups}),
             )
         }
-        "kruskal" => {
+        Id::Kruskal => {
             let h = get(v, "h")?;
             let df = req.groups.len() as f64 - 1.0;
             let n: Vec<f64> = (0..req.groups.len()).map(|g| get(v, &format!("n.{g}"))).collect::<Result<_, _>>()?;
@@ -120,7 +121,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 json!({"h": num(h), "statistic": num(h), "df": df, "p_value": num(dist::chi2_sf(h, df)), "n": n, "groups": req.groups}),
             )
         }
-        "wilcoxon" => {
+        Id::Wilcoxon => {
             let n = get(v, "n")?;
             let rp = get(v, "r_plus")?;
             let rm = n * (n + 1.0) / 2.0 - rp;
@@ -130,13 +131,13 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             Ok(json!({"statistic": num(t), "r_plus": num(rp), "r_minus": num(rm), "z": num(z),
                 "p_value": num((2.0 * dist::norm_sf(z.abs())).min(1.0)), "n": n, "zeros": get(v, "zeros")?}))
         }
-        "wmean" => {
+        Id::Wmean => {
             if get(v, "zero_weight")? != 0.0 {
                 return Err(StatsError::Invalid("the weights sum to zero".into()));
             }
             Ok(json!({"wmean": num(get(v, "wmean")?), "n": get(v, "n")?}))
         }
-        "linregress" => {
+        Id::Linregress => {
             let x = req.x.first().ok_or_else(|| StatsError::Invalid("linregress needs --x A".into()))?;
             let n = get(v, "n")?;
             let (b, se) = (get(v, &format!("coef.{x}"))?, get(v, &format!("se.{x}"))?);
@@ -155,7 +156,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             Ok(o)
         }
-        "logit" => {
+        Id::Logit => {
             let names: Vec<String> = std::iter::once("const".to_string()).chain(req.x.iter().cloned()).collect();
             let (mut c, mut se, mut z, mut p) = (Map::new(), Map::new(), Map::new(), Map::new());
             for name in &names {
@@ -169,7 +170,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             Ok(json!({"coefficients": c, "std_errors": se, "z_values": z, "p_values": p,
                 "log_likelihood": num(get(v, "log_likelihood")?), "n": get(v, "n")?, "iterations": get(v, "iterations")? as u64}))
         }
-        "pca" => {
+        Id::Pca => {
             let cols = &req.columns;
             let p = cols.len();
             let mut m = vec![vec![0.0; p]; p];
@@ -195,7 +196,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             Ok(json!({"components": comps, "explained_variance": vals.iter().map(|x| num(*x)).collect::<Vec<_>>(),
                 "explained_variance_ratio": vals.iter().map(|x| num(x / total)).collect::<Vec<_>>(), "columns": cols, "n": get(v, "n")?}))
         }
-        "ttest" => {
+        Id::Ttest => {
             let md = get(v, "mean_diff")?;
             let (se, df) = if req.by.is_some() {
                 let (na, nb) = (get(v, "n.0")?, get(v, "n.1")?);
@@ -225,7 +226,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             Ok(o)
         }
-        "vartest" => {
+        Id::Vartest => {
             let fv = get(v, "f")?;
             let (d1, d2) = (get(v, "n.0")? - 1.0, get(v, "n.1")? - 1.0);
             let p = 2.0 * dist::f_cdf(fv, d1, d2).min(dist::f_sf(fv, d1, d2));
@@ -236,7 +237,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             Ok(o)
         }
-        "anova" => {
+        Id::Anova => {
             let fv = get(v, "f")?;
             let k = req.groups.len() as f64;
             let n: f64 = (0..req.groups.len()).map(|g| get(v, &format!("n.{g}"))).sum::<Result<f64, _>>()?;
@@ -247,14 +248,14 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             Ok(o)
         }
-        "cov" | "corr" | "spearman" => {
+        Id::Cov | Id::Corr | Id::Spearman => {
             let cols = &req.columns;
-            let constant = |c: &str| f.name != "cov" && flag(v, &format!("constant.{c}"));
+            let constant = |c: &str| f.id != Id::Cov && flag(v, &format!("constant.{c}"));
             let mut m = Map::new();
             for a in cols {
                 let mut row = json!({});
                 for b in cols {
-                    let x = if f.name != "cov" && a == b {
+                    let x = if f.id != Id::Cov && a == b {
                         1.0
                     } else {
                         v.get(&format!("{a}|{b}")).or_else(|| v.get(&format!("{b}|{a}"))).copied().unwrap_or(f64::NAN)
@@ -268,7 +269,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             let n = get(v, "n")?;
             let mut o = json!({"matrix": m, "n": n});
-            if f.name != "cov" && cols.len() == 2 {
+            if f.id != Id::Cov && cols.len() == 2 {
                 let r = get(v, &format!("{}|{}", cols[0], cols[1]))?;
                 let df = n - 2.0;
                 // 1 - r^2 from the refined residuals where the parties opened it (|r| near 1)
@@ -288,7 +289,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             Ok(o)
         }
-        "ols" => {
+        Id::Ols => {
             let n = get(v, "n")?;
             let names: Vec<String> = std::iter::once("const".to_string()).chain(req.x.iter().cloned()).collect();
             let k = req.x.len() as f64;
@@ -328,7 +329,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             }
             Ok(o)
         }
-        "quantile" => {
+        Id::Quantile => {
             let mut cols = Map::new();
             let all = req.columns_or_column()?;
             let single = all.len() == 1;
@@ -352,7 +353,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
         _ => {
             // describe-kernel functions: per column, the opened fields
             let cols = req.columns_or_column()?;
-            let single = cols.len() == 1 && f.name != "describe";
+            let single = cols.len() == 1 && f.id != Id::Describe;
             let mut out = Map::new();
             for col in &cols {
                 let mut o = json!({});

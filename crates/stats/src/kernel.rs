@@ -8,6 +8,7 @@
 //! Everything else stays shared.
 
 use crate::Args as _;
+use crate::Id;
 use crate::flt::{F, Flt};
 use crate::{Request, StatsError, quote_ident, quote_literal};
 use mitsu_algebra::Ring;
@@ -319,7 +320,7 @@ pub fn run<E: Engine, S: Source<E>>(
             let c = load(e, cat, src, &sql, &cols, &req.function)?;
             for i in 0..cols.len() {
                 let prefix =
-                    if cols.len() == 1 && f.name != "describe" { String::new() } else { format!("{}.", cols[i]) };
+                    if cols.len() == 1 && f.id != Id::Describe { String::new() } else { format!("{}.", cols[i]) };
                 let trim = req.trim.unwrap_or(0.1);
                 if !(0.0..0.5).contains(&trim) {
                     return Err(StatsError::Invalid(format!(
@@ -343,22 +344,22 @@ pub fn run<E: Engine, S: Source<E>>(
         }
         crate::Kernel::Groups => {
             let (c, ng) = grouped(e, cat, src, req)?;
-            groups(e, &c, &ng, f.name, req.welch, &mut out)?;
+            groups(e, &c, &ng, f.id, req.welch, &mut out)?;
         }
         crate::Kernel::Matrix => {
             let (cols, is_ols) = match &req.y {
-                Some(y) if f.name == "ols" || f.name == "linregress" => {
+                Some(y) if f.id == Id::Ols || f.id == Id::Linregress => {
                     let mut v = req.x.clone();
                     if v.is_empty() {
                         return Err(StatsError::Invalid(format!("{} needs --x COLUMNS", f.name)));
                     }
-                    if f.name == "linregress" && v.len() != 1 {
+                    if f.id == Id::Linregress && v.len() != 1 {
                         return Err(StatsError::Invalid("linregress takes one --x column (ols takes several)".into()));
                     }
                     v.push(y.clone());
                     (v, true)
                 }
-                _ if f.name == "ols" || f.name == "linregress" => {
+                _ if f.id == Id::Ols || f.id == Id::Linregress => {
                     return Err(StatsError::Invalid(format!("{} needs --y COLUMN", f.name)));
                 }
                 _ => (req.columns.clone(), false),
@@ -373,7 +374,7 @@ pub fn run<E: Engine, S: Source<E>>(
                 not_null(&cols)
             );
             let c = load(e, cat, src, &sql, &cols, &req.function)?;
-            let spearman = f.name == "spearman" || req.method.as_deref() == Some("spearman");
+            let spearman = f.id == Id::Spearman || req.method.as_deref() == Some("spearman");
             if let Some(m) = req.method.as_deref().filter(|m| !["pearson", "spearman"].contains(m)) {
                 return Err(StatsError::Invalid(format!("--method {m:?}: choose pearson or spearman")));
             }
@@ -381,11 +382,11 @@ pub fn run<E: Engine, S: Source<E>>(
                 ols(e, &c, &mut out)?
             } else if spearman {
                 let ranks = crate::nonpar::rank_columns(e, &c)?;
-                matrix(e, &ranks, "corr", &mut out)?
+                matrix(e, &ranks, Id::Corr, &mut out)?
             } else {
-                let name = match f.name {
-                    "pca" if req.standardize => "corr",
-                    "pca" => "cov",
+                let name = match f.id {
+                    Id::Pca if req.standardize => Id::Corr,
+                    Id::Pca => Id::Cov,
                     other => other,
                 };
                 matrix(e, &c, name, &mut out)?
@@ -393,7 +394,7 @@ pub fn run<E: Engine, S: Source<E>>(
         }
         crate::Kernel::Ranks => {
             let (c, ng) = grouped(e, cat, src, req)?;
-            crate::nonpar::rank_groups(e, &c, &ng, f.name, &mut out)?;
+            crate::nonpar::rank_groups(e, &c, &ng, f.id, &mut out)?;
         }
         crate::Kernel::SignedRank => {
             let cs = req.two_columns()?;
@@ -526,8 +527,9 @@ fn grouped<E: Engine, S: Source<E>>(
         .collect();
     // a pooled variance (Student's t, ANOVA) needs only positive pooled degrees of freedom; a
     // group's own variance (Welch, the F-test of variances, z) needs two values
-    let pooled = (req.function == "ttest" && !req.welch) || req.function == "anova";
-    let min = if req.function == "mannwhitney" || req.function == "kruskal" || pooled { 1 } else { 2 };
+    let f = crate::spec(&req.function)?.id;
+    let pooled = (f == Id::Ttest && !req.welch) || f == Id::Anova;
+    let min = if f == Id::Mannwhitney || f == Id::Kruskal || pooled { 1 } else { 2 };
     if pooled && ng.iter().sum::<usize>() <= ng.len() {
         return Err(StatsError::Invalid(format!(
             "{} needs more values than groups (pooled degrees of freedom {})",
@@ -1041,7 +1043,7 @@ fn groups<E: Engine>(
     e: &mut E,
     c: &Cols<E>,
     ng: &[usize],
-    function: &str,
+    function: Id,
     welch: bool,
     out: &mut Outputs<E>,
 ) -> Result<(), StatsError> {
@@ -1105,7 +1107,7 @@ fn groups<E: Engine>(
     }
     let var = |e: &mut E, g: usize| m2[g].mul_const(e, &[ng[g] as f64 / (ng[g] as f64 - 1.0)]).map_err(mpc);
     match function {
-        "ttest" | "ztest" => {
+        Id::Ttest | Id::Ztest => {
             // mean_0 - mean_1 = (n_1 s_0 - n_0 s_1) / (n_0 n_1), exactly before the float
             let num = e.sub(
                 &e.mul_public(&e.slice(&sx, 0..1), &[u128::from_u64(ng[1] as u64)]),
@@ -1132,7 +1134,7 @@ fn groups<E: Engine>(
                 out.push("se", se2.sqrt(e).map_err(mpc)?);
             }
         }
-        "vartest" => {
+        Id::Vartest => {
             let a = var(e, 0)?;
             let b = var(e, 1)?;
             // F is undefined when the second group does not vary: one bit says so
@@ -1140,7 +1142,7 @@ fn groups<E: Engine>(
             out.push("f_undefined", z);
             out.push("f", a.div(e, &b).map_err(mpc)?);
         }
-        "anova" => {
+        Id::Anova => {
             // SSW = sum n_g m2_g; SSB = sum n_g (mean_g - grand)^2; F = SSB/(k-1) / (SSW/(n-k))
             let ngf: Vec<f64> = ng.iter().map(|&m| m as f64).collect();
             let m2v = Flt::concat(e, &m2.iter().collect::<Vec<_>>());
@@ -1403,7 +1405,7 @@ pub(crate) fn tri(p: usize, i: usize, j: usize) -> usize {
 }
 
 /// Covariance (ddof 1) or Pearson correlation matrices.
-fn matrix<E: Engine>(e: &mut E, c: &Cols<E>, function: &str, out: &mut Outputs<E>) -> Result<(), StatsError> {
+fn matrix<E: Engine>(e: &mut E, c: &Cols<E>, function: Id, out: &mut Outputs<E>) -> Result<(), StatsError> {
     let p = c.v.len();
     let n = c.n;
     if n < 2 {
@@ -1411,7 +1413,7 @@ fn matrix<E: Engine>(e: &mut E, c: &Cols<E>, function: &str, out: &mut Outputs<E
     }
     let (m, sf, cent) = cross_parts(e, c)?;
     out.push("n", Flt::constant(e, &[n as f64]));
-    if function == "corr" && p == 2 {
+    if function == Id::Corr && p == 2 {
         // the test of r needs 1 - r^2, which is a small difference when |r| is near 1: from
         // the refined residuals of the second column on the first
         let (m00, m01, m11) = (m.slice(e, 0..1), m.slice(e, 1..2), m.slice(e, 2..3));
@@ -1422,7 +1424,7 @@ fn matrix<E: Engine>(e: &mut E, c: &Cols<E>, function: &str, out: &mut Outputs<E
         out.push("ssr_imprecise", Flt::from_int(e, &fit.ssr_imprecise, 3).map_err(mpc)?);
     }
     match function {
-        "cov" => {
+        Id::Cov => {
             let cov = m.mul_const(e, &[1.0 / (n as f64 * (n as f64 - 1.0))]).map_err(mpc)?;
             for i in 0..p {
                 for j in i..p {

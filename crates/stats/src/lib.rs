@@ -187,8 +187,71 @@ impl Kernel {
     }
 }
 
+/// Every function of the catalogue, as code names it: kernels and finishing dispatch on this,
+/// exhaustively, never on a name's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Id {
+    Describe,
+    Quantile,
+    Fivenum,
+    Count,
+    Sum,
+    Mean,
+    Variance,
+    Std,
+    Sem,
+    Min,
+    Max,
+    Range,
+    Median,
+    Iqr,
+    Mode,
+    Skewness,
+    Kurtosis,
+    Cv,
+    Mad,
+    TrimMean,
+    Nunique,
+    Gmean,
+    Hmean,
+    Wmean,
+    Ttest,
+    Vartest,
+    Anova,
+    Cov,
+    Corr,
+    Ols,
+    Ztest,
+    Freq,
+    Crosstab,
+    Histogram,
+    Chisq,
+    Spearman,
+    Mannwhitney,
+    Kruskal,
+    Wilcoxon,
+    Linregress,
+    Logit,
+    Pca,
+}
+
+impl Id {
+    /// The function's name (as `mitsu stats` and the wire spell it).
+    pub fn name(self) -> &'static str {
+        FUNCTIONS.iter().find(|f| f.id == self).map_or("?", |f| f.name)
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Debug)]
 pub struct Function {
+    /// Which function: what code dispatches on (the name is for people and the wire).
+    pub id: Id,
     pub name: &'static str,
     pub kernel: Kernel,
     /// Describe-kernel outputs it opens.
@@ -205,8 +268,9 @@ const ALL: &[&str] = &[
 ];
 
 macro_rules! one {
-    ($name:expr, $out:expr, $about:expr) => {
+    ($id:ident, $name:expr, $out:expr, $about:expr) => {
         Function {
+            id: Id::$id,
             name: $name,
             kernel: Kernel::Describe,
             outputs: &[$out, "count"],
@@ -224,6 +288,7 @@ macro_rules! one {
 /// The catalogue.
 pub const FUNCTIONS: &[Function] = &[
     Function {
+        id: Id::Describe,
         name: "describe",
         kernel: Kernel::Describe,
         outputs: ALL,
@@ -232,6 +297,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the listed statistics of each column; the parties learn each column's number of non-NULL values",
     },
     Function {
+        id: Id::Quantile,
         name: "quantile",
         kernel: Kernel::Describe,
         outputs: &["quantiles", "count"],
@@ -240,6 +306,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the requested quantiles and the number of non-NULL values (the parties learn that number too)",
     },
     Function {
+        id: Id::Fivenum,
         name: "fivenum",
         kernel: Kernel::Describe,
         outputs: &["min", "q25", "median", "q75", "max", "count"],
@@ -247,31 +314,33 @@ pub const FUNCTIONS: &[Function] = &[
         about: "five-number summary: minimum, quartiles, maximum",
         leakage: "the five numbers and the number of non-NULL values (the parties learn that number too)",
     },
-    one!("count", "count", "number of non-NULL values"),
-    one!("sum", "sum", "sum of the values"),
-    one!("mean", "mean", "arithmetic mean"),
-    one!("variance", "variance", "sample variance (ddof 1)"),
-    one!("std", "std", "sample standard deviation (ddof 1)"),
-    one!("sem", "sem", "standard error of the mean"),
-    one!("min", "min", "smallest value"),
-    one!("max", "max", "largest value"),
-    one!("range", "range", "max - min"),
-    one!("median", "median", "median (mean of the two middle values for an even count)"),
-    one!("iqr", "iqr", "interquartile range q75 - q25"),
-    one!("mode", "mode", "most frequent value (the smallest of several)"),
-    one!("skewness", "skewness", "sample skewness, biased (scipy.stats.skew default)"),
-    one!("kurtosis", "kurtosis", "excess kurtosis, biased (scipy.stats.kurtosis default)"),
-    one!("cv", "cv", "coefficient of variation std / mean (ddof 1)"),
-    one!("mad", "mad", "median absolute deviation from the median (scipy.stats.median_abs_deviation)"),
+    one!(Count, "count", "count", "number of non-NULL values"),
+    one!(Sum, "sum", "sum", "sum of the values"),
+    one!(Mean, "mean", "mean", "arithmetic mean"),
+    one!(Variance, "variance", "variance", "sample variance (ddof 1)"),
+    one!(Std, "std", "std", "sample standard deviation (ddof 1)"),
+    one!(Sem, "sem", "sem", "standard error of the mean"),
+    one!(Min, "min", "min", "smallest value"),
+    one!(Max, "max", "max", "largest value"),
+    one!(Range, "range", "range", "max - min"),
+    one!(Median, "median", "median", "median (mean of the two middle values for an even count)"),
+    one!(Iqr, "iqr", "iqr", "interquartile range q75 - q25"),
+    one!(Mode, "mode", "mode", "most frequent value (the smallest of several)"),
+    one!(Skewness, "skewness", "skewness", "sample skewness, biased (scipy.stats.skew default)"),
+    one!(Kurtosis, "kurtosis", "kurtosis", "excess kurtosis, biased (scipy.stats.kurtosis default)"),
+    one!(Cv, "cv", "cv", "coefficient of variation std / mean (ddof 1)"),
+    one!(Mad, "mad", "mad", "median absolute deviation from the median (scipy.stats.median_abs_deviation)"),
     one!(
+        TrimMean,
         "trim_mean",
         "trim_mean",
         "mean after cutting --trim P (default 0.1) of the values from each end (scipy.stats.trim_mean)"
     ),
-    one!("nunique", "nunique", "number of distinct values"),
-    one!("gmean", "gmean", "geometric mean of positive values (scipy.stats.gmean)"),
-    one!("hmean", "hmean", "harmonic mean of positive values (scipy.stats.hmean)"),
+    one!(Nunique, "nunique", "nunique", "number of distinct values"),
+    one!(Gmean, "gmean", "gmean", "geometric mean of positive values (scipy.stats.gmean)"),
+    one!(Hmean, "hmean", "hmean", "harmonic mean of positive values (scipy.stats.hmean)"),
     Function {
+        id: Id::Wmean,
         name: "wmean",
         kernel: Kernel::Weighted,
         outputs: &[],
@@ -280,6 +349,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the weighted mean and the number of rows with both values (the parties learn that number too)",
     },
     Function {
+        id: Id::Ttest,
         name: "ttest",
         kernel: Kernel::TTest,
         outputs: &[],
@@ -288,6 +358,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the mean difference and its standard error (t and the interval are functions of these) and n; two-sample: each group's size (the parties learn them too), with --welch each group's variance over its size (the Welch df is a function of them); the parties see the group labels in the request",
     },
     Function {
+        id: Id::Vartest,
         name: "vartest",
         kernel: Kernel::Groups,
         outputs: &[],
@@ -296,6 +367,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "F and each group's size (the parties learn the sizes too)",
     },
     Function {
+        id: Id::Anova,
         name: "anova",
         kernel: Kernel::Groups,
         outputs: &[],
@@ -304,6 +376,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "F and each group's size (the parties learn the sizes too)",
     },
     Function {
+        id: Id::Cov,
         name: "cov",
         kernel: Kernel::Matrix,
         outputs: &[],
@@ -312,6 +385,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the covariance matrix and the number of complete rows (the parties learn that number too)",
     },
     Function {
+        id: Id::Corr,
         name: "corr",
         kernel: Kernel::Matrix,
         outputs: &[],
@@ -320,6 +394,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the correlations and the number of complete rows (the parties learn that number too)",
     },
     Function {
+        id: Id::Ols,
         name: "ols",
         kernel: Kernel::Matrix,
         outputs: &[],
@@ -328,6 +403,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "coefficients, standard errors and R^2 (t, p, adjusted R^2 and F follow from them) and the number of complete rows (the parties learn that number too); a singular design ends the job naming the regressor",
     },
     Function {
+        id: Id::Ztest,
         name: "ztest",
         kernel: Kernel::TTest,
         outputs: &[],
@@ -336,6 +412,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "as ttest: the mean difference, its standard error and the sizes",
     },
     Function {
+        id: Id::Freq,
         name: "freq",
         kernel: Kernel::Sql,
         outputs: &[],
@@ -344,6 +421,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "every value with its count (a GROUP BY query); the parties learn the number of distinct values",
     },
     Function {
+        id: Id::Crosstab,
         name: "crosstab",
         kernel: Kernel::Sql,
         outputs: &[],
@@ -352,6 +430,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "every pair of values with its count (a GROUP BY query); the parties learn the number of distinct pairs",
     },
     Function {
+        id: Id::Histogram,
         name: "histogram",
         kernel: Kernel::Sql,
         outputs: &[],
@@ -360,6 +439,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the minimum, the maximum (they are the outer edges) and the count of every bin",
     },
     Function {
+        id: Id::Chisq,
         name: "chisq",
         kernel: Kernel::Chisq,
         outputs: &[],
@@ -368,6 +448,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "chi2 and the row and column totals (independence) or the total count (goodness of fit); the level discovery opens each level's count",
     },
     Function {
+        id: Id::Spearman,
         name: "spearman",
         kernel: Kernel::Matrix,
         outputs: &[],
@@ -376,6 +457,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the rank correlations and the number of complete rows (the parties learn that number too)",
     },
     Function {
+        id: Id::Mannwhitney,
         name: "mannwhitney",
         kernel: Kernel::Ranks,
         outputs: &[],
@@ -384,6 +466,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "U of the first group, the tie term sum(t^3 - t) and each group's size (the parties learn the sizes too)",
     },
     Function {
+        id: Id::Kruskal,
         name: "kruskal",
         kernel: Kernel::Ranks,
         outputs: &[],
@@ -392,6 +475,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "H and each group's size (the parties learn the sizes too)",
     },
     Function {
+        id: Id::Wilcoxon,
         name: "wilcoxon",
         kernel: Kernel::SignedRank,
         outputs: &[],
@@ -400,6 +484,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "the rank sum of the positive differences, the tie term, the number of pairs and of zero differences (the parties learn both numbers too)",
     },
     Function {
+        id: Id::Linregress,
         name: "linregress",
         kernel: Kernel::Matrix,
         outputs: &[],
@@ -408,6 +493,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "as ols with one regressor",
     },
     Function {
+        id: Id::Logit,
         name: "logit",
         kernel: Kernel::Logit,
         outputs: &[],
@@ -416,6 +502,7 @@ pub const FUNCTIONS: &[Function] = &[
         leakage: "coefficients, standard errors, the log-likelihood, the number of complete rows (the parties learn it too) and the number of iterations (the parties learn it too)",
     },
     Function {
+        id: Id::Pca,
         name: "pca",
         kernel: Kernel::Matrix,
         outputs: &[],

@@ -4,6 +4,7 @@
 //! gives its average rank and its tie-group size, with nothing opened. Twice the average rank is
 //! an integer, so every rank sum and tie term stays an exact integer until the finishing floats.
 
+use crate::Id;
 use crate::StatsError;
 use crate::flt::Flt;
 use crate::kernel::{A, Cols, Outputs, dots, lg, mpc};
@@ -93,7 +94,7 @@ pub(crate) fn rank_groups<E: Engine>(
     e: &mut E,
     c: &Cols<E>,
     ng: &[usize],
-    function: &str,
+    function: Id,
     out: &mut Outputs<E>,
 ) -> Result<(), StatsError> {
     let k = c.v.len() - 1;
@@ -113,7 +114,7 @@ pub(crate) fn rank_groups<E: Engine>(
         out.push(format!("n.{g}"), Flt::constant(e, &[m as f64]));
     }
     let tf = Flt::from_int(e, &tie, 3 * nb + 2).map_err(mpc)?;
-    if function == "mannwhitney" {
+    if function == Id::Mannwhitney {
         // U1 = R1 - n1 (n1 + 1) / 2 = (D_1 + n1 n2) / 2
         let u2 = e.add_public(&e.slice(&d, 0..1), &[u128::from_u64((ng[0] * ng[1]) as u64)]);
         out.push_div("u", Flt::from_int(e, &u2, 2 * nb + 3).map_err(mpc)?, 2.0);

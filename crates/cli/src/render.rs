@@ -1,0 +1,45 @@
+//! Tables as the CLI prints them: columns sized by display width (a Japanese character takes two
+//! cells), so labels of any script line up.
+
+use comfy_table::{CellAlignment, Table, presets};
+
+/// How a column's cells are aligned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Align {
+    Left,
+    Right,
+}
+
+/// `rows` under `header`, with no borders, each line indented by `indent` spaces.
+pub(crate) fn table(header: &[&str], align: &[Align], rows: &[Vec<String>], indent: usize) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING);
+    t.set_header(header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for r in rows {
+        t.add_row(r.clone());
+    }
+    for (i, a) in align.iter().enumerate() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(if *a == Align::Right { CellAlignment::Right } else { CellAlignment::Left });
+        }
+    }
+    let pad = " ".repeat(indent);
+    t.lines().map(|l| format!("{pad}{}", l.trim_end())).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_labels_line_up_by_display_width() {
+        let rows = vec![vec!["東京病院".to_string(), "1".to_string()], vec!["osaka".to_string(), "22".to_string()]];
+        let out = table(&["病院名", "n"], &[Align::Left, Align::Right], &rows, 0);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        // the count column ends at the same display column on every line
+        let width = |s: &str| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
+        assert_eq!(width(lines[1]), width(lines[2]), "{out}");
+        assert_eq!(width(lines[0]), width(lines[1]), "{out}");
+    }
+}
