@@ -21,7 +21,7 @@ const FRAC: u32 = 16;
 pub fn run(data: Option<PathBuf>) -> Result<()> {
     let data = data.unwrap_or_else(default_dir);
     let t0 = Instant::now();
-    let dep = crate::TempDeployment::start("demo")?;
+    let dep = mitsu_server::local::TempDeployment::start("demo", &std::env::current_exe()?)?;
     let (dir, base) = (dep.dir.clone(), dep.base_port);
     println!("mitsu demo: a three-party deployment in {} (ports {base}-{})", dir.display(), base + 5);
     println!("  three party processes are up and linked by mutually authenticated TLS\n");

@@ -27,6 +27,32 @@ pub(crate) fn table(header: &[&str], align: &[Align], rows: &[Vec<String>], inde
     t.lines().map(|l| format!("{pad}{}", l.trim_end())).collect::<Vec<_>>().join("\n")
 }
 
+pub(crate) fn print_schema(s: &mitsu_api::Schema) {
+    let mut rows = Vec::new();
+    for c in &s.columns {
+        let ty = match &c.kind {
+            mitsu_api::Kind::Decimal { scale } => format!("decimal({scale})"),
+            k => format!("{k:?}").to_lowercase(),
+        };
+        let range = match c.kind {
+            mitsu_api::Kind::Key | mitsu_api::Kind::Category => "-".to_string(),
+            _ => format!("|encoded| < 2^{}", c.bits),
+        };
+        rows.push(vec![c.name.clone(), ty, if c.nullable { "yes" } else { "no" }.to_string(), range]);
+    }
+    let l = Align::Left;
+    println!("{}", table(&["column", "type", "nullable", "range"], &[l, l, l, l], &rows, 1));
+}
+
+pub(crate) fn human_bytes(b: u64) -> String {
+    match b {
+        0..1_000 => format!("{b} B"),
+        1_000..1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        _ => format!("{:.2} GB", b as f64 / 1e9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

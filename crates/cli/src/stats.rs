@@ -134,10 +134,12 @@ pub fn run(a: StatsArgs) -> Result<()> {
     mitsu_stats::spec(&function)?;
     let Some(client) = a.client else { bail!("name your client file with --client (or MITSU_CLIENT)") };
     let Some(from) = a.from else { bail!("name the table or query to analyse with --from") };
+    // `--columns "a, b"`: column names never start or end with a space, so list items are trimmed
+    let names = |v: Vec<String>| v.into_iter().map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
     let req = mitsu_stats::Request {
         function,
         from,
-        columns: a.columns,
+        columns: names(a.columns),
         column: a.column,
         by: a.by,
         groups: a.groups,
@@ -146,7 +148,7 @@ pub fn run(a: StatsArgs) -> Result<()> {
         welch: a.welch,
         paired: a.paired,
         y: a.y,
-        x: a.x,
+        x: names(a.x),
         method: a.method,
         confidence: a.confidence,
         row: a.row,

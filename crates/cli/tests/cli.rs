@@ -86,3 +86,34 @@ fn bench_stats_checks_each_function_against_plain_rust() {
     assert_eq!(v["describe"]["rows"], 3000);
     assert_eq!(v["logit"]["rows"], 2000);
 }
+
+// Regression: `mitsu ... | head -1` panicked ("failed printing to stdout: Broken pipe").
+#[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mitsu"))
+        .arg("stats")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running mitsu");
+    drop(child.stdout.take()); // the reader goes away before the first line
+    let out = child.wait_with_output().expect("waiting for mitsu");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // 141 (128 + SIGPIPE) when printing met the closed pipe; 0 if all of it fit before the close
+    assert!(matches!(out.status.code(), Some(141) | Some(0)), "{:?} {err}", out.status);
+}
+
+// The process benchmark runs the server's own benchmark job over a real deployment and checks
+// every result against the plaintext before it reports a time.
+#[test]
+fn bench_processes_measures_across_three_party_processes() {
+    let out = mitsu(&["bench", "--processes", "--n", "3000", "--repeat", "1", "--only", "mul_int,lt", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for op in ["mul_int", "lt"] {
+        let r = &v["processes"][op];
+        assert!(r["processes"].as_f64().unwrap() > 0.0 && r["in_process"].as_f64().unwrap() > 0.0, "{v}");
+        assert!(r["bytes_per_party"].as_u64().unwrap() > 0, "{v}");
+    }
+}

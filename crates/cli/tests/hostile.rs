@@ -323,6 +323,33 @@ fn the_parties_agree_on_the_exact_request_before_computing() {
         assert_eq!(s, 409, "{e}");
         assert!(e.contains("used before"), "{e}");
     }
+    // one party is sent a body it cannot read (a field of another job kind): it tells the others,
+    // which stop at once instead of waiting for it until their timeout (30 s)
+    let job = job_id();
+    let t = Instant::now();
+    let answers: Vec<(u16, String)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..3)
+            .map(|i| {
+                let c = &c;
+                s.spawn(move || {
+                    let mut body = json!({"job": job, "kind": "sql", "sql": texts[0]});
+                    if i == 1 {
+                        body["stage"] = json!(7);
+                    }
+                    let (st, b) = c.call_bytes(i, "POST", "/v1/jobs", body.to_string().as_bytes()).unwrap();
+                    (st, error_of(&serde_json::from_slice(&b).unwrap_or(Value::Null)))
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?} {answers:?}", t.elapsed());
+    assert_eq!(answers[1].0, 400, "{answers:?}");
+    assert!(answers[1].1.contains("takes no field `stage`"), "{answers:?}");
+    for i in [0, 2] {
+        assert_ne!(answers[i].0, 200, "{answers:?}");
+        assert!(answers[i].1.contains("could not read"), "party {i}: {answers:?}");
+    }
     // two analysts with the same job id at the same time: both jobs run (ids are per account)
     let shared = job_id();
     let run = |f: &Path| {

@@ -18,7 +18,23 @@ use mitsu_store::Account;
 pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
     let r: JobRequest = match serde_json::from_slice(&req.body) {
         Ok(r) => r,
-        Err(e) => return Response::error(400, &format!("malformed job request: {e}")),
+        Err(e) => {
+            let e = format!("malformed job request: {e}");
+            // the peers may have been sent a readable request under the same id: tell them, so
+            // they stop now rather than wait for this party until their timeout
+            if let Some(job) = serde_json::from_slice::<serde_json::Value>(&req.body)
+                .ok()
+                .and_then(|v| v.get("job").and_then(serde_json::Value::as_u64))
+                .filter(|j| *j != 0)
+            {
+                let id = mesh_job(&who.name, job);
+                if state.claim_job(id) {
+                    state.mesh.abort_job(id, &format!("{} could not read the request: {e}", state.me));
+                    state.mesh.finish_job(id);
+                }
+            }
+            return Response::error(400, &e);
+        }
     };
     if r.job() == 0 {
         return Response::error(400, "job must be non-zero");

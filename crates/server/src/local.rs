@@ -13,6 +13,8 @@ pub enum LocalError {
     Io { path: PathBuf, err: std::io::Error },
     #[error("party {party} exited right after starting; see {log}")]
     Exited { party: usize, log: String },
+    #[error("{0}")]
+    NotReady(String),
 }
 
 fn party_dirs(dir: &Path) -> Result<Vec<PathBuf>, LocalError> {
@@ -91,4 +93,83 @@ pub fn down(dir: &Path) -> Result<usize, LocalError> {
         let _ = std::fs::remove_file(d.join("party.pid"));
     }
     Ok(stopped)
+}
+
+/// Waits until every party of the deployment in `dir` answers its status request and is linked
+/// to both peers (asked with the deployment's `admin.toml`).
+pub fn wait_ready(dir: &Path, timeout: Duration) -> Result<(), LocalError> {
+    let not_ready = |e: String| LocalError::NotReady(e);
+    let cfg = mitsu_api::ClientConfig::load(&dir.join("admin.toml")).map_err(|e| not_ready(e.to_string()))?;
+    let ca = {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_file(&cfg.ca)
+            .map_err(|e| not_ready(format!("{}: {e}", cfg.ca.display())))?
+    };
+    let api = mitsu_net::http::ApiClient::new(ca, Duration::from_secs(5)).map_err(|e| not_ready(e.to_string()))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut why = Vec::new();
+        for p in &cfg.parties {
+            let party = mitsu_mpc_core::PartyId::new(p.party).ok_or_else(|| not_ready(format!("party {}", p.party)))?;
+            match api.request(party, &p.api, "GET", "/v1/status", Some(&cfg.token), &[]) {
+                Ok((200, body)) => match serde_json::from_slice::<mitsu_api::wire::Status>(&body) {
+                    Ok(s) if s.peers.iter().all(|l| l.linked) => {}
+                    Ok(_) => why.push(format!("party {} is not linked to both peers yet", p.party)),
+                    Err(e) => why.push(format!("party {} answered outside the API contract: {e}", p.party)),
+                },
+                Ok((status, _)) => why.push(format!("party {} answered {status}", p.party)),
+                Err(e) => why.push(format!("party {}: {e}", p.party)),
+            }
+        }
+        if why.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(not_ready(format!("the parties did not come up within {timeout:?}: {}", why.join("; "))));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A base port with `n` consecutive free ports on 127.0.0.1.
+pub fn free_ports(n: u16) -> Result<u16, LocalError> {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64);
+    for k in 0..200u64 {
+        let base = 20000 + ((seed.wrapping_mul(2654435761).wrapping_add(k * 7919)) % 40000) as u16;
+        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    Err(LocalError::NotReady(format!("no {n} consecutive free ports found on 127.0.0.1")))
+}
+
+/// A local deployment in a temporary directory (`mitsu demo`, `mitsu bench --processes`),
+/// started and linked; stopped and removed on drop, also when the command fails.
+#[derive(Debug)]
+pub struct TempDeployment {
+    pub dir: PathBuf,
+    pub base_port: u16,
+}
+
+impl TempDeployment {
+    /// Writes the deployment, starts `exe party` three times and waits until they are linked.
+    pub fn start(name: &str, exe: &Path) -> Result<TempDeployment, LocalError> {
+        let dir = std::env::temp_dir().join(format!("mitsu-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let base_port = free_ports(6)?;
+        let opts = crate::init::InitOptions { dir: dir.clone(), parties: 3, host: "127.0.0.1".into(), base_port };
+        crate::init::init(&opts).map_err(|e| LocalError::NotReady(e.to_string()))?;
+        let dep = TempDeployment { dir, base_port };
+        up(&dep.dir, exe)?;
+        wait_ready(&dep.dir, Duration::from_secs(30))?;
+        Ok(dep)
+    }
+}
+
+impl Drop for TempDeployment {
+    fn drop(&mut self) {
+        let _ = down(&self.dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -5,8 +5,8 @@
 
 use crate::Args as _;
 use crate::Id;
+use crate::common::{A, Cols, Outputs, dots, lg, mpc};
 use crate::flt::{F, Flt};
-use crate::kernel::{A, Cols, Outputs, dots, lg, mpc};
 use crate::{Request, StatsError, from_clause, quote_ident};
 use mitsu_algebra::Ring;
 use mitsu_mpc_core::Engine;

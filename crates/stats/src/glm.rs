@@ -9,8 +9,8 @@
 //! "converged" is opened per iteration, so the number of iterations is revealed.
 
 use crate::StatsError;
+use crate::common::{A, Cols, Outputs, dots, gauss_jordan, lg, mpc, tri};
 use crate::flt::{F, Flt};
-use crate::kernel::{A, Cols, Outputs, dots, gauss_jordan, lg, mpc, tri};
 use mitsu_algebra::Ring;
 use mitsu_mpc_core::Engine;
 use mitsu_mpc_ops::{Num, log, sigmoid};

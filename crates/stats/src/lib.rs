@@ -7,6 +7,7 @@
 //!
 //! The catalogue [`FUNCTIONS`] names every function with its help text and what it opens.
 
+mod common;
 pub mod counts;
 pub mod dist;
 pub mod finish;

@@ -6,8 +6,8 @@
 
 use crate::Id;
 use crate::StatsError;
+use crate::common::{A, Cols, Outputs, dots, lg, mpc};
 use crate::flt::Flt;
-use crate::kernel::{A, Cols, Outputs, dots, lg, mpc};
 use mitsu_algebra::Ring;
 use mitsu_mpc_core::Engine;
 use mitsu_mpc_ops::{Num, segment_starts, segmented_sum, sort_by_key};

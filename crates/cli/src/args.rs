@@ -1,0 +1,207 @@
+//! The command line: every command and its arguments (clap).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "mitsu", version, about = "Secure computation on secret-shared tables among three parties")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the whole story on this machine: secret-share sample data, compute jointly, open results.
+    Demo {
+        /// Directory with clinic_patients.csv and lab_results.csv (defaults to the bundled examples/).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Show the engine alone: three parties as threads of this process.
+        #[arg(long = "in-process")]
+        in_process: bool,
+    },
+    /// Start a local deployment's parties in the background (pid files and logs under DIR).
+    Up {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Stop a local deployment's parties.
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Write a local three-party deployment: CA, party certificates, party and admin configs.
+    Init {
+        /// Directory to create (must be new or empty).
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        parties: usize,
+        /// Host the parties listen on and are reached at.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// First port: peers listen on base..base+2, client APIs on base+3..base+5.
+        #[arg(long = "base-port", default_value_t = 7300)]
+        base_port: u16,
+    },
+    /// Run one party server.
+    Party {
+        /// The party's configuration file (written by `mitsu init`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Health and version of each party.
+    Status {
+        /// Client file (for example admin.toml); or set MITSU_CLIENT.
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accounts (admin only).
+    Account {
+        #[command(subcommand)]
+        cmd: AccountCmd,
+    },
+    /// Infer a table schema from a CSV file (edit it, then pass it to `upload --schema`).
+    Schema {
+        #[command(subcommand)]
+        cmd: SchemaCmd,
+    },
+    /// Secret-share a CSV file on this machine and upload the shares to the three parties.
+    Upload {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// Table name.
+        #[arg(long)]
+        table: Option<String>,
+        #[arg(long, required_unless_present = "abort")]
+        csv: Option<PathBuf>,
+        /// Discard your unfinished upload of TABLE at every party instead (uploads left
+        /// unfinished are also discarded after the parties' upload timeout).
+        #[arg(long, value_name = "TABLE", conflicts_with_all = ["csv", "table", "schema", "key"])]
+        abort: Option<String>,
+        /// Schema file (JSON, as written by `mitsu schema infer`); inferred when absent.
+        #[arg(long)]
+        schema: Option<PathBuf>,
+        /// Column holding a join key (hashed on this machine, never printable).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// List the tables the parties hold.
+    Tables {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+    },
+    /// Details of one table: schema, owner, rows, version, which parties hold it.
+    Table {
+        #[command(subcommand)]
+        cmd: TableCmd,
+    },
+    /// Run a SQL query jointly: joins, unions, filters, group-by. Only the result is opened, to you;
+    /// the leakage list says what else the parties learned (e.g. the number of result rows).
+    Sql {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// The SELECT statement.
+        query: String,
+        /// table, json or csv.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Print the plan, estimated rounds and bytes per party, and what each step reveals; run nothing.
+        #[arg(long)]
+        explain: bool,
+        /// Allow joins whose keys repeat on both sides; they open the number of matching pairs.
+        #[arg(long = "allow-many-to-many")]
+        allow_many_to_many: bool,
+    },
+    /// Statistics computed jointly by the three parties; only the results are opened, to you.
+    /// `mitsu stats --help` lists the functions, `mitsu stats FUNCTION --help` their options and
+    /// what each opens.
+    Stats(Box<crate::stats::StatsArgs>),
+    /// Measure the engine: each operation over share, compute and open, next to plain computation.
+    Bench {
+        /// Elements for the element-wise operations.
+        #[arg(long, default_value_t = 1_000_000)]
+        n: usize,
+        /// Elements to sort.
+        #[arg(long = "sort-n", default_value_t = 100_000)]
+        sort_n: usize,
+        /// Only these operations (comma separated): mul_int, mul_fixed, lt, eq, sum, mean_var, sort.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Runs per operation; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Elements per batch (bounds memory for large n).
+        #[arg(long, default_value_t = 1 << 15)]
+        batch: usize,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Run across three party processes over TLS on loopback (compute + open, next to the same
+        /// work in process): mul_int, mul_fixed, lt, eq; default mul_fixed and lt.
+        #[arg(long)]
+        processes: bool,
+        /// SQL benchmarks in process: a join of ROWS x ROWS rows and a GROUP BY of ROWS rows into
+        /// GROUPS groups, checked against plain Rust.
+        #[arg(long)]
+        relational: bool,
+        /// Rows per table for --relational.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Groups for --relational.
+        #[arg(long, default_value_t = 1000)]
+        groups: usize,
+        /// Statistics benchmarks in process: describe of one column and OLS with 10 regressors on
+        /// ROWS rows, logistic regression with 5 regressors on LOGIT_ROWS rows, each checked
+        /// against plain Rust.
+        #[arg(long)]
+        stats: bool,
+        /// Rows for the logistic regression of --stats.
+        #[arg(long = "logit-rows", default_value_t = 100_000)]
+        logit_rows: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AccountCmd {
+    /// Create an account at every party and write its client file.
+    Create {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// provider (uploads its own tables), analyst (runs analyses) or admin.
+        #[arg(long)]
+        role: String,
+        /// Where to write the new account's client file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SchemaCmd {
+    /// Print (or write) the schema inferred from a CSV file.
+    Infer {
+        #[arg(long)]
+        csv: PathBuf,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TableCmd {
+    /// Show one table.
+    Show {
+        name: String,
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+    },
+}

@@ -1,0 +1,6 @@
+//! One module per command family; `main.rs` only dispatches.
+
+pub(crate) mod bench;
+pub(crate) mod sql;
+pub(crate) mod status;
+pub(crate) mod tables;
