@@ -350,7 +350,32 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 )
             }
         }
-        _ => {
+        // the counting functions are SQL jobs, finished by `counts::run_sql` on the client
+        Id::Freq | Id::Crosstab | Id::Histogram => {
+            Err(StatsError::internal(format!("{} is answered by SQL jobs, not finished here", f.name)))
+        }
+        Id::Describe
+        | Id::Fivenum
+        | Id::Count
+        | Id::Sum
+        | Id::Mean
+        | Id::Variance
+        | Id::Std
+        | Id::Sem
+        | Id::Min
+        | Id::Max
+        | Id::Range
+        | Id::Median
+        | Id::Iqr
+        | Id::Mode
+        | Id::Skewness
+        | Id::Kurtosis
+        | Id::Cv
+        | Id::Mad
+        | Id::TrimMean
+        | Id::Nunique
+        | Id::Gmean
+        | Id::Hmean => {
             // describe-kernel functions: per column, the opened fields
             let cols = req.columns_or_column()?;
             let single = cols.len() == 1 && f.id != Id::Describe;
