@@ -1,236 +1,32 @@
-//! The client API's wire: HTTP/1.1 over TLS, one request per connection, `Content-Length` bodies.
-//! Deliberately small: headers are capped at 64 KiB and bodies at a limit the server chooses, and
-//! anything malformed is answered with 400 and the connection closed.
+//! The client API's transport: HTTP/1.1 over TLS, one request per connection, served by hyper
+//! (the routes are an axum `Router`, built by `mitsu-server`) and called with hyper's client.
+//!
+//! This module owns what is about connections: TLS, how many may be open and how many of those
+//! may belong to callers not yet known, how long the handshake and head may take, how large a
+//! head may be, and what happens to a body nobody reads. What is about callers — who they are and
+//! how large a body each may send — is the router's, decided from the head before the body is
+//! read; it reports back through the [`Conn`] every request carries as an extension.
 
 use crate::mesh::NetError;
 use crate::pki::{Identity, party_name};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use mitsu_mpc_core::PartyId;
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, StreamOwned};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
-/// Longest request head (request line and headers).
+/// Longest request head (request line and headers); a longer one is answered 431.
 pub const MAX_HEAD: usize = 64 * 1024;
 /// Most headers in one request.
 pub const MAX_HEADERS: usize = 100;
-
-/// A parsed request.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    /// The bearer token, if any.
-    pub fn bearer(&self) -> Option<&str> {
-        self.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
-    }
-}
-
-/// A response.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, content_type: "application/json", body: body.into() }
-    }
-    pub fn bytes(body: Vec<u8>) -> Response {
-        Response { status: 200, content_type: "application/octet-stream", body }
-    }
-    /// `{"error": msg}` with `status`.
-    pub fn error(status: u16, msg: &str) -> Response {
-        let esc = msg.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ");
-        Response::json(status, format!("{{\"error\":\"{esc}\"}}"))
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        408 => "Request Timeout",
-        413 => "Payload Too Large",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
-}
-
-/// A request's line and headers: what the server sees before it decides whether to read a body.
-#[derive(Debug, Clone)]
-pub struct Head {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    /// The announced body length (`Content-Length`, 0 without one).
-    pub content_length: usize,
-}
-
-impl Head {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-    /// The bearer token, if any.
-    pub fn bearer(&self) -> Option<&str> {
-        self.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
-    }
-}
-
-/// Parses a request head (everything before the blank line, which `text` includes or not).
-pub fn parse_head(text: &[u8]) -> Result<Head, (u16, String)> {
-    let text = std::str::from_utf8(text).map_err(|_| (400, "request headers are not UTF-8".to_string()))?;
-    let mut lines = text.lines();
-    let first = lines.next().unwrap_or_default();
-    let mut parts = first.split_whitespace();
-    let (method, path) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(p), Some(v), None) if v.starts_with("HTTP/1.") => (m.to_string(), p.to_string()),
-        _ => return Err((400, format!("malformed request line {:?}", truncate(first, 200)))),
-    };
-    let mut headers = Vec::new();
-    for l in lines {
-        if l.is_empty() {
-            break;
-        }
-        if headers.len() >= MAX_HEADERS {
-            return Err((400, format!("more than {MAX_HEADERS} headers")));
-        }
-        let (k, v) = l.split_once(':').ok_or_else(|| (400, format!("malformed header {:?}", truncate(l, 200))))?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let mut content_length = None;
-    for (k, v) in &headers {
-        if k.eq_ignore_ascii_case("transfer-encoding") {
-            return Err((400, "Transfer-Encoding is not supported; send a Content-Length".into()));
-        }
-        if k.eq_ignore_ascii_case("content-length") {
-            let n = v.parse::<usize>().map_err(|_| (400, format!("bad Content-Length {:?}", truncate(v, 40))))?;
-            if content_length.is_some_and(|m| m != n) {
-                return Err((400, "conflicting Content-Length headers".into()));
-            }
-            content_length = Some(n);
-        }
-    }
-    Ok(Head { method, path, headers, content_length: content_length.unwrap_or(0) })
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
-/// Reads a request head from `r`, calling `before_read` before every read (the server sets the
-/// socket's timeout to what is left of its deadline there). Returns the head and the bytes read
-/// past it (the start of the body). Reads at most [`MAX_HEAD`] bytes of head.
-pub fn read_head<R: Read>(
-    r: &mut R,
-    before_read: &mut dyn FnMut() -> std::io::Result<()>,
-) -> Result<(Head, Vec<u8>), (u16, String)> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut tmp = [0u8; 4096];
-    loop {
-        before_read().map_err(|e| (408, format!("request head: {e}")))?;
-        let n = match r.read(&mut tmp) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err((400, format!("request head: {e}"))),
-        };
-        if n == 0 {
-            return Err((400, "connection closed before the request was complete".into()));
-        }
-        let old = buf.len();
-        buf.extend_from_slice(&tmp[..n]);
-        // the head ends at the first blank line (CRLF CRLF, or LF LF from lenient clients)
-        let find = |from: usize, pat: &[u8]| {
-            buf[from..].windows(pat.len()).position(|w| w == pat).map(|i| from + i + pat.len())
-        };
-        let end = match (find(old.saturating_sub(3), b"\r\n\r\n"), find(old.saturating_sub(1), b"\n\n")) {
-            (Some(x), Some(y)) => Some(x.min(y)),
-            (x, y) => x.or(y),
-        };
-        if let Some(end) = end {
-            if end > MAX_HEAD {
-                return Err((431, "request headers exceed 64 KiB".into()));
-            }
-            let head = parse_head(&buf[..end])?;
-            return Ok((head, buf[end..].to_vec()));
-        }
-        if buf.len() > MAX_HEAD {
-            return Err((431, "request headers exceed 64 KiB".into()));
-        }
-    }
-}
-
-/// Reads the body announced by `head` (`already`: bytes read with the head), refusing more than
-/// `max_body` bytes before reading any.
-pub fn read_body<R: Read>(
-    r: &mut R,
-    head: &Head,
-    already: Vec<u8>,
-    max_body: usize,
-    before_read: &mut dyn FnMut() -> std::io::Result<()>,
-) -> Result<Vec<u8>, (u16, String)> {
-    let len = head.content_length;
-    if len > max_body {
-        return Err((413, format!("request body of {len} bytes exceeds the limit of {max_body}")));
-    }
-    if already.len() > len {
-        return Err((400, "more bytes than Content-Length announced".into()));
-    }
-    let mut body = already;
-    let have = body.len();
-    body.resize(len, 0);
-    let mut filled = have;
-    while filled < len {
-        before_read().map_err(|e| (408, format!("request body: {e}")))?;
-        match r.read(&mut body[filled..]) {
-            Ok(0) => return Err((400, format!("request body: the connection closed after {filled} of {len} bytes"))),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err((400, format!("request body: {e}"))),
-        }
-    }
-    Ok(body)
-}
-
-/// Reads one whole request without deadlines (tests and tools; the server reads in two steps).
-pub fn read_request<R: Read>(mut r: R, max_body: usize) -> Result<Request, (u16, String)> {
-    let (head, rest) = read_head(&mut r, &mut || Ok(()))?;
-    let body = read_body(&mut r, &head, rest, max_body, &mut || Ok(()))?;
-    Ok(Request { method: head.method, path: head.path, headers: head.headers, body })
-}
-
-/// Writes one response and flushes.
-pub fn write_response<W: Write>(mut w: W, resp: &Response) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        resp.status,
-        reason(resp.status),
-        resp.content_type,
-        resp.body.len()
-    );
-    w.write_all(head.as_bytes())?;
-    w.write_all(&resp.body)?;
-    w.flush()
-}
 
 /// TLS configuration of a party's API: its party certificate, no client certificate (clients
 /// authenticate with bearer tokens).
@@ -257,7 +53,7 @@ pub struct ServeLimits {
     pub head_timeout: Duration,
     /// Time for the whole body, once the caller is admitted.
     pub body_timeout: Duration,
-    /// Stack of each connection's thread (the handler plans and runs jobs on it).
+    /// Stack of the threads handlers run on (they plan and run jobs there).
     pub stack_bytes: usize,
 }
 
@@ -273,122 +69,230 @@ impl Default for ServeLimits {
     }
 }
 
-/// Decrements a counter when dropped.
-struct Slot<'a>(&'a AtomicUsize);
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+/// One connection's standing, shared between the connection and the router handling its request
+/// (every request carries it as an extension).
+#[derive(Clone, Debug)]
+pub struct Conn(Arc<ConnState>);
+
+#[derive(Debug)]
+struct ConnState {
+    /// Held while the caller is unknown: counts against `max_unauthenticated`.
+    stranger: Mutex<Option<OwnedSemaphorePermit>>,
+    known: AtomicBool,
+    body_read: AtomicBool,
+    body_timeout: Duration,
 }
 
-/// After answering a request whose body was not read (401, 413, …): stop sending and discard
-/// what the client is still sending, up to `budget` bytes or 3 seconds, so that it reads the
-/// answer instead of a connection reset. Bounded, and nothing is kept.
-fn linger(sock: &TcpStream, budget: usize) {
-    let _ = sock.shutdown(std::net::Shutdown::Write);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut left = budget;
-    let mut buf = [0u8; 16 << 10];
-    let mut r = sock;
-    while left > 0 && until(sock, deadline).is_ok() {
-        match r.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => left = left.saturating_sub(n),
+/// Why a body could not be read: the status to answer and a message for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl Conn {
+    fn new(stranger: OwnedSemaphorePermit, body_timeout: Duration) -> Conn {
+        Conn(Arc::new(ConnState {
+            stranger: Mutex::new(Some(stranger)),
+            known: AtomicBool::new(false),
+            body_read: AtomicBool::new(false),
+            body_timeout,
+        }))
+    }
+
+    /// The router checked the caller's token: the connection no longer counts as
+    /// unauthenticated, and more of a body left unread is discarded after the answer (a chunk's
+    /// worth rather than a stranger's megabyte), so that the caller reads the answer.
+    pub fn admitted(&self) {
+        self.0.known.store(true, Ordering::SeqCst);
+        self.0.stranger.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Reads the request body, refusing more than `max` bytes (413, before reading any when the
+    /// announced length is larger) and a body slower than the connection's body timeout (408).
+    pub async fn read_body(
+        &self,
+        body: axum::body::Body,
+        announced: Option<u64>,
+        max: usize,
+    ) -> Result<Bytes, BodyError> {
+        let too_large = |n: String| BodyError {
+            status: 413,
+            message: format!("request body of {n} bytes exceeds the limit of {max}"),
+        };
+        if let Some(n) = announced
+            && n > max as u64
+        {
+            return Err(too_large(n.to_string()));
         }
+        let read = tokio::time::timeout(self.0.body_timeout, Limited::new(body, max).collect()).await;
+        let bytes = match read {
+            Err(_) => {
+                return Err(BodyError {
+                    status: 408,
+                    message: format!("request body not received within {:?}", self.0.body_timeout),
+                });
+            }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large("more than".into())),
+            Ok(Err(e)) => return Err(BodyError { status: 400, message: format!("request body: {e}") }),
+            Ok(Ok(c)) => c.to_bytes(),
+        };
+        self.0.body_read.store(true, Ordering::SeqCst);
+        Ok(bytes)
     }
 }
 
-/// Sets the socket's read timeout to what is left until `deadline`, or fails when nothing is.
-fn until(sock: &TcpStream, deadline: Instant) -> std::io::Result<()> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client was too slow"));
-    }
-    sock.set_read_timeout(Some(left))
-}
-
-/// Serves requests on `listener` until `stop()` is true, one thread per connection.
+/// Serves the router `app` on `listener` until `stop()` is true (checked a few times a second).
 ///
-/// Each request is read in two steps: the head, then `admit(&head)` decides who the caller is and
-/// how large a body it may send (or answers at once, e.g. 401); only then is the body read. So a
-/// caller without a token can make the server hold no more than a head per connection, and at
-/// most `limits.max_unauthenticated` of those. A handler that panics answers 500.
-pub fn serve<C, A, H>(
-    listener: TcpListener,
+/// Connections over `max_connections`, or over `max_unauthenticated` of callers not yet known, are
+/// closed as they arrive. The TLS handshake and the head share `head_timeout`; a head over
+/// [`MAX_HEAD`] is answered 431 by hyper. A router answers from the head (401, 413) without reading
+/// the body; the connection then discards what the caller still sends, bounded in bytes and time,
+/// so that the caller sees the answer rather than a reset.
+pub fn serve(
+    listener: std::net::TcpListener,
     tls: Arc<ServerConfig>,
     limits: ServeLimits,
     stop: impl Fn() -> bool + Send + 'static,
-    admit: A,
-    handler: H,
-) where
-    C: Send + 'static,
-    A: Fn(&Head) -> Result<(C, usize), Response> + Send + Sync + 'static,
-    H: Fn(C, Request) -> Response + Send + Sync + 'static,
-{
-    let shared = Arc::new((admit, handler, limits, AtomicUsize::new(0), AtomicUsize::new(0)));
-    for conn in listener.incoming() {
-        if stop() {
-            break;
-        }
-        let Ok(tcp) = conn else { continue };
-        let (limits, open, unauth) = (&shared.2, &shared.3, &shared.4);
-        if open.load(Ordering::SeqCst) >= limits.max_connections
-            || unauth.load(Ordering::SeqCst) >= limits.max_unauthenticated
-        {
+    app: axum::Router,
+) -> std::io::Result<()> {
+    // handlers run on the blocking pool (jobs block on the mesh), so its threads get the stack
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("api")
+        .thread_stack_size(limits.stack_bytes)
+        .max_blocking_threads(limits.max_connections.max(1))
+        .enable_io()
+        .enable_time()
+        .build()?;
+    listener.set_nonblocking(true)?;
+    let result = rt.block_on(accept(listener, tls, limits, stop, app));
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+async fn accept(
+    listener: std::net::TcpListener,
+    tls: Arc<ServerConfig>,
+    limits: ServeLimits,
+    stop: impl Fn() -> bool,
+    app: axum::Router,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let strangers = Arc::new(Semaphore::new(limits.max_unauthenticated));
+    while !stop() {
+        let tcp = match tokio::time::timeout(Duration::from_millis(200), listener.accept()).await {
+            Err(_) => continue,
+            Ok(Ok((tcp, _))) => tcp,
+            Ok(Err(_)) => {
+                // out of file descriptors and the like: wait rather than spin
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let (Ok(slot), Ok(stranger)) = (open.clone().try_acquire_owned(), strangers.clone().try_acquire_owned()) else {
             drop(tcp); // over the limit: closed before any work or memory is spent on it
             continue;
+        };
+        tokio::spawn(connection(tcp, acceptor.clone(), app.clone(), limits.clone(), slot, stranger));
+    }
+    Ok(())
+}
+
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+    limits: ServeLimits,
+    _slot: OwnedSemaphorePermit,
+    stranger: OwnedSemaphorePermit,
+) {
+    let deadline = Instant::now() + limits.head_timeout;
+    // a second handle on the socket outlives hyper's, which is gone when a head is refused (431):
+    // through it the connection discards what the client still sends after the answer
+    let Some((tcp, keep)) = tcp.into_std().ok().and_then(|t| Some((t.try_clone().ok()?, t))) else { return };
+    let Ok(tcp) = tokio::net::TcpStream::from_std(tcp) else { return };
+    let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await else { return };
+    let conn = Conn::new(stranger, limits.body_timeout);
+    let for_requests = conn.clone();
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(for_requests.clone());
+        let mut app = app.clone();
+        async move { tower_service::Service::call(&mut app, req.map(axum::body::Body::new)).await }
+    });
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(left)
+        .keep_alive(false)
+        .max_buf_size(MAX_HEAD)
+        .max_headers(MAX_HEADERS)
+        .serve_connection(TokioIo::new(tls), svc)
+        .without_shutdown()
+        .await;
+    conn.0.stranger.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match served {
+        Ok(parts) => {
+            // close_notify: the answer is complete
+            let mut tls = parts.io.into_inner();
+            let _ = tokio::time::timeout(Duration::from_secs(3), tls.shutdown()).await;
         }
-        open.fetch_add(1, Ordering::SeqCst);
-        unauth.fetch_add(1, Ordering::SeqCst);
-        let (tls, sh) = (tls.clone(), shared.clone());
-        let spawned =
-            std::thread::Builder::new().name("api-conn".into()).stack_size(limits.stack_bytes).spawn(move || {
-                let (admit, handler, limits, open, unauth) = (&sh.0, &sh.1, &sh.2, &sh.3, &sh.4);
-                let _open = Slot(open);
-                let mut unauth_slot = Some(Slot(unauth));
-                let deadline = Instant::now() + limits.head_timeout;
-                let Ok(conn) = ServerConnection::new(tls) else { return };
-                let mut s = StreamOwned::new(conn, tcp);
-                while s.conn.is_handshaking() {
-                    if until(&s.sock, deadline).is_err() || s.conn.complete_io(&mut s.sock).is_err() {
-                        return;
-                    }
-                }
-                let mut body_read = false;
-                // what is discarded of an unread body: little for a stranger, a chunk's worth for a caller
-                let mut linger_budget = 1usize << 20;
-                let resp = (|| {
-                    let sock = s.sock.try_clone().map_err(|e| Response::error(500, &e.to_string()))?;
-                    let (head, rest) =
-                        read_head(&mut s, &mut || until(&sock, deadline)).map_err(|(c, m)| Response::error(c, &m))?;
-                    let (who, max_body) = admit(&head)?;
-                    unauth_slot = None; // the caller is known: it no longer counts as unauthenticated
-                    linger_budget = 16 << 20;
-                    let body_deadline = Instant::now() + limits.body_timeout;
-                    let body = read_body(&mut s, &head, rest, max_body, &mut || until(&sock, body_deadline))
-                        .map_err(|(c, m)| Response::error(c, &m))?;
-                    body_read = true;
-                    let req = Request { method: head.method, path: head.path, headers: head.headers, body };
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(who, req))).map_err(|_| {
-                        Response::error(500, "internal error: the party hit a bug; its log has the details")
-                    })
-                })()
-                .unwrap_or_else(|r| r);
-                drop(unauth_slot);
-                let _ = s.sock.set_write_timeout(Some(limits.body_timeout));
-                let _ = write_response(&mut s, &resp);
-                s.conn.send_close_notify();
-                let _ = s.flush();
-                if !body_read {
-                    linger(&s.sock, linger_budget);
-                }
-            });
-        if spawned.is_err() {
-            // the thread never ran: give its slots back
-            shared.3.fetch_sub(1, Ordering::SeqCst);
-            shared.4.fetch_sub(1, Ordering::SeqCst);
+        // hyper answered a malformed or oversized head (400, 431) before closing
+        Err(e) if e.is_parse() => {}
+        // a head too slow, a client gone: nothing was answered, nothing to wait for
+        Err(_) => return,
+    }
+    if conn.0.body_read.load(Ordering::SeqCst) {
+        return;
+    }
+    // the body was not read (401, 413, 431, …): discard what the caller is still sending, up to a
+    // budget, so that it reads the answer instead of a connection reset; nothing is kept
+    let mut budget: usize = if conn.0.known.load(Ordering::SeqCst) { 16 << 20 } else { 1 << 20 };
+    let Ok(mut tcp) = tokio::net::TcpStream::from_std(keep) else { return };
+    let _ = tcp.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut buf = vec![0u8; 16 << 10];
+        while budget > 0 {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => budget = budget.saturating_sub(n),
+            }
+        }
+    })
+    .await;
+}
+
+/// The runtime the client's requests run on: one small runtime per process, driven from whatever
+/// thread calls (the client and the CLI are blocking code).
+fn client_runtime() -> Result<&'static tokio::runtime::Runtime, String> {
+    static RT: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("api-client")
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// A path as it goes on the wire: bytes outside the URI's unreserved and delimiter set (Japanese
+/// table names, spaces) percent-encoded; the router decodes path parameters.
+fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/?=&%:@!$'()*+,;".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
+    out
 }
 
 /// A client of the parties' APIs, trusting the deployment CA.
@@ -426,7 +330,7 @@ impl ApiClient {
     }
 
     /// An open TLS connection to party `party`'s API at `addr` (its certificate checked), for
-    /// callers that write the request themselves (tests of hostile input do).
+    /// callers that write the request bytes themselves (tests of hostile input do).
     pub fn connect(&self, party: PartyId, addr: &str) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
         let sa = addr
             .to_socket_addrs()
@@ -453,43 +357,79 @@ impl ApiClient {
         token: Option<&str>,
         body: &[u8],
     ) -> Result<(u16, Vec<u8>), String> {
-        let mut s = self.connect(party, addr)?;
-        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n",
-            party_name(party),
-            body.len()
-        );
-        s.write_all(head.as_bytes()).map_err(|e| format!("{addr}: {e}"))?;
-        // a party may answer before reading the body (401, 413) and stop reading: its answer is
-        // what the caller needs, so read it even when sending the rest failed
-        let sent = s.write_all(body).and_then(|()| s.flush());
-        let mut resp = Vec::new();
-        match s.read_to_end(&mut resp) {
-            Ok(_) => {}
-            // some servers close without close_notify; what arrived is complete if it parses
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
-                return Err(format!("{addr}: no answer within {:?}", self.read_timeout));
-            }
-            Err(e) => return Err(format!("{addr}: {e}")),
-        }
-        if let Err(e) = sent
-            && resp.is_empty()
-        {
-            return Err(format!("{addr}: {e}"));
-        }
-        if resp.is_empty() {
-            return Err(format!("{addr}: the party closed the connection without answering (did it stop?)"));
-        }
-        let split = resp.windows(4).position(|w| w == b"\r\n\r\n").ok_or(format!("{addr}: malformed response"))?;
-        let head = String::from_utf8_lossy(&resp[..split]);
-        let status: u16 = head
-            .lines()
+        let rt = client_runtime()?;
+        let body = Bytes::copy_from_slice(body);
+        rt.block_on(self.send(party, addr, method, path, token, body))
+    }
+
+    async fn send(
+        &self,
+        party: PartyId,
+        addr: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Bytes,
+    ) -> Result<(u16, Vec<u8>), String> {
+        let sa = addr
+            .to_socket_addrs()
+            .map_err(|e| format!("{addr}: {e}"))?
             .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .ok_or(format!("{addr}: malformed status line"))?;
-        Ok((status, resp[split + 4..].to_vec()))
+            .ok_or(format!("{addr} resolves to nothing"))?;
+        let late = |what: &str, d: Duration| format!("{addr}: {what} within {d:?}");
+        let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(sa))
+            .await
+            .map_err(|_| late("cannot connect", self.timeout))?
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(party_name(party)).map_err(|e| e.to_string())?;
+        let tls =
+            tokio::time::timeout(self.timeout, tokio_rustls::TlsConnector::from(self.cfg.clone()).connect(name, tcp))
+                .await
+                .map_err(|_| late("no TLS handshake", self.timeout))?
+                .map_err(|e| format!("{addr}: {e}"))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(tls))
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?;
+        let driver = tokio::spawn(connection);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(encode_path(path))
+            .header(hyper::header::HOST, party_name(party))
+            .header(hyper::header::CONNECTION, "close");
+        if let Some(t) = token {
+            req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req.body(Full::new(body)).map_err(|e| format!("{addr}: {method} {path}: {e}"))?;
+        let wait = self.timeout + self.read_timeout;
+        let answer = async {
+            let resp = sender.send_request(req).await.map_err(|e| {
+                if e.is_incomplete_message() || e.is_canceled() {
+                    format!("{addr}: the party closed the connection without answering (did it stop?)")
+                } else {
+                    format!("{addr}: {e}")
+                }
+            })?;
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await.map_err(|e| format!("{addr}: reading the answer: {e}"))?;
+            Ok((status, body.to_bytes().to_vec()))
+        };
+        let out = tokio::time::timeout(wait, answer)
+            .await
+            .map_err(|_| format!("{addr}: no answer within {:?}", self.read_timeout))?;
+        driver.abort();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_path;
+
+    #[test]
+    fn paths_are_percent_encoded_outside_ascii() {
+        assert_eq!(encode_path("/v1/tables/患者"), "/v1/tables/%E6%82%A3%E8%80%85");
+        assert_eq!(encode_path("/v1/tables/a b/versions"), "/v1/tables/a%20b/versions");
+        assert_eq!(encode_path("/v1/jobs"), "/v1/jobs");
     }
 }

@@ -19,10 +19,10 @@
 //! few seconds, so a party that crashed between the vote and its commit completes the change when
 //! it comes back.
 
+use crate::api::Response;
 use crate::job::{Fail, agree, digest, mesh_job};
 use crate::state::State;
 use mitsu_mpc_core::{Channel, PartyId, Payload};
-use mitsu_net::http::Response;
 use mitsu_store::{Account, Apply, ChangeRec, ChangeState};
 use serde::{Deserialize, Serialize};
 

@@ -9,20 +9,20 @@
 //! sent to each under one id, computes nothing. Job ids are the client's random number
 //! namespaced by the account ([`mesh_job`]), so two analysts cannot collide, and an id is used once.
 
+use crate::api::Response;
 use crate::job::{Fail, describe_openings, digest, mesh_job};
 use crate::state::State;
 use mitsu_api::wire::JobRequest;
-use mitsu_net::http::{Request, Response};
 use mitsu_store::Account;
 
-pub(crate) fn run(state: &State, who: &Account, req: &Request) -> Response {
-    let r: JobRequest = match serde_json::from_slice(&req.body) {
+pub(crate) fn run(state: &State, who: &Account, body: &[u8]) -> Response {
+    let r: JobRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
             let e = format!("malformed job request: {e}");
             // the peers may have been sent a readable request under the same id: tell them, so
             // they stop now rather than wait for this party until their timeout
-            if let Some(job) = serde_json::from_slice::<serde_json::Value>(&req.body)
+            if let Some(job) = serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
                 .and_then(|v| v.get("job").and_then(serde_json::Value::as_u64))
                 .filter(|j| *j != 0)

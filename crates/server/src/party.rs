@@ -3,22 +3,16 @@
 //! serves the client API over TLS. Every request is authenticated and checked here, independently
 //! of the other parties.
 
-use crate::routes;
 use crate::state::State;
 use mitsu_api::{PartyConfig, Role};
 use mitsu_mpc_core::PartyId;
-use mitsu_net::http::{self, Request, Response};
+use mitsu_net::http;
 use mitsu_net::{Identity, Mesh, MeshConfig};
 use mitsu_store::{Account, Store};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// Largest request body of an account (a share chunk is at most 2 MiB; job requests are small).
-pub const MAX_BODY: usize = 4 << 20;
-/// Largest request body of the admin (benchmark inputs staged by `mitsu bench --processes`).
-pub const MAX_ADMIN_BODY: usize = 256 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -78,17 +72,9 @@ pub fn run(cfg: PartyConfig, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
         head_timeout: Duration::from_secs(state.cfg.client_head_timeout_secs.max(1)),
         ..Default::default()
     };
-    let st2 = state.clone();
-    http::serve(
-        api_l,
-        tls,
-        limits,
-        move || st.load(Ordering::SeqCst),
-        move |head| admit(&st2, head),
-        move |who, req| handle(&state, who, req),
-    );
+    let served = http::serve(api_l, tls, limits, move || st.load(Ordering::SeqCst), crate::api::router(state));
     mesh.shutdown();
-    Ok(())
+    served.map_err(|err| ServerError::Listen { addr: "the client API".into(), err })
 }
 
 /// Every second: heartbeats; every few seconds: decide interrupted changes, drop messages of jobs
@@ -125,37 +111,4 @@ pub(crate) fn caller(state: &State, tok: Option<&str>) -> Option<Account> {
         return Some(Account { name: "admin".into(), role: Role::Admin });
     }
     state.store.account_by_token(&got).ok().flatten()
-}
-
-/// Who may send this request and how large a body: decided from the head alone, before a byte of
-/// the body is read. Only the OpenAPI document is served without a token.
-fn admit(state: &State, head: &http::Head) -> Result<(Option<Account>, usize), Response> {
-    let path = head.path.split('?').next().unwrap_or("");
-    if head.method == "GET" && path == "/openapi.json" {
-        return Ok((None, 0));
-    }
-    let Some(who) = caller(state, head.bearer()) else {
-        return Err(Response::error(401, "missing or wrong token"));
-    };
-    let limit = if who.role == Role::Admin { MAX_ADMIN_BODY } else { MAX_BODY };
-    Ok((Some(who), limit))
-}
-
-fn handle(state: &State, who: Option<Account>, req: Request) -> Response {
-    let path = req.path.split('?').next().unwrap_or("").to_string();
-    let Some(who) = who else {
-        return Response::json(200, mitsu_api::wire::OPENAPI);
-    };
-    let started = Instant::now();
-    let resp = routes::route(state, &who, &req, &path);
-    // one line per request (never its body): who, what, the answer's status and how long it took
-    tracing::info!(
-        account = %who.name,
-        method = %req.method,
-        path = %path.chars().take(200).collect::<String>(),
-        status = resp.status,
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    resp
 }

@@ -1,5 +1,6 @@
 //! The client API's routes. Each checks the caller's role itself.
 
+use crate::api::Response;
 use crate::change::{self, Change};
 use crate::job::Fail;
 use crate::state::State;
@@ -7,7 +8,6 @@ use crate::tables::Readable;
 use mitsu_api::wire::{Accepted, BeginUpload, CommitUpload, Discarded, NewAccount, PeerStatus, Status, TableView};
 use mitsu_api::{Role, Schema};
 use mitsu_mpc_core::PartyId;
-use mitsu_net::http::{Request, Response};
 use mitsu_store::{Account, StoreError, TableInfo};
 use serde::Serialize;
 
@@ -52,46 +52,34 @@ fn table_name(name: &str) -> Result<&str, Response> {
     Ok(name)
 }
 
-pub(crate) fn route(state: &State, who: &Account, req: &Request, path: &str) -> Response {
-    let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let r = match (req.method.as_str(), seg.as_slice()) {
-        ("GET", ["v1", "status"]) => Ok(status(state)),
-        ("POST", ["v1", "accounts"]) => Ok(create_account(state, who, req)),
-        ("GET", ["v1", "tables"]) => state
-            .store
-            .tables()
-            .map_err(store_err)
-            .and_then(|ts| ts.iter().map(|t| table_view(t, state.me)).collect::<Result<Vec<_>, _>>())
-            .map(|v| ok(&v)),
-        ("GET", ["v1", "tables", name]) => table_name(name)
-            .and_then(|name| state.store.table(name).map_err(store_err))
-            .and_then(|t| table_view(&t, state.me))
-            .map(|v| ok(&v)),
-        ("POST", ["v1", "tables", name, "versions"]) => table_name(name).map(|name| begin(state, who, req, name)),
-        ("DELETE", ["v1", "tables", name, "staged"]) => table_name(name).map(|name| abort(state, who, name)),
-        ("PUT", ["v1", "tables", name, "versions", v, "columns", c, "chunks", k]) => {
-            table_name(name).map(|name| put_chunk(state, who, req, name, v, c, k))
-        }
-        ("POST", ["v1", "tables", name, "versions", v, "commit"]) => {
-            table_name(name).map(|name| commit(state, who, req, name, v))
-        }
-        ("POST", ["v1", "bench", "stage", id]) => Ok((|| {
-            if who.role != Role::Admin {
-                return forbidden(who, "stage benchmark inputs");
-            }
-            let Ok(id) = id.parse::<u64>() else { return Response::error(400, "stage id must be a number") };
-            let mut b = state.bench.lock().unwrap_or_else(|p| p.into_inner());
-            b.clear(); // one staged benchmark at a time bounds the memory it can take
-            b.insert(id, req.body.clone());
-            ok(&Accepted {})
-        })()),
-        ("POST", ["v1", "jobs"]) => Ok(crate::jobs::run(state, who, req)),
-        _ => Ok(Response::error(
-            404,
-            &format!("{} {} is not part of the API (see /openapi.json)", req.method, shorten(path)),
-        )),
-    };
-    r.unwrap_or_else(|resp| resp)
+pub(crate) fn tables(state: &State) -> Response {
+    state
+        .store
+        .tables()
+        .map_err(store_err)
+        .and_then(|ts| ts.iter().map(|t| table_view(t, state.me)).collect::<Result<Vec<_>, _>>())
+        .map(|v| ok(&v))
+        .unwrap_or_else(|r| r)
+}
+
+pub(crate) fn table(state: &State, name: &str) -> Response {
+    table_name(name)
+        .and_then(|name| state.store.table(name).map_err(store_err))
+        .and_then(|t| table_view(&t, state.me))
+        .map(|v| ok(&v))
+        .unwrap_or_else(|r| r)
+}
+
+/// Benchmark inputs for `mitsu bench --processes`, kept in memory until the next stage.
+pub(crate) fn stage_bench(state: &State, who: &Account, body: &[u8], id: &str) -> Response {
+    if who.role != Role::Admin {
+        return forbidden(who, "stage benchmark inputs");
+    }
+    let Ok(id) = id.parse::<u64>() else { return Response::error(400, "stage id must be a number") };
+    let mut b = state.bench.lock().unwrap_or_else(|p| p.into_inner());
+    b.clear(); // one staged benchmark at a time bounds the memory it can take
+    b.insert(id, body.to_vec());
+    ok(&Accepted {})
 }
 
 /// A path as it may be echoed: at most 200 characters.
@@ -103,7 +91,7 @@ fn may_upload(who: &Account) -> bool {
     who.role.uploads()
 }
 
-fn status(state: &State) -> Response {
+pub(crate) fn status(state: &State) -> Response {
     let peers = state
         .mesh
         .health()
@@ -126,11 +114,11 @@ fn status(state: &State) -> Response {
 }
 
 /// Creates an account at all three parties or at none.
-fn create_account(state: &State, who: &Account, req: &Request) -> Response {
+pub(crate) fn create_account(state: &State, who: &Account, body: &[u8]) -> Response {
     if who.role != Role::Admin {
         return forbidden(who, "create accounts");
     }
-    let a: NewAccount = match serde_json::from_slice(&req.body) {
+    let a: NewAccount = match serde_json::from_slice(body) {
         Ok(a) => a,
         Err(e) => return json_err(e),
     };
@@ -159,11 +147,15 @@ fn create_account(state: &State, who: &Account, req: &Request) -> Response {
     change::run(state, who, a.job, c, local.map(|()| false), |_| Ok(()))
 }
 
-fn begin(state: &State, who: &Account, req: &Request, name: &str) -> Response {
+pub(crate) fn begin(state: &State, who: &Account, body: &[u8], name: &str) -> Response {
+    let name = match table_name(name) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     if !may_upload(who) {
         return forbidden(who, "upload tables");
     }
-    let b: BeginUpload = match serde_json::from_slice(&req.body) {
+    let b: BeginUpload = match serde_json::from_slice(body) {
         Ok(b) => b,
         Err(e) => return json_err(e),
     };
@@ -225,7 +217,11 @@ fn own_staged(state: &State, who: &Account, name: &str, v: &str) -> Result<Table
     Ok(t)
 }
 
-fn put_chunk(state: &State, who: &Account, req: &Request, name: &str, v: &str, c: &str, k: &str) -> Response {
+pub(crate) fn put_chunk(state: &State, who: &Account, body: &[u8], name: &str, v: &str, c: &str, k: &str) -> Response {
+    let name = match table_name(name) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     if !may_upload(who) {
         return forbidden(who, "upload tables");
     }
@@ -252,20 +248,24 @@ fn put_chunk(state: &State, who: &Account, req: &Request, name: &str, v: &str, c
     }
     let n = (rows - start).min(mitsu_api::CHUNK_ROWS);
     let want = 2 * n * ring as usize / 8;
-    if req.body.len() != want {
+    if body.len() != want {
         return Response::error(
             400,
-            &format!("chunk {k} of column {c} has {} bytes; {n} rows of shares take {want}", req.body.len()),
+            &format!("chunk {k} of column {c} has {} bytes; {n} rows of shares take {want}", body.len()),
         );
     }
-    match state.store.put_chunk(name, t.version, c as i64, k as i64, &req.body) {
+    match state.store.put_chunk(name, t.version, c as i64, k as i64, body) {
         Ok(()) => ok(&Accepted {}),
         Err(e) => store_err(e),
     }
 }
 
 /// Discards `who`'s unfinished upload of `name` at this party (`mitsu upload --abort`).
-fn abort(state: &State, who: &Account, name: &str) -> Response {
+pub(crate) fn abort(state: &State, who: &Account, name: &str) -> Response {
+    let name = match table_name(name) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     if !may_upload(who) {
         return forbidden(who, "upload tables");
     }
@@ -278,14 +278,18 @@ fn abort(state: &State, who: &Account, name: &str) -> Response {
 /// Commits a staged version at all three parties or none (see [`change`]), after the parties
 /// have checked the shares together ([`crate::upload_check`]). A retried commit of a version
 /// this party already committed takes part again, so that a party which missed it catches up.
-fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> Response {
+pub(crate) fn commit(state: &State, who: &Account, body: &[u8], name: &str, v: &str) -> Response {
+    let name = match table_name(name) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
     if !may_upload(who) {
         return forbidden(who, "upload tables");
     }
     let Ok(version) = v.parse::<i64>() else {
         return Response::error(400, "version must be a number");
     };
-    let c: CommitUpload = match serde_json::from_slice(&req.body) {
+    let c: CommitUpload = match serde_json::from_slice(body) {
         Ok(c) => c,
         Err(e) => return json_err(e),
     };
@@ -308,10 +312,7 @@ fn commit(state: &State, who: &Account, req: &Request, name: &str, v: &str) -> R
                 Err(e) => (Err(Fail(500, e.to_string())), None),
             },
             Err(r) => {
-                let msg = serde_json::from_slice::<serde_json::Value>(&r.body)
-                    .ok()
-                    .and_then(|v| v["error"].as_str().map(String::from))
-                    .unwrap_or_default();
+                let msg = r.message();
                 (Err(Fail(r.status, msg)), None)
             }
         },
