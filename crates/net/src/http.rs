@@ -295,6 +295,10 @@ fn encode_path(path: &str) -> String {
     out
 }
 
+fn resolve(addr: &str) -> Result<std::net::SocketAddr, String> {
+    addr.to_socket_addrs().map_err(|e| format!("{addr}: {e}"))?.next().ok_or(format!("{addr} resolves to nothing"))
+}
+
 /// A client of the parties' APIs, trusting the deployment CA.
 #[derive(Clone)]
 pub struct ApiClient {
@@ -332,11 +336,7 @@ impl ApiClient {
     /// An open TLS connection to party `party`'s API at `addr` (its certificate checked), for
     /// callers that write the request bytes themselves (tests of hostile input do).
     pub fn connect(&self, party: PartyId, addr: &str) -> Result<StreamOwned<ClientConnection, TcpStream>, String> {
-        let sa = addr
-            .to_socket_addrs()
-            .map_err(|e| format!("{addr}: {e}"))?
-            .next()
-            .ok_or(format!("{addr} resolves to nothing"))?;
+        let sa = resolve(addr)?;
         let tcp =
             TcpStream::connect_timeout(&sa, self.timeout).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         tcp.set_read_timeout(Some(self.read_timeout)).map_err(|e| e.to_string())?;
@@ -371,11 +371,7 @@ impl ApiClient {
         token: Option<&str>,
         body: Bytes,
     ) -> Result<(u16, Vec<u8>), String> {
-        let sa = addr
-            .to_socket_addrs()
-            .map_err(|e| format!("{addr}: {e}"))?
-            .next()
-            .ok_or(format!("{addr} resolves to nothing"))?;
+        let sa = resolve(addr)?;
         let late = |what: &str, d: Duration| format!("{addr}: {what} within {d:?}");
         let tcp = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(sa))
             .await
