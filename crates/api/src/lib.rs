@@ -17,22 +17,26 @@ pub const CHUNK_ROWS: usize = 1 << 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Uploads and replaces its own tables.
+    /// Uploads and replaces its own tables, sets their policies and approves projects that list them.
     Provider,
-    /// Runs queries and statistics on the tables.
+    /// Runs analyses: on other accounts' tables only inside an active project that names it.
     Analyst,
-    /// Creates accounts; may do everything.
+    /// Creates and revokes accounts, runs benchmarks; like everyone, reads others' tables only
+    /// through a project.
     Admin,
+    /// Reads the parties' status (and, with the audit log, their records); runs nothing.
+    Auditor,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Provider, Role::Analyst, Role::Admin];
+    pub const ALL: [Role; 4] = [Role::Provider, Role::Analyst, Role::Admin, Role::Auditor];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Provider => "provider",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+            Role::Auditor => "auditor",
         }
     }
 
@@ -45,8 +49,13 @@ impl Role {
         matches!(self, Role::Provider | Role::Admin)
     }
 
-    /// May read every table in queries (a provider reads only its own).
-    pub fn reads_all_tables(self) -> bool {
+    /// May run jobs (on its own tables, or inside a project).
+    pub fn runs_jobs(self) -> bool {
+        !matches!(self, Role::Auditor)
+    }
+
+    /// May propose analysis projects.
+    pub fn proposes_projects(self) -> bool {
         matches!(self, Role::Analyst | Role::Admin)
     }
 }
@@ -127,6 +136,9 @@ pub struct ClientConfig {
     /// The deployment CA (PEM) that the parties' API certificates chain to.
     pub ca: PathBuf,
     pub parties: Vec<PartyEndpoint>,
+    /// The project jobs run in when none is named (`--project`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

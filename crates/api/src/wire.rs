@@ -68,8 +68,129 @@ pub struct TableView {
     pub owner: String,
     pub rows: u64,
     pub schema: Schema,
+    /// What jobs of other accounts may take from the table.
+    pub policy: TablePolicy,
     /// The party that answered.
     pub party: usize,
+}
+
+/// A table's policy, set by its owner: what a job in a project may take from the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablePolicy {
+    /// Row-level results (`SELECT` without aggregation, `ORDER BY … LIMIT`) in projects that allow
+    /// `sql-rows`. Off by default: only aggregates leave.
+    pub allow_rows: bool,
+}
+
+/// `PUT /v1/tables/{name}/policy` (the table's owner).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPolicy {
+    /// Job id shared by the three requests (chosen by the client, random, never 0).
+    pub job: u64,
+    pub policy: TablePolicy,
+}
+
+/// `GET /v1/accounts` (admin): every account this party knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountView {
+    pub name: String,
+    pub role: Role,
+    /// Unix seconds.
+    pub created: i64,
+    /// A revoked account's token no longer opens anything; the name stays taken.
+    pub revoked: bool,
+}
+
+/// `POST /v1/accounts/{name}/rotate` (the account itself or the admin): a new token, the old
+/// one invalid from the moment all three parties applied it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateToken {
+    /// Job id shared by the three requests (chosen by the client, random, never 0).
+    pub job: u64,
+    /// Hex SHA-256 of the new token.
+    pub token_sha256: String,
+}
+
+/// What a project lets its analysts run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Function {
+    /// Statistics functions (`mitsu stats`).
+    Stats,
+    /// SQL whose every result value is an aggregate (COUNT, SUM, AVG, … with or without GROUP BY).
+    SqlAggregate,
+    /// SQL returning row-level values, on tables whose policy allows rows.
+    SqlRows,
+}
+
+impl Function {
+    pub const ALL: [Function; 3] = [Function::Stats, Function::SqlAggregate, Function::SqlRows];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Function::Stats => "stats",
+            Function::SqlAggregate => "sql-aggregate",
+            Function::SqlRows => "sql-rows",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Function> {
+        Function::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `POST /v1/projects`: an analysis project, the unit of permission. It is active once the
+/// owner of every listed table approved it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    /// Job id shared by the three requests (chosen by the client, random, never 0).
+    pub job: u64,
+    pub name: String,
+    /// What the analysis is for, in the words that will be published.
+    pub purpose: String,
+    /// Analyst accounts that may run jobs in the project.
+    pub analysts: Vec<String>,
+    pub tables: Vec<String>,
+    pub functions: Vec<Function>,
+}
+
+/// `GET /v1/projects` (an array of these) and `GET /v1/projects/{name}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectView {
+    pub name: String,
+    pub purpose: String,
+    /// The account that proposed it.
+    pub proposer: String,
+    pub analysts: Vec<String>,
+    pub tables: Vec<ProjectTable>,
+    pub functions: Vec<Function>,
+    /// `proposed` (an owner has not approved), `active` or `closed`.
+    pub state: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// The party that answered.
+    pub party: usize,
+}
+
+/// One table of a project and whether its owner approved the project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectTable {
+    pub name: String,
+    pub owner: String,
+    pub approved: bool,
 }
 
 /// `POST /v1/tables/{name}/versions`: the start of an upload.
@@ -84,13 +205,17 @@ pub struct BeginUpload {
     pub chunks_per_column: i64,
 }
 
-/// `POST /v1/tables/{name}/versions/{version}/commit`.
+/// A change that carries nothing but its job id: `POST /v1/tables/{name}/versions/{version}/commit`,
+/// revoking an account, approving, withdrawing or closing a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CommitUpload {
-    /// Job id shared by the three commit requests (chosen by the client, random, never 0).
+pub struct ChangeJob {
+    /// Job id shared by the three requests (chosen by the client, random, never 0).
     pub job: u64,
 }
+
+/// The commit of an upload.
+pub type CommitUpload = ChangeJob;
 
 /// `DELETE /v1/tables/{name}/staged`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,9 +358,11 @@ pub enum JobRequest {
         sql: String,
         #[serde(default)]
         options: QueryOptions,
+        /// The project the job runs in (none: only the account's own tables).
+        project: Option<String>,
     },
     /// A statistics function.
-    Stats { job: u64, stats: Box<StatsRequest> },
+    Stats { job: u64, stats: Box<StatsRequest>, project: Option<String> },
     /// Compute + open of benchmark inputs staged under `stage` (admins only).
     Bench { job: u64, op: BenchOp, stage: u64, spec: BenchSpec },
 }
@@ -252,6 +379,7 @@ struct RawJob {
     op: Option<BenchOp>,
     stage: Option<u64>,
     spec: Option<BenchSpec>,
+    project: Option<String>,
 }
 
 impl TryFrom<RawJob> for JobRequest {
@@ -276,6 +404,7 @@ impl TryFrom<RawJob> for JobRequest {
                     job,
                     sql: r.sql.ok_or_else(|| need("sql"))?,
                     options: r.options.unwrap_or_default(),
+                    project: r.project,
                 })
             }
             "stats" => {
@@ -286,10 +415,15 @@ impl TryFrom<RawJob> for JobRequest {
                     ("stage", r.stage.is_some()),
                     ("spec", r.spec.is_some()),
                 ])?;
-                Ok(JobRequest::Stats { job, stats: r.stats.ok_or_else(|| need("stats"))? })
+                Ok(JobRequest::Stats { job, stats: r.stats.ok_or_else(|| need("stats"))?, project: r.project })
             }
             "bench" => {
-                extra(&[("sql", r.sql.is_some()), ("options", r.options.is_some()), ("stats", r.stats.is_some())])?;
+                extra(&[
+                    ("sql", r.sql.is_some()),
+                    ("options", r.options.is_some()),
+                    ("stats", r.stats.is_some()),
+                    ("project", r.project.is_some()),
+                ])?;
                 Ok(JobRequest::Bench {
                     job,
                     op: r.op.ok_or_else(|| need("op"))?,
@@ -303,6 +437,14 @@ impl TryFrom<RawJob> for JobRequest {
 }
 
 impl JobRequest {
+    /// The project a job names, if any.
+    pub fn project(&self) -> Option<&str> {
+        match self {
+            JobRequest::Sql { project, .. } | JobRequest::Stats { project, .. } => project.as_deref(),
+            JobRequest::Bench { .. } => None,
+        }
+    }
+
     pub fn job(&self) -> u64 {
         match self {
             JobRequest::Sql { job, .. } | JobRequest::Stats { job, .. } | JobRequest::Bench { job, .. } => *job,
@@ -315,7 +457,32 @@ impl JobRequest {
 pub const ROUTES: &[Route] = &[
     Route { method: "get", path: "/v1/status", request: None, response: Some("Status") },
     Route { method: "post", path: "/v1/accounts", request: Some("NewAccount"), response: Some("Applied") },
+    Route { method: "get", path: "/v1/accounts", request: None, response: Some("AccountList") },
+    Route { method: "post", path: "/v1/accounts/{name}/revoke", request: Some("ChangeJob"), response: Some("Applied") },
+    Route {
+        method: "post",
+        path: "/v1/accounts/{name}/rotate",
+        request: Some("RotateToken"),
+        response: Some("Applied"),
+    },
     Route { method: "get", path: "/v1/tables", request: None, response: Some("TableList") },
+    Route { method: "put", path: "/v1/tables/{name}/policy", request: Some("SetPolicy"), response: Some("Applied") },
+    Route { method: "post", path: "/v1/projects", request: Some("NewProject"), response: Some("Applied") },
+    Route { method: "get", path: "/v1/projects", request: None, response: Some("ProjectList") },
+    Route { method: "get", path: "/v1/projects/{name}", request: None, response: Some("Project") },
+    Route {
+        method: "post",
+        path: "/v1/projects/{name}/approve",
+        request: Some("ChangeJob"),
+        response: Some("Applied"),
+    },
+    Route {
+        method: "post",
+        path: "/v1/projects/{name}/withdraw",
+        request: Some("ChangeJob"),
+        response: Some("Applied"),
+    },
+    Route { method: "post", path: "/v1/projects/{name}/close", request: Some("ChangeJob"), response: Some("Applied") },
     Route { method: "get", path: "/v1/tables/{name}", request: None, response: Some("Table") },
     Route {
         method: "post",
@@ -332,7 +499,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/v1/tables/{name}/versions/{version}/commit",
-        request: Some("CommitUpload"),
+        request: Some("ChangeJob"),
         response: Some("Applied"),
     },
     Route { method: "delete", path: "/v1/tables/{name}/staged", request: None, response: Some("Discarded") },

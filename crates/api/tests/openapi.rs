@@ -165,29 +165,69 @@ fn every_type_validates_against_its_schema_and_names_every_documented_field() {
     check_full("Status", &status);
     check_full("NewAccount", &NewAccount::new(7, "alice", Role::Analyst, &"ab".repeat(32)));
     check_full("Applied", &Applied { applied: "account \"alice\"".into(), party: 2 });
-    let t = TableView { name: "t".into(), version: 1, owner: "p".into(), rows: 9, schema: schema_example(), party: 0 };
+    let t = TableView {
+        name: "t".into(),
+        version: 1,
+        owner: "p".into(),
+        rows: 9,
+        schema: schema_example(),
+        policy: TablePolicy { allow_rows: true },
+        party: 0,
+    };
     check_full("Table", &t);
     check_full("TableList", &vec![t.clone(), t]);
     check_full(
         "BeginUpload",
         &BeginUpload { version: 1, schema: schema_example(), rows: 3, columns: 3, chunks_per_column: 1 },
     );
-    check_full("CommitUpload", &CommitUpload { job: 5 });
+    check_full("ChangeJob", &ChangeJob { job: 5 });
+    check_full("TablePolicy", &TablePolicy::default());
+    check_full("SetPolicy", &SetPolicy { job: 5, policy: TablePolicy { allow_rows: true } });
+    let acc = AccountView { name: "a".into(), role: Role::Auditor, created: 1_700_000_000, revoked: true };
+    check_full("AccountView", &acc);
+    check_full("AccountList", &vec![acc]);
+    check_full("RotateToken", &RotateToken { job: 5, token_sha256: "ab".repeat(32) });
+    let np = NewProject {
+        job: 9,
+        name: "糖尿病研究".into(),
+        purpose: "BMI and progression".into(),
+        analysts: vec!["ana".into()],
+        tables: vec!["clinic".into(), "lab".into()],
+        functions: Function::ALL.to_vec(),
+    };
+    check_full("NewProject", &np);
+    let pv = ProjectView {
+        name: np.name.clone(),
+        purpose: np.purpose.clone(),
+        proposer: "ana".into(),
+        analysts: np.analysts.clone(),
+        tables: vec![ProjectTable { name: "clinic".into(), owner: "clinic".into(), approved: true }],
+        functions: vec![Function::Stats],
+        state: "proposed".into(),
+        created: 1,
+        party: 2,
+    };
+    check_full("Project", &pv);
+    check_full("ProjectList", &vec![pv]);
     check_full("Discarded", &Discarded { discarded: 1 });
     check_full("Accepted", &Accepted {});
     check_full("Error", &ErrorBody { error: "no".into() });
     check_full("QueryOptions", &QueryOptions { allow_many_to_many: true });
     check_full("StatsRequest", &stats_full());
     check("StatsRequest", &StatsRequest { function: "mean".into(), from: "t".into(), ..Default::default() });
-    check_full("SqlJob", &JobRequest::Sql { job: 1, sql: "SELECT 1".into(), options: QueryOptions::default() });
-    check_full("StatsJob", &JobRequest::Stats { job: 1, stats: Box::new(stats_full()) });
+    let p = Some("p".to_string());
+    check_full(
+        "SqlJob",
+        &JobRequest::Sql { job: 1, sql: "SELECT 1".into(), options: QueryOptions::default(), project: p.clone() },
+    );
+    check_full("StatsJob", &JobRequest::Stats { job: 1, stats: Box::new(stats_full()), project: p });
     for op in BenchOp::ALL {
         let spec = BenchSpec { n: 10, frac: 16, bits: 40, ring: 128 };
         check_full("BenchJob", &JobRequest::Bench { job: 1, op, stage: 3, spec });
     }
     // the three kinds, each through the document's one Job schema
-    check("Job", &JobRequest::Sql { job: 1, sql: "SELECT 1".into(), options: QueryOptions::default() });
-    check("Job", &JobRequest::Stats { job: 1, stats: Box::new(stats_full()) });
+    check("Job", &JobRequest::Sql { job: 1, sql: "SELECT 1".into(), options: QueryOptions::default(), project: None });
+    check("Job", &JobRequest::Stats { job: 1, stats: Box::new(stats_full()), project: None });
 }
 
 #[test]
@@ -236,6 +276,7 @@ fn job_requests_refuse_unknown_fields_and_kinds() {
         json!({"kind": "stats", "job": 1}),
         json!({"kind": "stats", "job": 1, "stats": {"function": "mean", "from": "t", "colum": "x"}}),
         json!({"kind": "bench", "job": 1, "op": "div", "stage": 1, "spec": {"n": 1, "frac": 0, "bits": 1, "ring": 64}}),
+        json!({"kind": "bench", "job": 1, "op": "lt", "stage": 1, "spec": {"n": 1, "frac": 0, "bits": 1, "ring": 64}, "project": "p"}),
     ] {
         assert!(serde_json::from_str::<JobRequest>(&bad.to_string()).is_err(), "{bad} was accepted");
     }

@@ -60,10 +60,20 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Accounts (admin only).
+    /// Accounts: create, list, revoke (admin); rotate a token.
     Account {
         #[command(subcommand)]
         cmd: AccountCmd,
+    },
+    /// Analysis projects, the unit of permission: who may analyse which tables, how, and why.
+    Project {
+        #[command(subcommand)]
+        cmd: ProjectCmd,
+    },
+    /// Table policies: what may leave a table (aggregates only by default).
+    Policy {
+        #[command(subcommand)]
+        cmd: PolicyCmd,
     },
     /// Infer a table schema from a CSV file (edit it, then pass it to `upload --schema`).
     Schema {
@@ -116,6 +126,10 @@ pub(crate) enum Command {
         /// Allow joins whose keys repeat on both sides; they open the number of matching pairs.
         #[arg(long = "allow-many-to-many")]
         allow_many_to_many: bool,
+        /// The project the query runs in (default: the client file's `project`); not needed for
+        /// your own tables.
+        #[arg(long, env = "MITSU_PROJECT")]
+        project: Option<String>,
     },
     /// Statistics computed jointly by the three parties; only the results are opened, to you.
     /// `mitsu stats --help` lists the functions, `mitsu stats FUNCTION --help` their options and
@@ -168,18 +182,122 @@ pub(crate) enum Command {
 
 #[derive(Subcommand)]
 pub(crate) enum AccountCmd {
-    /// Create an account at every party and write its client file.
+    /// Create an account at every party and write its client file (admin).
     Create {
         #[arg(long, env = "MITSU_CLIENT")]
         client: PathBuf,
         #[arg(long)]
         name: String,
-        /// provider (uploads its own tables), analyst (runs analyses) or admin.
+        /// provider (uploads its own tables), analyst (runs analyses in projects), auditor (reads
+        /// records, runs nothing) or admin.
         #[arg(long)]
         role: String,
         /// Where to write the new account's client file.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// List the accounts (admin).
+    List {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an account at every party: its token opens nothing from then on (admin).
+    Revoke {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+    /// Issue a new token for an account (yours by default) and invalidate the old one.
+    Rotate {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// The account (the admin may rotate any; others only their own).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where to write the client file with the new token (may be the client file itself).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ProjectCmd {
+    /// Propose an analysis project: who analyses which tables with which functions, and why. It is
+    /// active once the owner of every listed table approved it.
+    Create {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        name: String,
+        /// What the analysis is for, in the words that will be published.
+        #[arg(long)]
+        purpose: String,
+        /// Analyst accounts (comma separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        analysts: Vec<String>,
+        /// Tables (comma separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        tables: Vec<String>,
+        /// stats, sql-aggregate, sql-rows (comma separated).
+        #[arg(long, value_delimiter = ',', default_value = "stats,sql-aggregate")]
+        functions: Vec<String>,
+    },
+    /// Approve a project for your tables (each owner of a listed table must).
+    Approve {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        name: String,
+    },
+    /// Withdraw your approval: the project stops being active at once.
+    Withdraw {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        name: String,
+    },
+    /// Close a project for good (its proposer or the admin).
+    Close {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        name: String,
+    },
+    /// One project: purpose, analysts, tables with their approvals, functions, state.
+    Show {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every project.
+    List {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PolicyCmd {
+    /// Set what jobs of other accounts may take from your table.
+    Set {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        table: String,
+        /// Only aggregates leave (the default).
+        #[arg(long = "aggregate-only", conflicts_with = "allow_rows")]
+        aggregate_only: bool,
+        /// Row-level results in projects that allow sql-rows.
+        #[arg(long = "allow-rows")]
+        allow_rows: bool,
+    },
+    /// Show a table's policy.
+    Show {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        table: String,
     },
 }
 

@@ -40,7 +40,18 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
             r.rows, r.version
         );
     }
+    // only statistics leave, and only inside a project every data owner approved
     let analyst = mitsu_client::Client::load(&dir.join("analyst.toml"))?;
+    let (project, purpose) = ("diabetes", "Does BMI relate to disease progression? Aggregates only.");
+    let tables = ["clinic".to_string(), "lab".to_string()];
+    let functions = [mitsu_api::wire::Function::Stats, mitsu_api::wire::Function::SqlAggregate];
+    analyst.propose_project(project, purpose, &["analyst".to_string()], &tables, &functions)?;
+    println!("\n  the analyst proposes project {project:?} over clinic and lab: {purpose}");
+    for who in ["clinic", "lab"] {
+        mitsu_client::Client::load(&dir.join(format!("{who}.toml")))?.approve_project(project, true)?;
+    }
+    println!("  the clinic and the lab approve it; all three parties enforce it on every job");
+    let analyst = analyst.with_project(Some(project.to_string()));
     println!("\n  the analyst asks all three parties for statistics; each party checks the request itself");
     println!("  {:<16} {:>6} {:>11} {:>11} {:>9} {:>9}", "column", "count", "mean", "variance", "min", "max");
     for (table, cols) in [("clinic", vec!["age", "bmi", "bp"]), ("lab", vec!["s1", "s5", "progression"])] {
@@ -75,6 +86,13 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
     println!("    revealed besides the result:");
     for l in &r.leakage {
         println!("      - {l}");
+    }
+    // and rows do not leave: every party refuses, nothing is computed
+    let rows = "SELECT age, bmi FROM clinic ORDER BY bmi DESC LIMIT 3";
+    println!("\n  the analyst tries to read rows: {rows}");
+    match analyst.sql(rows) {
+        Ok(_) => anyhow::bail!("a row-level query on an aggregate-only table was answered"),
+        Err(e) => println!("    refused by the parties: {e}"),
     }
     println!("\n  no party saw a value: each holds two of three random-looking share components");
     let stopped = mitsu_server::local::down(&dir)?;

@@ -6,8 +6,8 @@ mod demo;
 mod render;
 mod stats;
 
-use args::{AccountCmd, Cli, Command, SchemaCmd, TableCmd};
-use commands::tables::{table_show, tables, upload, write_private};
+use args::{Cli, Command, SchemaCmd, TableCmd};
+use commands::tables::{table_show, tables, upload};
 use commands::{bench::bench_processes, sql::sql, status::status};
 use render::{Align, human_bytes};
 
@@ -99,16 +99,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status { client, json } => status(&client, json),
-        Command::Account { cmd: AccountCmd::Create { client, name, role, out } } => {
-            let c = mitsu_client::Client::load(&client)?;
-            let cfg = c.create_account(&name, &role)?;
-            write_private(&out, &cfg.to_toml())?;
-            println!(
-                "created {role} account {name:?} at all three parties; its client file is {} (keep it private)",
-                out.display()
-            );
-            Ok(())
-        }
+        Command::Account { cmd } => commands::governance::account(cmd),
+        Command::Project { cmd } => commands::governance::project(cmd),
+        Command::Policy { cmd } => commands::governance::policy(cmd),
         Command::Schema { cmd: SchemaCmd::Infer { csv, key, out } } => {
             let t = mitsu_client::table::read_csv(&csv, None, key.as_deref())?;
             let text = serde_json::to_string_pretty(&t.schema)?;
@@ -133,8 +126,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Tables { client } => tables(&client),
         Command::Stats(a) => stats::run(*a),
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
-        Command::Sql { client, query, format, explain, allow_many_to_many } => {
-            sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many })
+        Command::Sql { client, query, format, explain, allow_many_to_many, project } => {
+            sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many }, project)
         }
         Command::Bench {
             n,

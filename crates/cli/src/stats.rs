@@ -15,6 +15,10 @@ pub struct StatsArgs {
     help: bool,
     #[arg(long, env = "MITSU_CLIENT")]
     client: Option<PathBuf>,
+    /// The project the job runs in (default: the client file's `project`); not needed for your
+    /// own tables.
+    #[arg(long, env = "MITSU_PROJECT")]
+    project: Option<String>,
     /// Table to analyse, or a SELECT query whose result is analysed.
     #[arg(long = "from")]
     from: Option<String>,
@@ -160,7 +164,7 @@ pub fn run(a: StatsArgs) -> Result<()> {
         trim: a.trim,
         standardize: a.standardize,
     };
-    let c = mitsu_client::Client::load(&client)?;
+    let c = mitsu_client::Client::load(&client)?.with_project(a.project.clone());
     let t = std::time::Instant::now();
     let r = c.stats(&req)?;
     if a.format == "json" {

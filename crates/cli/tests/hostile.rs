@@ -71,6 +71,7 @@ fn a_deep_query_is_refused_by_every_party_and_none_stops() {
         }
     }
     still_up(&mut d);
+    d.project("p", &[&analyst], &["clinic"], &[&clinic]);
     // the CLI refuses a 5,000-term query itself, with the same message
     let out = sql(&analyst, &format!("SELECT SUM({}) FROM clinic", vec!["age"; 5000].join("+")));
     assert!(!out.status.success() && stderr(&out).contains("levels deep"), "{}", stderr(&out));
@@ -170,6 +171,7 @@ fn a_provider_cannot_touch_another_providers_upload() {
     for (s, e) in commit(&ca, "t", 1) {
         assert_eq!(s, 200, "{e}");
     }
+    d.project("p", &[&analyst], &["t"], &[&a]);
     assert_eq!(count(&analyst, "t"), json!([3, 6]));
     // a committed table is replaced only by its owner
     for (s, e) in begin(&cm, "t", 2, 3) {
@@ -298,6 +300,7 @@ fn the_parties_agree_on_the_exact_request_before_computing() {
     let clinic = d.account("clinic", "provider");
     upload(&d, &clinic, "clinic", &examples().join("clinic_patients.csv"), Some("patient_id"));
     let (a1, a2) = (d.account("ana", "analyst"), d.account("bob", "analyst"));
+    d.project("p", &[&a1, &a2], &["clinic"], &[&clinic]);
     let c = Client::load(&a1).unwrap();
     let job = job_id();
     let texts = ["SELECT SUM(age) FROM clinic", "SELECT SUM(bmi) FROM clinic", "SELECT SUM(age) FROM clinic"];
@@ -306,7 +309,7 @@ fn the_parties_agree_on_the_exact_request_before_computing() {
             .map(|i| {
                 let (c, q) = (&c, texts[i]);
                 s.spawn(move || {
-                    let body = json!({"job": job, "kind": "sql", "sql": q}).to_string();
+                    let body = json!({"job": job, "kind": "sql", "sql": q, "project": "p"}).to_string();
                     let (st, b) = c.call_bytes(i, "POST", "/v1/jobs", body.as_bytes()).unwrap();
                     (st, error_of(&serde_json::from_slice(&b).unwrap_or(Value::Null)))
                 })
@@ -319,7 +322,7 @@ fn the_parties_agree_on_the_exact_request_before_computing() {
         assert!(e.contains("received different requests") && e.contains("nothing was computed"), "party {i}: {e}");
     }
     // the id was used: it cannot run again, even with the same text everywhere
-    for (s, e) in all(&c, "POST", "/v1/jobs", &json!({"job": job, "kind": "sql", "sql": texts[0]})) {
+    for (s, e) in all(&c, "POST", "/v1/jobs", &json!({"job": job, "kind": "sql", "sql": texts[0], "project": "p"})) {
         assert_eq!(s, 409, "{e}");
         assert!(e.contains("used before"), "{e}");
     }
@@ -332,7 +335,7 @@ fn the_parties_agree_on_the_exact_request_before_computing() {
             .map(|i| {
                 let c = &c;
                 s.spawn(move || {
-                    let mut body = json!({"job": job, "kind": "sql", "sql": texts[0]});
+                    let mut body = json!({"job": job, "kind": "sql", "sql": texts[0], "project": "p"});
                     if i == 1 {
                         body["stage"] = json!(7);
                     }
@@ -354,7 +357,7 @@ fn the_parties_agree_on_the_exact_request_before_computing() {
     let shared = job_id();
     let run = |f: &Path| {
         let c = Client::load(f).unwrap();
-        let body = json!({"job": shared, "kind": "sql", "sql": "SELECT COUNT(*) FROM clinic"});
+        let body = json!({"job": shared, "kind": "sql", "sql": "SELECT COUNT(*) FROM clinic", "project": "p"});
         all(&c, "POST", "/v1/jobs", &body)
     };
     let (r1, r2) = std::thread::scope(|s| {
@@ -465,6 +468,7 @@ fn a_change_interrupted_at_one_party_is_completed_or_undone_everywhere() {
     common::eventually(20, "party 2 completes the commit", || {
         (0..3).all(|i| admin.table_at(i, "clinic").is_ok_and(|t| t.is_some_and(|t| t.version == 1)))
     });
+    d.project("p", &[&analyst], &["clinic"], &[&clinic]);
     let out = sql(&analyst, "SELECT COUNT(*) FROM clinic");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(std::fs::read_to_string(d.dir.join("party-2.log")).unwrap().contains("completed the commit"));
@@ -487,6 +491,7 @@ fn a_change_interrupted_at_one_party_is_completed_or_undone_everywhere() {
     // the name is free at every party: creating it again works everywhere
     let out = d.run(&["account", "create", "--name", "eve", "--role", "analyst", "--out", f.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
+    d.project("eve", &[&f], &["clinic"], &[&clinic]);
     let out = sql(&f, "SELECT COUNT(*) FROM clinic");
     assert!(out.status.success(), "{}", stderr(&out));
     // an existing name is refused, not silently given a new token

@@ -83,7 +83,7 @@ fn sql_over_party_processes() {
     let out =
         common::mitsu().args(["sql", "--client", p.to_str().unwrap(), "SELECT COUNT(*) FROM clinic"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("may not analyse table \"clinic\""), "{}", stderr(&out));
+    assert!(stderr(&out).contains("table \"clinic\" belongs to \"admin\""), "{}", stderr(&out));
 
     // describe over a query opens what describe over a table opens
     let out = d.run(&[

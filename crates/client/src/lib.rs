@@ -2,6 +2,7 @@
 //! Plaintext exists only here: values are secret-shared before they leave, results reconstructed
 //! after they arrive.
 
+mod governance;
 pub mod local;
 pub mod sql;
 pub mod stats;
@@ -187,28 +188,18 @@ impl Client {
 
     /// Creates an account at every party and returns its client file text (with a fresh token).
     pub fn create_account(&self, name: &str, role: &str) -> Result<mitsu_api::ClientConfig, ClientError> {
-        let mut tok = [0u8; 32];
-        mitsu_crypto::Seed::random()
-            .0
-            .iter()
-            .chain(mitsu_crypto::Seed::random().0.iter())
-            .enumerate()
-            .for_each(|(i, b)| tok[i] = *b);
-        let token: String = tok.iter().map(|b| format!("{b:02x}")).collect();
-        let hash: String = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let (token, hash) = new_token();
         mitsu_api::names::check_name("account", name).map_err(ClientError::Config)?;
-        let role = Role::parse(role)
-            .ok_or_else(|| ClientError::Config(format!("a role is provider, analyst or admin, not {role:?}")))?;
+        let role = Role::parse(role).ok_or_else(|| {
+            ClientError::Config(format!("a role is provider, analyst, admin or auditor, not {role:?}"))
+        })?;
         // one job id for the three requests: the parties create the account together or not at all
         let body = serde_json::to_vec(&NewAccount::new(job_id(), name, role, &hash)).expect("serializes");
         self.typed_all::<Applied>("POST", "/v1/accounts", &body)?;
         let mut cfg = self.cfg.clone();
         cfg.user = name.to_string();
         cfg.token = token;
+        cfg.project = None;
         Ok(cfg)
     }
 
@@ -220,6 +211,24 @@ impl Client {
             hs.into_iter().map(|h| h.join().expect("status thread")).collect()
         })
     }
+}
+
+/// A fresh random token and the hex SHA-256 the parties store of it.
+pub(crate) fn new_token() -> (String, String) {
+    let mut tok = [0u8; 32];
+    mitsu_crypto::Seed::random()
+        .0
+        .iter()
+        .chain(mitsu_crypto::Seed::random().0.iter())
+        .enumerate()
+        .for_each(|(i, b)| tok[i] = *b);
+    let token: String = tok.iter().map(|b| format!("{b:02x}")).collect();
+    let hash: String = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (token, hash)
 }
 
 /// The message of an error answer (`ErrorBody`), or a description of an answer that is not one.

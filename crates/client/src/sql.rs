@@ -69,7 +69,13 @@ impl Client {
     /// Runs a query; rows are decoded and, for ORDER BY without LIMIT, sorted here.
     pub fn sql_with(&self, sql: &str, opts: Options) -> Result<SqlResult, ClientError> {
         let q = self.plan_sql(sql, opts)?;
-        let parts = self.job_parts(&JobRequest::Sql { job: crate::job_id(), sql: sql.to_string(), options: opts })?;
+        let job = JobRequest::Sql {
+            job: crate::job_id(),
+            sql: sql.to_string(),
+            options: opts,
+            project: self.cfg.project.clone(),
+        };
+        let parts = self.job_parts(&job)?;
         let (values, nn, [rounds, bytes_per_party], parties_opened) = reconstruct(&parts, q.root.out.len())?;
         let rows = mitsu_query::value::rows(&q, &values, &nn);
         Ok(SqlResult {

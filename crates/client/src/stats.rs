@@ -121,7 +121,9 @@ impl Client {
                 req.groups.len()
             )));
         }
-        let parts = self.job_parts(&JobRequest::Stats { job: crate::job_id(), stats: Box::new(req.clone()) })?;
+        let job =
+            JobRequest::Stats { job: crate::job_id(), stats: Box::new(req.clone()), project: self.cfg.project.clone() };
+        let parts = self.job_parts(&job)?;
         let mut headers = Vec::new();
         let mut words: Vec<Vec<u128>> = Vec::new();
         for (i, b) in parts.iter().enumerate() {

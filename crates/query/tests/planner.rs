@@ -118,3 +118,25 @@ fn not_null_of_a_required_column_is_no_filter() {
     // IS NULL of a required column is false, still a filter (no row passes)
     assert_eq!(filters("SELECT x FROM t WHERE x IS NULL"), 1);
 }
+
+#[test]
+fn a_plan_says_whether_its_results_are_row_level() {
+    let agg = |sql: &str| plan(sql, &Cat).unwrap_or_else(|e| panic!("{sql}: {e}")).aggregated();
+    for sql in [
+        "SELECT COUNT(*) FROM t",
+        "SELECT sex, AVG(x) FROM t GROUP BY sex",
+        "SELECT sex, COUNT(*) AS n FROM t GROUP BY sex ORDER BY n DESC LIMIT 2",
+        "SELECT SUM(x) FROM t JOIN u USING (id) WHERE y > 3",
+    ] {
+        assert!(agg(sql), "{sql}");
+    }
+    for sql in [
+        "SELECT x FROM t",
+        "SELECT * FROM t WHERE x > 3",
+        "SELECT x FROM t ORDER BY x DESC LIMIT 3",
+        "SELECT t.x, u.y FROM t JOIN u USING (id)",
+        "SELECT x FROM t UNION ALL SELECT y FROM u",
+    ] {
+        assert!(!agg(sql), "{sql}");
+    }
+}

@@ -6,8 +6,8 @@
 //! reading the body; the route's handler reads the body under that caller's limit (413 before a
 //! byte is read when the announced length is too large) and runs the route on the blocking pool.
 
-use crate::routes;
 use crate::state::State;
+use crate::{governance, routes};
 use axum::body::Body;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{RawPathParams, Request};
@@ -78,8 +78,42 @@ pub(crate) fn router(state: Arc<State>) -> axum::Router {
     axum::Router::new()
         .route("/openapi.json", axum::routing::get(|| async { Response::json(200, mitsu_api::wire::OPENAPI) }))
         .route("/v1/status", blocking(M::GET, |st, _, _, _| routes::status(st)))
-        .route("/v1/accounts", blocking(M::POST, |st, who, body, _| routes::create_account(st, who, body)))
+        .route(
+            "/v1/accounts",
+            blocking(M::POST, |st, who, body, _| routes::create_account(st, who, body))
+                .merge(blocking(M::GET, |st, who, _, _| governance::accounts(st, who))),
+        )
+        .route(
+            "/v1/accounts/{name}/revoke",
+            blocking(M::POST, |st, who, body, p| governance::revoke(st, who, body, &p[0])),
+        )
+        .route(
+            "/v1/accounts/{name}/rotate",
+            blocking(M::POST, |st, who, body, p| governance::rotate(st, who, body, &p[0])),
+        )
         .route("/v1/tables", blocking(M::GET, |st, _, _, _| routes::tables(st)))
+        .route(
+            "/v1/tables/{name}/policy",
+            blocking(M::PUT, |st, who, body, p| governance::set_policy(st, who, body, &p[0])),
+        )
+        .route(
+            "/v1/projects",
+            blocking(M::POST, |st, who, body, _| governance::propose(st, who, body))
+                .merge(blocking(M::GET, |st, _, _, _| governance::projects(st))),
+        )
+        .route("/v1/projects/{name}", blocking(M::GET, |st, _, _, p| governance::project(st, &p[0])))
+        .route(
+            "/v1/projects/{name}/approve",
+            blocking(M::POST, |st, who, body, p| governance::approve(st, who, body, &p[0], true)),
+        )
+        .route(
+            "/v1/projects/{name}/withdraw",
+            blocking(M::POST, |st, who, body, p| governance::approve(st, who, body, &p[0], false)),
+        )
+        .route(
+            "/v1/projects/{name}/close",
+            blocking(M::POST, |st, who, body, p| governance::close(st, who, body, &p[0])),
+        )
         .route("/v1/tables/{name}", blocking(M::GET, |st, _, _, p| routes::table(st, &p[0])))
         .route("/v1/tables/{name}/versions", blocking(M::POST, |st, who, body, p| routes::begin(st, who, body, &p[0])))
         .route("/v1/tables/{name}/staged", blocking(M::DELETE, |st, who, _, p| routes::abort(st, who, &p[0])))

@@ -1,5 +1,6 @@
-//! Changes that all three parties apply or none: committing an uploaded table version, creating
-//! an account (later: grants and projects).
+//! Changes that all three parties apply or none: committing an uploaded table version; creating,
+//! revoking an account or replacing its token; proposing, approving, withdrawing from or closing
+//! an analysis project; setting a table's policy.
 //!
 //! Two-phase commit without a coordinator. The client sends the same request to all three
 //! parties under one job id. Each party:
@@ -22,8 +23,9 @@
 use crate::api::Response;
 use crate::job::{Fail, agree, digest, mesh_job};
 use crate::state::State;
+use mitsu_api::wire::TablePolicy;
 use mitsu_mpc_core::{Channel, PartyId, Payload};
-use mitsu_store::{Account, Apply, ChangeRec, ChangeState};
+use mitsu_store::{Account, Apply, ChangeRec, ChangeState, NewProjectRecord};
 use serde::{Deserialize, Serialize};
 
 /// A change, as every party records it.
@@ -32,6 +34,12 @@ use serde::{Deserialize, Serialize};
 pub(crate) enum Change {
     Commit { table: String, version: i64 },
     Account { name: String, role: mitsu_api::Role, token_sha256: String },
+    Revoke { name: String },
+    Rotate { name: String, token_sha256: String },
+    Project(NewProjectRecord),
+    Approve { project: String, owner: String, approved: bool },
+    Close { project: String },
+    Policy { table: String, policy: TablePolicy },
 }
 
 impl Change {
@@ -39,13 +47,24 @@ impl Change {
         match self {
             Change::Commit { .. } => "commit",
             Change::Account { .. } => "account",
+            Change::Revoke { .. } => "revoke",
+            Change::Rotate { .. } => "rotate",
+            Change::Project(_) => "project",
+            Change::Approve { .. } => "approve",
+            Change::Close { .. } => "close",
+            Change::Policy { .. } => "policy",
         }
     }
 
+    /// What the change is about; a job on a project or table with an undecided change waits.
     fn target(&self) -> String {
         match self {
-            Change::Commit { table, .. } => format!("table:{table}"),
-            Change::Account { name, .. } => format!("account:{name}"),
+            Change::Commit { table, .. } | Change::Policy { table, .. } => format!("table:{table}"),
+            Change::Account { name, .. } | Change::Revoke { name } | Change::Rotate { name, .. } => {
+                format!("account:{name}")
+            }
+            Change::Project(p) => format!("project:{}", p.name),
+            Change::Approve { project, .. } | Change::Close { project } => format!("project:{project}"),
         }
     }
 
@@ -53,6 +72,12 @@ impl Change {
         match self.clone() {
             Change::Commit { table, version } => Apply::CommitVersion { name: table, version },
             Change::Account { name, role, token_sha256 } => Apply::PutAccount { name, role, token_sha256 },
+            Change::Revoke { name } => Apply::RevokeAccount { name },
+            Change::Rotate { name, token_sha256 } => Apply::RotateToken { name, token_sha256 },
+            Change::Project(p) => Apply::PutProject(p),
+            Change::Approve { project, owner, approved } => Apply::ApproveProject { project, owner, approved },
+            Change::Close { project } => Apply::CloseProject { project },
+            Change::Policy { table, policy } => Apply::SetPolicy { table, policy },
         }
     }
 
@@ -60,6 +85,20 @@ impl Change {
         match self {
             Change::Commit { table, version } => format!("commit of {table:?} version {version}"),
             Change::Account { name, .. } => format!("account {name:?}"),
+            Change::Revoke { name } => format!("revocation of account {name:?}"),
+            Change::Rotate { name, .. } => format!("new token of account {name:?}"),
+            Change::Project(p) => format!("project {:?}", p.name),
+            Change::Approve { project, owner, approved: true } => {
+                format!("approval of project {project:?} by {owner:?}")
+            }
+            Change::Approve { project, owner, approved: false } => {
+                format!("withdrawal of {owner:?}'s approval of project {project:?}")
+            }
+            Change::Close { project } => format!("closing of project {project:?}"),
+            Change::Policy { table, policy } => {
+                let p = if policy.allow_rows { "rows allowed" } else { "aggregates only" };
+                format!("policy of table {table:?} ({p})")
+            }
         }
     }
 }

@@ -115,6 +115,7 @@ pub fn init(opts: &InitOptions) -> Result<Written, InitError> {
         parties: (0..opts.parties)
             .map(|i| PartyEndpoint { party: i, api: format!("{}:{}", opts.host, api_port(i)) })
             .collect(),
+        project: None,
     };
     let admin_path = dir.join("admin.toml");
     write(&admin_path, &admin.to_toml(), true)?;

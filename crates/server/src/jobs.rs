@@ -53,8 +53,10 @@ pub(crate) fn run(state: &State, who: &Account, body: &[u8]) -> Response {
     let started = std::time::Instant::now();
     // a bug must not leave the peers waiting for this party until their timeout
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &r {
-        JobRequest::Sql { sql, options, .. } => crate::sql::run(state, who, id, &d, sql, *options),
-        JobRequest::Stats { stats, .. } => crate::stats::run(state, who, id, &d, stats),
+        JobRequest::Sql { sql, options, project, .. } => {
+            crate::sql::run(state, who, id, &d, sql, *options, project.as_deref())
+        }
+        JobRequest::Stats { stats, project, .. } => crate::stats::run(state, who, id, &d, stats, project.as_deref()),
         JobRequest::Bench { op, stage, spec, .. } => crate::bench::run(state, who, id, &d, *op, *stage, *spec),
     }));
     let res =

@@ -9,6 +9,7 @@
 mod api;
 pub mod bench;
 mod change;
+mod governance;
 pub mod init;
 mod job;
 mod jobs;

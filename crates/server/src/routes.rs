@@ -33,7 +33,7 @@ pub(crate) fn ok<T: Serialize>(body: &T) -> Response {
     Response::json(200, serde_json::to_string(body).expect("wire types serialize"))
 }
 
-fn table_view(t: &TableInfo, me: PartyId) -> Result<TableView, Response> {
+fn table_view(state: &State, t: &TableInfo, me: PartyId) -> Result<TableView, Response> {
     let schema: Schema = serde_json::from_str(&t.schema)
         .map_err(|_| Response::error(500, &format!("the stored schema of {:?} is unreadable", t.name)))?;
     Ok(TableView {
@@ -42,6 +42,7 @@ fn table_view(t: &TableInfo, me: PartyId) -> Result<TableView, Response> {
         owner: t.owner.clone(),
         rows: t.rows.max(0) as u64,
         schema,
+        policy: state.store.policy(&t.name).map_err(store_err)?,
         party: me.index(),
     })
 }
@@ -57,7 +58,7 @@ pub(crate) fn tables(state: &State) -> Response {
         .store
         .tables()
         .map_err(store_err)
-        .and_then(|ts| ts.iter().map(|t| table_view(t, state.me)).collect::<Result<Vec<_>, _>>())
+        .and_then(|ts| ts.iter().map(|t| table_view(state, t, state.me)).collect::<Result<Vec<_>, _>>())
         .map(|v| ok(&v))
         .unwrap_or_else(|r| r)
 }
@@ -65,7 +66,7 @@ pub(crate) fn tables(state: &State) -> Response {
 pub(crate) fn table(state: &State, name: &str) -> Response {
     table_name(name)
         .and_then(|name| state.store.table(name).map_err(store_err))
-        .and_then(|t| table_view(&t, state.me))
+        .and_then(|t| table_view(state, &t, state.me))
         .map(|v| ok(&v))
         .unwrap_or_else(|r| r)
 }

@@ -5,7 +5,7 @@
 
 use crate::job::{Fail, records};
 use crate::state::State;
-use crate::tables::{Tables, start};
+use crate::tables::{Scope, Tables, start};
 use mitsu_algebra::Ring;
 use mitsu_api::wire::QueryOptions;
 use mitsu_mpc_core::{Engine, Opened};
@@ -43,11 +43,16 @@ pub(crate) fn run(
     d: &[u8; 32],
     sql: &str,
     opts: QueryOptions,
+    project: Option<&str>,
 ) -> Result<(Vec<u8>, Vec<Opened>), Fail> {
-    let cat = Tables::new(state, who);
+    let scope = Scope::resolve(state, who, project, mitsu_api::wire::Function::SqlAggregate)?;
+    let cat = Tables::new(state, who, scope);
     // a refusal here aborts the job, which releases peers that planned differently (e.g. a table
     // missing at one party)
     let q = mitsu_query::plan_with(sql, &cat, opts)?;
+    if !q.aggregated() {
+        cat.check_rows()?;
+    }
     let (mut p, mut src) = start(state, job, d, cat.used())?;
     let frame = if q.ring == 64 {
         let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src)?;

@@ -5,7 +5,7 @@
 
 use crate::job::{Fail, records};
 use crate::state::State;
-use crate::tables::{Tables, start};
+use crate::tables::{Scope, Tables, start};
 use mitsu_mpc_core::{Engine, Opened};
 use mitsu_stats::Args as _;
 use mitsu_store::Account;
@@ -16,8 +16,10 @@ pub(crate) fn run(
     job: u64,
     d: &[u8; 32],
     req: &mitsu_stats::Request,
+    project: Option<&str>,
 ) -> Result<(Vec<u8>, Vec<Opened>), Fail> {
-    let cat = Tables::new(state, who);
+    let scope = Scope::resolve(state, who, project, mitsu_api::wire::Function::Stats)?;
+    let cat = Tables::new(state, who, scope);
     mitsu_stats::spec(&req.function)?;
     req.check_limits()?;
     // the tables the request reads, checked for access before anything else

@@ -8,10 +8,11 @@ use crate::job::{Fail, agree};
 use crate::state::State;
 use mitsu_algebra::Ring;
 use mitsu_api::Schema;
+use mitsu_api::wire::Function;
 use mitsu_mpc_core::{Channel, Engine, Payload};
 use mitsu_mpc_rep3::{AShare, Rep3};
 use mitsu_query::{Catalog, QueryError, Source, TableMeta, as_ring};
-use mitsu_store::{Account, TableInfo};
+use mitsu_store::{Account, Project, ProjectState, TableInfo};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -22,13 +23,105 @@ pub(crate) struct Readable {
     schema: Schema,
 }
 
+/// What a job may read: the account's own tables always; other accounts' tables only through an
+/// active project that names the account as an analyst, lists the table and allows the function.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    project: Option<Project>,
+}
+
+impl Scope {
+    /// Checks the project a job names (if any) for `who` and `function`, at this party, before
+    /// anything is planned. A refusal says what is missing and who can fix it.
+    pub(crate) fn resolve(
+        state: &State,
+        who: &Account,
+        project: Option<&str>,
+        function: Function,
+    ) -> Result<Scope, Fail> {
+        if !who.role.runs_jobs() {
+            return Err(Fail(403, format!("account {:?} is an auditor: it reads records and runs no jobs", who.name)));
+        }
+        let Some(name) = project else { return Ok(Scope { project: None }) };
+        mitsu_api::names::check_name("project", name).map_err(|e| Fail(400, e))?;
+        let db = |e: mitsu_store::StoreError| Fail(500, e.to_string());
+        if state.store.change_pending(&format!("project:{name}")).map_err(db)? {
+            return Err(Fail(
+                503,
+                format!("a change to project {name:?} is being decided at {}; try again in a few seconds", state.me),
+            ));
+        }
+        let p = state.store.project(name).map_err(db)?.ok_or_else(|| {
+            Fail(404, format!("no project {name:?} at {} (`mitsu project list` shows the projects)", state.me))
+        })?;
+        match p.state() {
+            ProjectState::Active => {}
+            ProjectState::Closed => return Err(Fail(403, format!("project {name:?} is closed"))),
+            ProjectState::Proposed => {
+                return Err(Fail(
+                    403,
+                    format!(
+                        "project {name:?} is not active at {}: waiting for the approval of {} (`mitsu project approve {name}`)",
+                        state.me,
+                        p.waiting_for().join(", ")
+                    ),
+                ));
+            }
+        }
+        if !p.analysts.contains(&who.name) {
+            return Err(Fail(
+                403,
+                format!(
+                    "account {:?} is not an analyst of project {name:?}; its analysts are {} (a new project is needed to add one)",
+                    who.name,
+                    p.analysts.join(", ")
+                ),
+            ));
+        }
+        let allowed = match function {
+            Function::SqlAggregate => {
+                p.functions.contains(&Function::SqlAggregate) || p.functions.contains(&Function::SqlRows)
+            }
+            f => p.functions.contains(&f),
+        };
+        if !allowed {
+            let list: Vec<&str> = p.functions.iter().map(|f| f.as_str()).collect();
+            return Err(Fail(
+                403,
+                format!("project {name:?} does not allow {function} (it allows {})", list.join(", ")),
+            ));
+        }
+        Ok(Scope { project: Some(p) })
+    }
+
+    pub(crate) fn project(&self) -> Option<&Project> {
+        self.project.as_ref()
+    }
+}
+
 impl Readable {
-    /// The permission check: the committed version of `name`, if `who` may analyse it. Until
-    /// per-table policies exist: admins, analysts and the table's owner may.
-    pub(crate) fn authorize(state: &State, who: &Account, name: &str) -> Result<Readable, QueryError> {
+    /// The permission check: the committed version of `name`, if `who` may analyse it within
+    /// `scope` (its own table, or one its project lists).
+    pub(crate) fn authorize(state: &State, who: &Account, scope: &Scope, name: &str) -> Result<Readable, QueryError> {
         let info = state.store.table(name).map_err(|e| QueryError::Invalid(e.to_string()))?;
-        if !(who.role.reads_all_tables() || who.name == info.owner) {
-            return Err(QueryError::Forbidden(format!("account {:?} may not analyse table {name:?}", who.name)));
+        if info.owner != who.name {
+            match &scope.project {
+                None => {
+                    return Err(QueryError::Forbidden(format!(
+                        "table {name:?} belongs to {:?}: account {:?} analyses other accounts' tables only inside a \
+                         project that lists them (`--project`; `mitsu project create` proposes one)",
+                        info.owner, who.name
+                    )));
+                }
+                Some(p) if !p.tables.iter().any(|t| t.name == name) => {
+                    return Err(QueryError::Forbidden(format!(
+                        "project {:?} does not list table {name:?} (it lists {})",
+                        p.name,
+                        p.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                Some(_) => {}
+            }
         }
         let schema = serde_json::from_str(&info.schema)
             .map_err(|e| QueryError::internal(format!("stored schema of {name:?} unreadable: {e}")))?;
@@ -65,12 +158,48 @@ impl Readable {
 pub(crate) struct Tables<'a> {
     state: &'a State,
     who: &'a Account,
+    scope: Scope,
     used: RefCell<BTreeMap<String, Readable>>,
 }
 
 impl<'a> Tables<'a> {
-    pub(crate) fn new(state: &'a State, who: &'a Account) -> Tables<'a> {
-        Tables { state, who, used: RefCell::new(BTreeMap::new()) }
+    pub(crate) fn new(state: &'a State, who: &'a Account, scope: Scope) -> Tables<'a> {
+        Tables { state, who, scope, used: RefCell::new(BTreeMap::new()) }
+    }
+
+    /// A plan whose results are row-level values (not every output an aggregate) may read other
+    /// accounts' tables only in a project allowing `sql-rows`, on tables whose policy allows rows.
+    pub(crate) fn check_rows(&self) -> Result<(), Fail> {
+        for (name, t) in self.used.borrow().iter() {
+            if t.info.owner == self.who.name {
+                continue;
+            }
+            let p =
+                self.scope.project().ok_or_else(|| Fail(500, "a table of another account without a project".into()))?;
+            if !p.functions.contains(&Function::SqlRows) {
+                return Err(Fail(
+                    403,
+                    format!(
+                        "the query returns row-level values of table {name:?}, and project {:?} allows aggregates only: \
+                         every result column must be an aggregate (COUNT, SUM, AVG, …, with or without GROUP BY)",
+                        p.name
+                    ),
+                ));
+            }
+            let policy = self.state.store.policy(name).map_err(|e| Fail(500, e.to_string()))?;
+            if !policy.allow_rows {
+                return Err(Fail(
+                    403,
+                    format!(
+                        "the query returns row-level values of table {name:?}, whose policy allows aggregates only; \
+                         use aggregates (COUNT, SUM, AVG, … with or without GROUP BY), or ask its owner {:?} to allow \
+                         rows (`mitsu policy set {name} --allow-rows`)",
+                        t.info.owner
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The tables authorized so far.
@@ -81,7 +210,7 @@ impl<'a> Tables<'a> {
 
 impl Catalog for Tables<'_> {
     fn table(&self, name: &str) -> Result<TableMeta, QueryError> {
-        let t = Readable::authorize(self.state, self.who, name)?;
+        let t = Readable::authorize(self.state, self.who, &self.scope, name)?;
         let meta = TableMeta { schema: t.schema.clone(), rows: t.info.rows as u64 };
         self.used.borrow_mut().insert(name.to_string(), t);
         Ok(meta)

@@ -10,6 +10,9 @@
 //!
 //! The store holds share bytes only: it never sees, and cannot tell, what values they encode.
 
+mod governance;
+
+pub use governance::{NewProjectRecord, Project, ProjectState, ProjectTable};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -118,6 +121,7 @@ impl Store {
         if !has_touched {
             conn.execute_batch("ALTER TABLE tables ADD COLUMN touched INTEGER NOT NULL DEFAULT 0")?;
         }
+        governance::migrate(&conn)?;
         Ok(Store { db: Mutex::new(conn) })
     }
 
@@ -131,7 +135,7 @@ impl Store {
     pub fn account_by_token(&self, token_sha256: &str) -> Result<Option<Account>> {
         Ok(self
             .db()
-            .query_row("SELECT name, role FROM accounts WHERE token_sha256 = ?1", [token_sha256], |r| {
+            .query_row("SELECT name, role FROM accounts WHERE token_sha256 = ?1 AND revoked = 0", [token_sha256], |r| {
                 let role: String = r.get(1)?;
                 // a role this version does not know is a damaged store, not a guess
                 let role = mitsu_api::Role::parse(&role).ok_or_else(|| {
@@ -200,6 +204,12 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Whether a change about `target` (`project:NAME`, `table:NAME`, `account:NAME`) was voted
+    /// for here and is not decided yet: jobs that depend on it wait until it is.
+    pub fn change_pending(&self, target: &str) -> Result<bool> {
+        Ok(self.db().prepare("SELECT 1 FROM changes WHERE state = 'prepared' AND target = ?1")?.exists([target])?)
     }
 
     /// Whether a prepared (undecided) commit of some version of `name` exists.
@@ -367,6 +377,21 @@ impl Store {
                     params![name, token_sha256, role.as_str(), now()],
                 )?;
             }
+            Apply::RevokeAccount { name } => {
+                tx.execute("UPDATE accounts SET revoked = 1 WHERE name = ?1", [name])?;
+            }
+            Apply::RotateToken { name, token_sha256 } => {
+                tx.execute(
+                    "UPDATE accounts SET token_sha256 = ?2 WHERE name = ?1 AND revoked = 0",
+                    params![name, token_sha256],
+                )?;
+            }
+            Apply::PutProject(p) => Self::put_project(&tx, p)?,
+            Apply::ApproveProject { project, owner, approved } => {
+                Self::approve_project(&tx, project, owner, *approved)?
+            }
+            Apply::CloseProject { project } => Self::close_project(&tx, project)?,
+            Apply::SetPolicy { table, policy } => Self::set_policy(&tx, table, policy)?,
         }
         tx.execute("UPDATE changes SET state = 'committed', decided = ?2 WHERE id = ?1", params![id as i64, now()])?;
         tx.commit()?;
@@ -475,6 +500,12 @@ pub struct ChangeRec {
 pub enum Apply {
     CommitVersion { name: String, version: i64 },
     PutAccount { name: String, role: mitsu_api::Role, token_sha256: String },
+    RevokeAccount { name: String },
+    RotateToken { name: String, token_sha256: String },
+    PutProject(NewProjectRecord),
+    ApproveProject { project: String, owner: String, approved: bool },
+    CloseProject { project: String },
+    SetPolicy { table: String, policy: mitsu_api::wire::TablePolicy },
 }
 
 fn row_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRec> {

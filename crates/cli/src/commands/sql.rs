@@ -9,11 +9,12 @@ pub(crate) fn sql(
     format: &str,
     explain: bool,
     opts: mitsu_query::Options,
+    project: Option<String>,
 ) -> Result<()> {
     if !["table", "json", "csv"].contains(&format) {
         anyhow::bail!("--format must be table, json or csv, not {format:?}");
     }
-    let c = mitsu_client::Client::load(client)?;
+    let c = mitsu_client::Client::load(client)?.with_project(project);
     if explain {
         let x = c.explain_sql(query, opts)?;
         if format == "json" {

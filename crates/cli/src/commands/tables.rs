@@ -113,6 +113,7 @@ pub(crate) fn table_show(client: &std::path::Path, name: &str) -> Result<()> {
     let Some(t) = first else { anyhow::bail!("no party holds a table named {name:?}") };
     println!("table {name}: version {}, {} rows, owner {}", t.version, t.rows, t.owner);
     println!("held by parties: {}", held.join("; "));
+    println!("policy: {}", crate::commands::governance::policy_text(&t.policy));
     print_schema(&t.schema);
     Ok(())
 }

@@ -116,6 +116,29 @@ impl Deployment {
         f
     }
 
+    /// An active project `name` over `tables` (stats and every kind of SQL) with `analysts`,
+    /// approved by `owners`; the analysts' client files name it as their default project.
+    pub fn project(&self, name: &str, analysts: &[&Path], tables: &[&str], owners: &[&Path]) {
+        let user = |f: &Path| mitsu_api::ClientConfig::load(f).unwrap().user;
+        let names: Vec<String> = analysts.iter().map(|a| user(a)).collect();
+        let out = mitsu()
+            .env("MITSU_CLIENT", analysts[0])
+            .args(["project", "create", name, "--purpose", "a test", "--analysts", &names.join(",")])
+            .args(["--tables", &tables.join(","), "--functions", "stats,sql-aggregate,sql-rows"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        for o in owners {
+            let out = mitsu().env("MITSU_CLIENT", o).args(["project", "approve", name]).output().unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        for a in analysts {
+            let mut cfg = mitsu_api::ClientConfig::load(a).unwrap();
+            cfg.project = Some(name.to_string());
+            std::fs::write(a, cfg.to_toml()).unwrap();
+        }
+    }
+
     /// Waits until party `i` has exited (at most `secs` seconds).
     pub fn wait_exit(&mut self, i: usize, secs: u64) {
         let c = self.parties[i].as_mut().expect("started");

@@ -198,6 +198,26 @@ pub struct Query {
     pub ring: u32,
 }
 
+impl Query {
+    /// Whether every result value is an aggregate: each path from the result to a table passes
+    /// through a GROUP BY (or a whole-table aggregate). Otherwise the result holds row-level values.
+    pub fn aggregated(&self) -> bool {
+        self.root.aggregated()
+    }
+}
+
+impl Plan {
+    fn aggregated(&self) -> bool {
+        match &self.node {
+            Node::Scan { .. } => false,
+            Node::Aggregate { .. } => true,
+            Node::Filter { input, .. } | Node::Project { input, .. } | Node::TopK { input, .. } => input.aggregated(),
+            Node::Join { left, right, .. } => left.aggregated() && right.aggregated(),
+            Node::Union { inputs } => inputs.iter().all(Plan::aggregated),
+        }
+    }
+}
+
 /// What a query allows beyond the defaults (part of the wire contract).
 pub use mitsu_api::wire::QueryOptions as Options;
 

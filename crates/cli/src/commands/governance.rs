@@ -1,0 +1,198 @@
+//! `mitsu account`, `mitsu project`, `mitsu policy`: who may use what. Every change is applied by
+//! all three parties or none; the messages say who has to act next.
+
+use crate::Align;
+use crate::args::{AccountCmd, PolicyCmd, ProjectCmd};
+use crate::commands::tables::write_private;
+use crate::render::table;
+use anyhow::{Result, bail};
+use mitsu_api::wire::{Function, ProjectView, TablePolicy};
+use mitsu_client::Client;
+
+fn when(unix: i64) -> String {
+    // days since 1970 to a civil date (no time zone database needed for a date)
+    let days = unix.div_euclid(86_400);
+    let (z, secs) = (days + 719_468, unix.rem_euclid(86_400));
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+pub(crate) fn policy_text(p: &TablePolicy) -> &'static str {
+    if p.allow_rows {
+        "row-level results allowed in projects with sql-rows"
+    } else {
+        "aggregates only (the default): no job of another account returns its rows"
+    }
+}
+
+pub(crate) fn account(cmd: AccountCmd) -> Result<()> {
+    match cmd {
+        AccountCmd::Create { client, name, role, out } => {
+            let cfg = Client::load(&client)?.create_account(&name, &role)?;
+            write_private(&out, &cfg.to_toml())?;
+            println!(
+                "created {role} account {name:?} at all three parties; its client file is {} (keep it private)",
+                out.display()
+            );
+        }
+        AccountCmd::List { client, json } => {
+            let a = Client::load(&client)?.accounts()?;
+            if json {
+                println!("{}", serde_json::to_string(&a)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = a
+                .iter()
+                .map(|a| {
+                    let state = if a.revoked { "revoked" } else { "active" };
+                    vec![a.name.clone(), a.role.to_string(), when(a.created), state.to_string()]
+                })
+                .collect();
+            println!("{}", table(&["account", "role", "created", "state"], &[Align::Left; 4], &rows, 0));
+            println!("({} accounts; the bootstrap admin is in the parties' configuration)", a.len());
+        }
+        AccountCmd::Revoke { client, name } => {
+            Client::load(&client)?.revoke_account(&name)?;
+            println!("revoked account {name:?} at all three parties: its token opens nothing from now on");
+        }
+        AccountCmd::Rotate { client, name, out } => {
+            let c = Client::load(&client)?;
+            let name = name.unwrap_or_else(|| c.cfg.user.clone());
+            let cfg = c.rotate_token(&name)?;
+            write_private(&out, &cfg.to_toml())?;
+            println!(
+                "issued a new token for {name:?} at all three parties; the old one no longer works. \
+                 The new client file is {} (keep it private)",
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn functions(names: &[String]) -> Result<Vec<Function>> {
+    names
+        .iter()
+        .map(|n| {
+            let n = n.trim();
+            Function::parse(n).ok_or_else(|| {
+                anyhow::anyhow!("unknown function {n:?}: a project allows stats, sql-aggregate and/or sql-rows")
+            })
+        })
+        .collect()
+}
+
+fn show(p: &ProjectView) {
+    println!("project {}: {}", p.name, p.state);
+    println!("  purpose:   {}", p.purpose);
+    println!("  proposed:  by {} on {}", p.proposer, when(p.created));
+    println!("  analysts:  {}", p.analysts.join(", "));
+    println!("  functions: {}", p.functions.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "));
+    let rows: Vec<Vec<String>> = p
+        .tables
+        .iter()
+        .map(|t| vec![t.name.clone(), t.owner.clone(), if t.approved { "approved" } else { "waiting" }.to_string()])
+        .collect();
+    println!("{}", table(&["table", "owner", "approval"], &[Align::Left; 3], &rows, 2));
+}
+
+pub(crate) fn project(cmd: ProjectCmd) -> Result<()> {
+    match cmd {
+        ProjectCmd::Create { client, name, purpose, analysts, tables, functions: f } => {
+            let f = functions(&f)?;
+            let trim = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_string()).collect::<Vec<_>>();
+            let c = Client::load(&client)?;
+            c.propose_project(&name, &purpose, &trim(analysts), &trim(tables), &f)?;
+            let p = c.project_at_all(&name)?.swap_remove(0);
+            show(&p);
+            match p.state.as_str() {
+                "active" => println!("the project is active: its analysts can run jobs with --project {name}"),
+                _ => {
+                    let mut owners: Vec<&str> =
+                        p.tables.iter().filter(|t| !t.approved).map(|t| t.owner.as_str()).collect();
+                    owners.dedup();
+                    println!(
+                        "proposed at all three parties; it becomes active when {} approved it (`mitsu project approve {name}`)",
+                        owners.join(", ")
+                    );
+                }
+            }
+        }
+        ProjectCmd::Approve { client, name } => {
+            let c = Client::load(&client)?;
+            c.approve_project(&name, true)?;
+            let p = c.project_at_all(&name)?.swap_remove(0);
+            println!("approved project {name:?} for your tables at all three parties; the project is {}", p.state);
+        }
+        ProjectCmd::Withdraw { client, name } => {
+            Client::load(&client)?.approve_project(&name, false)?;
+            println!(
+                "withdrew your approval of project {name:?} at all three parties: it runs no jobs until you approve again"
+            );
+        }
+        ProjectCmd::Close { client, name } => {
+            Client::load(&client)?.close_project(&name)?;
+            println!("closed project {name:?} at all three parties");
+        }
+        ProjectCmd::Show { client, name, json } => {
+            let all = Client::load(&client)?.project_at_all(&name)?;
+            if json {
+                println!("{}", serde_json::to_string(&all[0])?);
+                return Ok(());
+            }
+            show(&all[0]);
+            // the parties decide independently; a difference means a change is still under way
+            let differ: Vec<String> = all
+                .iter()
+                .filter(|p| p.state != all[0].state)
+                .map(|p| format!("party {}: {}", p.party, p.state))
+                .collect();
+            if !differ.is_empty() {
+                println!("  note: the parties differ ({}); a change is still being applied", differ.join(", "));
+            }
+        }
+        ProjectCmd::List { client, json } => {
+            let ps = Client::load(&client)?.projects()?;
+            if json {
+                println!("{}", serde_json::to_string(&ps)?);
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = ps
+                .iter()
+                .map(|p| {
+                    let tables: Vec<&str> = p.tables.iter().map(|t| t.name.as_str()).collect();
+                    vec![p.name.clone(), p.state.clone(), p.analysts.join(", "), tables.join(", "), p.purpose.clone()]
+                })
+                .collect();
+            println!("{}", table(&["project", "state", "analysts", "tables", "purpose"], &[Align::Left; 5], &rows, 0));
+            println!("({} projects)", ps.len());
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn policy(cmd: PolicyCmd) -> Result<()> {
+    match cmd {
+        PolicyCmd::Set { client, table, aggregate_only, allow_rows } => {
+            if !aggregate_only && !allow_rows {
+                bail!("say what the policy is: --aggregate-only or --allow-rows");
+            }
+            let p = TablePolicy { allow_rows };
+            Client::load(&client)?.set_policy(&table, p)?;
+            println!("policy of {table:?} at all three parties: {}", policy_text(&p));
+        }
+        PolicyCmd::Show { client, table } => {
+            let c = Client::load(&client)?;
+            let Some(t) = c.table_at(0, &table)? else { bail!("no table {table:?}") };
+            println!("{table}: {}", policy_text(&t.policy));
+        }
+    }
+    Ok(())
+}

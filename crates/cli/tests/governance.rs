@@ -1,0 +1,189 @@
+//! Only statistics leave, enforced by every party: projects, approvals, table policies and
+//! accounts, against three real party processes through the CLI a user runs. Each refusal shows
+//! the message the user sees; nothing is computed when any party refuses.
+
+mod common;
+
+use common::{Deployment, stderr, stdout};
+use std::path::{Path, PathBuf};
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn as_(client: &Path, args: &[&str]) -> std::process::Output {
+    common::mitsu().env("MITSU_CLIENT", client).env_remove("MITSU_PROJECT").args(args).output().unwrap()
+}
+
+fn ok(o: std::process::Output) -> String {
+    assert!(o.status.success(), "stdout: {}\nstderr: {}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+fn refused(o: std::process::Output) -> String {
+    assert!(!o.status.success(), "was allowed: {}", stdout(&o));
+    stderr(&o)
+}
+
+/// Two providers with a table each, an analyst, a second analyst and an auditor.
+fn setup(name: &str, slot: u16) -> (Deployment, [PathBuf; 5]) {
+    let d = Deployment::new(name, common::ports(slot));
+    d.wait_ready();
+    let clinic = d.account("clinic", "provider");
+    let lab = d.account("lab", "provider");
+    let ana = d.account("ana", "analyst");
+    let bob = d.account("bob", "analyst");
+    let aud = d.account("aud", "auditor");
+    for (who, table, file) in [(&clinic, "clinic", "clinic_patients.csv"), (&lab, "lab", "lab_results.csv")] {
+        let csv = examples().join(file);
+        ok(as_(who, &["upload", "--table", table, "--csv", csv.to_str().unwrap(), "--key", "patient_id"]));
+    }
+    (d, [clinic, lab, ana, bob, aud])
+}
+
+const AGG: &str = "SELECT COUNT(*) AS n, AVG(l.progression) AS p FROM clinic c JOIN lab l USING (patient_id)";
+
+#[test]
+fn an_analyst_reads_others_tables_only_in_a_project_every_owner_approved() {
+    let (mut d, [clinic, lab, ana, bob, _]) = setup("gov-project", 30);
+    // without a project: refused, naming the owner and the way out
+    let e = refused(as_(&ana, &["sql", AGG]));
+    assert!(e.contains("table \"clinic\" belongs to \"clinic\""), "{e}");
+    assert!(e.contains("--project"), "{e}");
+    // a provider cannot read another provider's table either, but always its own
+    let e = refused(as_(&clinic, &["sql", "SELECT COUNT(*) FROM lab"]));
+    assert!(e.contains("belongs to \"lab\""), "{e}");
+    assert!(ok(as_(&clinic, &["sql", "SELECT age, bmi FROM clinic ORDER BY bmi DESC LIMIT 2"])).contains("bmi"));
+    // a provider may not propose; the analyst does
+    let e =
+        refused(as_(&clinic, &["project", "create", "p", "--purpose", "x", "--analysts", "ana", "--tables", "lab"]));
+    assert!(e.contains("may not propose projects"), "{e}");
+    let out = ok(as_(
+        &ana,
+        &["project", "create", "糖尿病", "--purpose", "BMI と進行度", "--analysts", "ana", "--tables", "clinic,lab"],
+    ));
+    assert!(out.contains("becomes active when clinic, lab approved it"), "{out}");
+    // proposed, not active: refused, naming who still has to approve
+    let e = refused(as_(&ana, &["sql", AGG, "--project", "糖尿病"]));
+    assert!(e.contains("not active") && e.contains("waiting for the approval of clinic, lab"), "{e}");
+    ok(as_(&clinic, &["project", "approve", "糖尿病"]));
+    let e = refused(as_(&ana, &["sql", AGG, "--project", "糖尿病"]));
+    assert!(e.contains("waiting for the approval of lab"), "{e}");
+    // only an owner of a listed table approves
+    let e = refused(as_(&bob, &["project", "approve", "糖尿病"]));
+    assert!(e.contains("owns no table of project"), "{e}");
+    let out = ok(as_(&lab, &["project", "approve", "糖尿病"]));
+    assert!(out.contains("the project is active"), "{out}");
+    // active: aggregates run, and statistics
+    let out = ok(as_(&ana, &["sql", AGG, "--project", "糖尿病", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rows"][0][0], serde_json::json!(398), "{out}");
+    ok(as_(&ana, &["stats", "describe", "--from", "lab", "--columns", "s1", "--project", "糖尿病"]));
+    // rows do not leave an aggregate-only table, even in an active project
+    for q in ["SELECT age, bmi FROM clinic", "SELECT bmi FROM clinic ORDER BY bmi DESC LIMIT 3"] {
+        let e = refused(as_(&ana, &["sql", q, "--project", "糖尿病"]));
+        assert!(e.contains("row-level values of table \"clinic\""), "{e}");
+    }
+    // another analyst is not in the project
+    let e = refused(as_(&bob, &["sql", AGG, "--project", "糖尿病"]));
+    assert!(e.contains("account \"bob\" is not an analyst of project \"糖尿病\""), "{e}");
+    // a table the project does not list
+    ok(as_(
+        &clinic,
+        &["upload", "--table", "extra", "--csv", examples().join("clinic_patients.csv").to_str().unwrap()],
+    ));
+    let e = refused(as_(&ana, &["sql", "SELECT COUNT(*) FROM extra", "--project", "糖尿病"]));
+    assert!(e.contains("does not list table \"extra\""), "{e}");
+    // withdrawing stops the project at once; closing ends it
+    ok(as_(&lab, &["project", "withdraw", "糖尿病"]));
+    let e = refused(as_(&ana, &["sql", AGG, "--project", "糖尿病"]));
+    assert!(e.contains("waiting for the approval of lab"), "{e}");
+    ok(as_(&lab, &["project", "approve", "糖尿病"]));
+    let e = refused(as_(&bob, &["project", "close", "糖尿病"]));
+    assert!(e.contains("may not close project"), "{e}");
+    ok(as_(&ana, &["project", "close", "糖尿病"]));
+    let e = refused(as_(&ana, &["sql", AGG, "--project", "糖尿病"]));
+    assert!(e.contains("is closed"), "{e}");
+    // the three parties agree on the project
+    let show = ok(as_(&ana, &["project", "show", "糖尿病"]));
+    assert!(show.contains("closed") && !show.contains("differ"), "{show}");
+    for i in 0..3 {
+        assert!(d.alive(i));
+    }
+}
+
+#[test]
+fn rows_leave_only_with_the_owners_policy_and_a_sql_rows_project() {
+    let (d, [clinic, lab, ana, _, aud]) = setup("gov-rows", 31);
+    ok(as_(
+        &ana,
+        &[
+            "project",
+            "create",
+            "rows",
+            "--purpose",
+            "linkage check",
+            "--analysts",
+            "ana",
+            "--tables",
+            "clinic,lab",
+            "--functions",
+            "sql-rows",
+        ],
+    ));
+    ok(as_(&clinic, &["project", "approve", "rows"]));
+    ok(as_(&lab, &["project", "approve", "rows"]));
+    let q = "SELECT age FROM clinic ORDER BY age LIMIT 2";
+    let e = refused(as_(&ana, &["sql", q, "--project", "rows"]));
+    assert!(
+        e.contains("whose policy allows aggregates only") && e.contains("mitsu policy set clinic --allow-rows"),
+        "{e}"
+    );
+    // only the owner sets the policy
+    let e = refused(as_(&lab, &["policy", "set", "clinic", "--allow-rows"]));
+    assert!(e.contains("may not set the policy of table \"clinic\""), "{e}");
+    ok(as_(&clinic, &["policy", "set", "clinic", "--allow-rows"]));
+    assert!(ok(as_(&ana, &["policy", "show", "clinic"])).contains("row-level results allowed"));
+    assert!(ok(as_(&ana, &["sql", q, "--project", "rows"])).contains("19"));
+    // the project allows no statistics
+    let e = refused(as_(&ana, &["stats", "describe", "--from", "clinic", "--columns", "age", "--project", "rows"]));
+    assert!(e.contains("does not allow stats"), "{e}");
+    // an auditor runs nothing
+    let e = refused(as_(&aud, &["sql", "SELECT COUNT(*) FROM clinic", "--project", "rows"]));
+    assert!(e.contains("is an auditor"), "{e}");
+    let e =
+        refused(as_(&aud, &["upload", "--table", "a", "--csv", examples().join("lab_results.csv").to_str().unwrap()]));
+    assert!(e.contains("may not upload"), "{e}");
+    drop(d);
+}
+
+#[test]
+fn a_revoked_or_rotated_token_opens_nothing() {
+    let (d, [clinic, _, ana, _, _]) = setup("gov-accounts", 32);
+    let admin = d.client("admin.toml");
+    let list = ok(as_(&admin, &["account", "list"]));
+    for a in ["clinic", "lab", "ana", "bob", "aud"] {
+        assert!(list.contains(a), "{list}");
+    }
+    let e = refused(as_(&ana, &["account", "list"]));
+    assert!(e.contains("may not list accounts"), "{e}");
+    // rotation: the new file works, the old token does not
+    let new = d.client("clinic-new.toml");
+    ok(as_(&clinic, &["account", "rotate", "--out", new.to_str().unwrap()]));
+    let e = refused(as_(&clinic, &["tables"]));
+    assert!(e.contains("missing or wrong token"), "{e}");
+    assert!(ok(as_(&new, &["tables"])).contains("clinic"));
+    // an analyst cannot rotate another account's token
+    let e = refused(as_(&ana, &["account", "rotate", "--name", "clinic", "--out", "/dev/null"]));
+    assert!(e.contains("may not replace the token of account \"clinic\""), "{e}");
+    // revocation, by the admin only
+    let e = refused(as_(&ana, &["account", "revoke", "--name", "bob"]));
+    assert!(e.contains("may not revoke accounts"), "{e}");
+    ok(as_(&admin, &["account", "revoke", "--name", "ana"]));
+    let e = refused(as_(&ana, &["tables"]));
+    assert!(e.contains("missing or wrong token"), "{e}");
+    assert!(ok(as_(&admin, &["account", "list"])).contains("revoked"));
+    // the name stays taken
+    let e = refused(as_(&admin, &["account", "create", "--name", "ana", "--role", "analyst", "--out", "/dev/null"]));
+    assert!(e.contains("exists already"), "{e}");
+}
