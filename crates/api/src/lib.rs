@@ -1,6 +1,7 @@
 //! Types that cross a boundary: configuration files, table schemas, and the client API's requests
 //! and responses. Nothing here knows about shares or protocols.
 
+pub mod audit;
 pub mod encode;
 pub mod frame;
 pub mod names;

@@ -505,6 +505,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "delete", path: "/v1/tables/{name}/staged", request: None, response: Some("Discarded") },
     Route { method: "post", path: "/v1/jobs", request: Some("Job"), response: Some("bytes") },
     Route { method: "post", path: "/v1/bench/stage/{id}", request: Some("bytes"), response: Some("Accepted") },
+    Route { method: "get", path: "/v1/audit", request: None, response: Some("AuditPage") },
     Route { method: "get", path: "/openapi.json", request: None, response: None },
 ];
 

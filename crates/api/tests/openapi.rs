@@ -209,6 +209,27 @@ fn every_type_validates_against_its_schema_and_names_every_documented_field() {
     };
     check_full("Project", &pv);
     check_full("ProjectList", &vec![pv]);
+    let rec = mitsu_api::audit::AuditRecord {
+        seq: 1,
+        time: 2,
+        account: "ana".into(),
+        kind: "sql".into(),
+        job: "00ff".into(),
+        project: Some("p".into()),
+        request: "SELECT 1".into(),
+        tables: vec![("t".into(), 3)],
+        opened: vec![mitsu_api::frame::OpenedRecord {
+            what: "w".into(),
+            elements: 1,
+            calls: 1,
+            to: "all parties".into(),
+        }],
+        outcome: "done".into(),
+        reason: String::new(),
+        prev: mitsu_api::audit::GENESIS.into(),
+        hash: "ab".into(),
+    };
+    check_full("AuditPage", &mitsu_api::audit::AuditPage { party: 0, records: vec![rec], total: 1 });
     check_full("Discarded", &Discarded { discarded: 1 });
     check_full("Accepted", &Accepted {});
     check_full("Error", &ErrorBody { error: "no".into() });

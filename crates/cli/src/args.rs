@@ -70,6 +70,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         cmd: ProjectCmd,
     },
+    /// The parties' audit logs: every job and change with its outcome and what it opened.
+    Audit {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        /// Only this project's records.
+        #[arg(long)]
+        project: Option<String>,
+        /// Check each party's hash chain and that the three parties recorded the same jobs with
+        /// the same outcomes (the admin or an auditor).
+        #[arg(long)]
+        verify: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Table policies: what may leave a table (aggregates only by default).
     Policy {
         #[command(subcommand)]
@@ -269,6 +283,17 @@ pub(crate) enum ProjectCmd {
         name: String,
         #[arg(long)]
         json: bool,
+    },
+    /// The transparency report (公表) of a project: providers, recipients, purpose, tables,
+    /// policies, and every job run under it with what it opened, checked against all three
+    /// parties' audit logs.
+    Report {
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+        name: String,
+        /// md or json.
+        #[arg(long, default_value = "md")]
+        format: String,
     },
     /// Every project.
     List {

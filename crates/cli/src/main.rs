@@ -102,6 +102,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Account { cmd } => commands::governance::account(cmd),
         Command::Project { cmd } => commands::governance::project(cmd),
         Command::Policy { cmd } => commands::governance::policy(cmd),
+        Command::Audit { client, project, verify, json } => commands::audit::audit(&client, project, verify, json),
         Command::Schema { cmd: SchemaCmd::Infer { csv, key, out } } => {
             let t = mitsu_client::table::read_csv(&csv, None, key.as_deref())?;
             let text = serde_json::to_string_pretty(&t.schema)?;

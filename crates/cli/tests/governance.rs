@@ -187,3 +187,80 @@ fn a_revoked_or_rotated_token_opens_nothing() {
     let e = refused(as_(&admin, &["account", "create", "--name", "ana", "--role", "analyst", "--out", "/dev/null"]));
     assert!(e.contains("exists already"), "{e}");
 }
+
+#[test]
+fn the_audit_log_records_every_job_and_shows_any_alteration() {
+    let (mut d, [clinic, lab, ana, bob, aud]) = setup("gov-audit", 33);
+    let admin = d.client("admin.toml");
+    ok(as_(
+        &ana,
+        &[
+            "project",
+            "create",
+            "study",
+            "--purpose",
+            "progression by sex",
+            "--analysts",
+            "ana",
+            "--tables",
+            "clinic,lab",
+        ],
+    ));
+    ok(as_(&clinic, &["project", "approve", "study"]));
+    ok(as_(&lab, &["project", "approve", "study"]));
+    ok(as_(&ana, &["sql", AGG, "--project", "study"]));
+    refused(as_(&ana, &["sql", "SELECT bmi FROM clinic", "--project", "study"]));
+    ok(as_(&ana, &["stats", "describe", "--from", "lab", "--columns", "s1", "--project", "study"]));
+    // the records: who, what, the outcome and why
+    let out = ok(as_(&aud, &["audit", "--project", "study", "--json"]));
+    let recs: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<(&str, &str)> =
+        recs.iter().map(|r| (r["kind"].as_str().unwrap(), r["outcome"].as_str().unwrap())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("change:project", "done"),
+            ("change:approve", "done"),
+            ("change:approve", "done"),
+            ("sql", "done"),
+            ("sql", "refused"),
+            ("stats", "done")
+        ],
+        "{out}"
+    );
+    assert!(recs[4]["reason"].as_str().unwrap().contains("row-level values"), "{out}");
+    assert_eq!(recs[3]["tables"], serde_json::json!([["clinic", 1], ["lab", 1]]), "{out}");
+    assert!(!recs[3]["opened"].as_array().unwrap().is_empty(), "{out}");
+    // who may read: the admin and auditors everything, members their project's records
+    let out = ok(as_(&aud, &["audit", "--verify"]));
+    assert!(out.contains("verified: the three parties agree on") && out.contains("chain intact"), "{out}");
+    let e = refused(as_(&ana, &["audit"]));
+    assert!(e.contains("reads the records of its projects only"), "{e}");
+    let e = refused(as_(&bob, &["audit", "--project", "study"]));
+    assert!(e.contains("takes no part in project"), "{e}");
+    // the transparency report, from the provider's side
+    let md = ok(as_(&clinic, &["project", "report", "study"]));
+    assert!(md.contains("# Analysis project study") && md.contains("progression by sex"), "{md}");
+    assert!(md.contains("| clinic | clinic | yes | aggregates only"), "{md}");
+    assert!(md.contains("SELECT COUNT(*) AS n") && md.contains("refused: "), "{md}");
+    assert!(md.contains("completed records agree"), "{md}");
+    // an altered record at party 1 and a deleted last record at party 2 are found and named
+    d.kill(1);
+    d.kill(2);
+    let db1 = rusqlite::Connection::open(d.dir.join("party-1/data/party.db")).unwrap();
+    db1.execute("UPDATE audit SET record = replace(record, 'COUNT(*) AS n', 'COUNT(*) AS m') WHERE seq = (SELECT MAX(seq) - 2 FROM audit)", [])
+        .unwrap();
+    drop(db1);
+    let db2 = rusqlite::Connection::open(d.dir.join("party-2/data/party.db")).unwrap();
+    db2.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", []).unwrap();
+    drop(db2);
+    d.parties[1] = Some(d.spawn(1));
+    d.parties[2] = Some(d.spawn(2));
+    d.wait_ready();
+    let out = as_(&admin, &["audit", "--verify"]);
+    assert!(!out.status.success());
+    let text = stdout(&out);
+    assert!(text.contains("party 1:") && text.contains("CHAIN BROKEN") && text.contains("was altered"), "{text}");
+    assert!(text.contains("party 2 has no record of job") && text.contains("stats"), "{text}");
+    assert!(text.contains("party 0:") && text.contains("chain intact"), "{text}");
+}

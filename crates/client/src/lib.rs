@@ -2,7 +2,10 @@
 //! Plaintext exists only here: values are secret-shared before they leave, results reconstructed
 //! after they arrive.
 
+mod audit;
 mod governance;
+
+pub use audit::{Verification, compare as compare_audit_logs};
 pub mod local;
 pub mod sql;
 pub mod stats;

@@ -7,7 +7,7 @@
 //! byte is read when the announced length is too large) and runs the route on the blocking pool.
 
 use crate::state::State;
-use crate::{governance, routes};
+use crate::{audit, governance, routes};
 use axum::body::Body;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{RawPathParams, Request};
@@ -67,8 +67,8 @@ struct Caller {
     conn: Conn,
 }
 
-/// A route handler: runs on the blocking pool with the caller, the body and the decoded path
-/// parameters in the order the path names them.
+/// A route handler: runs on the blocking pool with the caller, the body, and the decoded path
+/// parameters in the order the path names them followed by the raw query string (maybe empty).
 type Handler = fn(&State, &Account, &[u8], &[String]) -> Response;
 
 /// The client API. Paths are those of `mitsu_api::wire::ROUTES` (a test sends every one of them
@@ -127,6 +127,7 @@ pub(crate) fn router(state: Arc<State>) -> axum::Router {
         )
         .route("/v1/bench/stage/{id}", blocking(M::POST, |st, who, body, p| routes::stage_bench(st, who, body, &p[0])))
         .route("/v1/jobs", blocking(M::POST, |st, who, body, _| crate::jobs::run(st, who, body)))
+        .route("/v1/audit", blocking(M::GET, |st, who, _, p| audit::page(st, who, &p[0])))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
@@ -145,14 +146,16 @@ fn blocking(method: MethodFilter, h: Handler) -> MethodRouter<Arc<State>> {
         move |axum::extract::State(st): axum::extract::State<Arc<State>>,
               caller: Option<axum::Extension<Caller>>,
               params: Result<RawPathParams, RawPathParamsRejection>,
+              uri: axum::http::Uri,
               body: Body| async move {
             let Some(axum::Extension(caller)) = caller else {
                 return Response::error(500, "internal error: a request reached a route without admission");
             };
-            let params: Vec<String> = match params {
+            let mut params: Vec<String> = match params {
                 Ok(p) => p.iter().map(|(_, v)| v.to_string()).collect(),
                 Err(_) => return Response::error(400, "a path segment is not UTF-8 once decoded"),
             };
+            params.push(uri.query().unwrap_or("").chars().take(1000).collect());
             let body = match caller.conn.read_body(body, caller.announced, caller.max_body).await {
                 Ok(b) => b,
                 Err(e) => return Response::error(e.status, &e.message),

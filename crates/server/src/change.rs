@@ -68,6 +68,24 @@ impl Change {
         }
     }
 
+    /// The project a change is about, if any.
+    fn project(&self) -> Option<&str> {
+        match self {
+            Change::Project(p) => Some(&p.name),
+            Change::Approve { project, .. } | Change::Close { project } => Some(project),
+            _ => None,
+        }
+    }
+
+    /// The table (and version) a change is about, if any.
+    fn table(&self) -> Option<(String, i64)> {
+        match self {
+            Change::Commit { table, version } => Some((table.clone(), *version)),
+            Change::Policy { table, .. } => Some((table.clone(), 0)),
+            _ => None,
+        }
+    }
+
     fn apply(&self) -> Apply {
         match self.clone() {
             Change::Commit { table, version } => Apply::CommitVersion { name: table, version },
@@ -148,6 +166,28 @@ fn answer_from_record(state: &State, rec: &ChangeRec, d: &str, c: &Change) -> Re
 /// still have to be checked; a retried commit this party applied already: not); `mpc` runs under
 /// the mesh job id it is given, and only when all three parties need it.
 pub(crate) fn run(
+    state: &State,
+    who: &Account,
+    job: u64,
+    c: Change,
+    local: Result<bool, Fail>,
+    mpc: impl FnOnce(u64) -> Result<(), Fail>,
+) -> Response {
+    let entry = mitsu_store::AuditEntry {
+        account: who.name.clone(),
+        kind: format!("change:{}", c.kind()),
+        job: format!("{:016x}", mesh_job(&who.name, job)),
+        project: c.project().map(String::from),
+        request: c.describe(),
+        tables: c.table().map(|t| vec![t]).unwrap_or_default(),
+        ..Default::default()
+    };
+    let resp = decide(state, who, job, c, local, mpc);
+    crate::audit::record(state, entry, &resp);
+    resp
+}
+
+fn decide(
     state: &State,
     who: &Account,
     job: u64,

@@ -14,8 +14,17 @@ use crate::job::{Fail, describe_openings, digest, mesh_job};
 use crate::state::State;
 use mitsu_api::wire::JobRequest;
 use mitsu_store::Account;
+use mitsu_store::AuditEntry;
 
+/// Runs a job and appends its record to the audit log, whatever the outcome.
 pub(crate) fn run(state: &State, who: &Account, body: &[u8]) -> Response {
+    let mut entry = AuditEntry { account: who.name.clone(), kind: "job".into(), ..Default::default() };
+    let resp = run_job(state, who, body, &mut entry);
+    crate::audit::record(state, entry, &resp);
+    resp
+}
+
+fn run_job(state: &State, who: &Account, body: &[u8], entry: &mut AuditEntry) -> Response {
     let r: JobRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
@@ -40,6 +49,13 @@ pub(crate) fn run(state: &State, who: &Account, body: &[u8]) -> Response {
         return Response::error(400, "job must be non-zero");
     }
     let id = mesh_job(&who.name, r.job());
+    entry.job = format!("{id:016x}");
+    entry.project = r.project().map(String::from);
+    (entry.kind, entry.request) = match &r {
+        JobRequest::Sql { sql, .. } => ("sql".into(), sql.clone()),
+        JobRequest::Stats { stats, .. } => ("stats".into(), serde_json::to_string(stats).expect("serializes")),
+        JobRequest::Bench { op, spec, .. } => ("bench".into(), format!("{} n={}", op.as_str(), spec.n)),
+    };
     if !state.claim_job(id) {
         return Response::error(
             409,
@@ -54,9 +70,11 @@ pub(crate) fn run(state: &State, who: &Account, body: &[u8]) -> Response {
     // a bug must not leave the peers waiting for this party until their timeout
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &r {
         JobRequest::Sql { sql, options, project, .. } => {
-            crate::sql::run(state, who, id, &d, sql, *options, project.as_deref())
+            crate::sql::run(state, who, id, &d, sql, *options, project.as_deref(), &mut entry.tables)
         }
-        JobRequest::Stats { stats, project, .. } => crate::stats::run(state, who, id, &d, stats, project.as_deref()),
+        JobRequest::Stats { stats, project, .. } => {
+            crate::stats::run(state, who, id, &d, stats, project.as_deref(), &mut entry.tables)
+        }
         JobRequest::Bench { op, stage, spec, .. } => crate::bench::run(state, who, id, &d, *op, *stage, *spec),
     }));
     let res =
@@ -74,6 +92,7 @@ pub(crate) fn run(state: &State, who: &Account, body: &[u8]) -> Response {
     // one line per job: the audit trail of who ran what and what it opened
     match res {
         Ok((frame, opened)) => {
+            entry.opened = crate::job::records(&opened);
             tracing::info!(%job, kind, account = %who.name, ms, outcome = "done", "{kind} job opened {}", describe_openings(&opened));
             Response::bytes(frame)
         }

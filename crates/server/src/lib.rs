@@ -7,6 +7,7 @@
 //! access to shares) → `job` (failures, ids, agreement) → `state`.
 
 mod api;
+mod audit;
 pub mod bench;
 mod change;
 mod governance;

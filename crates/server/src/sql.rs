@@ -44,12 +44,14 @@ pub(crate) fn run(
     sql: &str,
     opts: QueryOptions,
     project: Option<&str>,
+    read: &mut Vec<(String, i64)>,
 ) -> Result<(Vec<u8>, Vec<Opened>), Fail> {
     let scope = Scope::resolve(state, who, project, mitsu_api::wire::Function::SqlAggregate)?;
     let cat = Tables::new(state, who, scope);
     // a refusal here aborts the job, which releases peers that planned differently (e.g. a table
     // missing at one party)
     let q = mitsu_query::plan_with(sql, &cat, opts)?;
+    *read = cat.versions();
     if !q.aggregated() {
         cat.check_rows()?;
     }

@@ -17,6 +17,7 @@ pub(crate) fn run(
     d: &[u8; 32],
     req: &mitsu_stats::Request,
     project: Option<&str>,
+    read: &mut Vec<(String, i64)>,
 ) -> Result<(Vec<u8>, Vec<Opened>), Fail> {
     let scope = Scope::resolve(state, who, project, mitsu_api::wire::Function::Stats)?;
     let cat = Tables::new(state, who, scope);
@@ -25,6 +26,7 @@ pub(crate) fn run(
     // the tables the request reads, checked for access before anything else
     let probe = format!("SELECT COUNT(*) FROM {}", mitsu_stats::from_clause(&req.from));
     mitsu_query::plan(&probe, &cat)?;
+    *read = cat.versions();
     let (mut p, mut src) = start(state, job, d, cat.used())?;
     let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req)?;
     let st = p.stats();

@@ -202,6 +202,11 @@ impl<'a> Tables<'a> {
         Ok(())
     }
 
+    /// The tables authorized so far, with the versions read.
+    pub(crate) fn versions(&self) -> Vec<(String, i64)> {
+        self.used.borrow().iter().map(|(n, t)| (n.clone(), t.info.version)).collect()
+    }
+
     /// The tables authorized so far.
     pub(crate) fn used(&self) -> BTreeMap<String, Readable> {
         self.used.borrow().clone()

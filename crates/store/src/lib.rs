@@ -10,7 +10,10 @@
 //!
 //! The store holds share bytes only: it never sees, and cannot tell, what values they encode.
 
+mod audit;
 mod governance;
+
+pub use audit::AuditEntry;
 
 pub use governance::{NewProjectRecord, Project, ProjectState, ProjectTable};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -122,6 +125,7 @@ impl Store {
             conn.execute_batch("ALTER TABLE tables ADD COLUMN touched INTEGER NOT NULL DEFAULT 0")?;
         }
         governance::migrate(&conn)?;
+        conn.execute_batch(audit::SCHEMA)?;
         Ok(Store { db: Mutex::new(conn) })
     }
 

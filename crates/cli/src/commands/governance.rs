@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use mitsu_api::wire::{Function, ProjectView, TablePolicy};
 use mitsu_client::Client;
 
-fn when(unix: i64) -> String {
+pub(crate) fn when(unix: i64) -> String {
     // days since 1970 to a civil date (no time zone database needed for a date)
     let days = unix.div_euclid(86_400);
     let (z, secs) = (days + 719_468, unix.rem_euclid(86_400));
@@ -158,6 +158,7 @@ pub(crate) fn project(cmd: ProjectCmd) -> Result<()> {
                 println!("  note: the parties differ ({}); a change is still being applied", differ.join(", "));
             }
         }
+        ProjectCmd::Report { client, name, format } => crate::commands::audit::report(&client, &name, &format)?,
         ProjectCmd::List { client, json } => {
             let ps = Client::load(&client)?.projects()?;
             if json {
