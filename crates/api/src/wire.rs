@@ -484,6 +484,7 @@ pub const ROUTES: &[Route] = &[
     },
     Route { method: "post", path: "/v1/projects/{name}/close", request: Some("ChangeJob"), response: Some("Applied") },
     Route { method: "get", path: "/v1/tables/{name}", request: None, response: Some("Table") },
+    Route { method: "delete", path: "/v1/tables/{name}", request: Some("ChangeJob"), response: Some("Applied") },
     Route {
         method: "post",
         path: "/v1/tables/{name}/versions",

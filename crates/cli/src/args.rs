@@ -347,4 +347,10 @@ pub(crate) enum TableCmd {
         #[arg(long, env = "MITSU_CLIENT")]
         client: PathBuf,
     },
+    /// Remove one of your tables (every version and its shares) at every party.
+    Drop {
+        name: String,
+        #[arg(long, env = "MITSU_CLIENT")]
+        client: PathBuf,
+    },
 }

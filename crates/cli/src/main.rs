@@ -127,6 +127,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Tables { client } => tables(&client),
         Command::Stats(a) => stats::run(*a),
         Command::Table { cmd: TableCmd::Show { name, client } } => table_show(&client, &name),
+        Command::Table { cmd: TableCmd::Drop { name, client } } => {
+            mitsu_client::Client::load(&client)?.drop_table(&name)?;
+            println!("removed table {name:?} and its shares at all three parties");
+            Ok(())
+        }
         Command::Sql { client, query, format, explain, allow_many_to_many, project } => {
             sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many }, project)
         }

@@ -168,7 +168,7 @@ pub fn run(a: StatsArgs) -> Result<()> {
     let t = std::time::Instant::now();
     let r = c.stats(&req)?;
     if a.format == "json" {
-        println!("{}", r.value);
+        println!("{}", r.to_json());
         return Ok(());
     }
     let mut out = Vec::new();
@@ -188,6 +188,12 @@ pub fn run(a: StatsArgs) -> Result<()> {
     if let Some(o) = &r.parties_opened {
         let o = if o.is_empty() { "nothing".to_string() } else { o.join("; ") };
         println!("opened among the parties (their engines' record): {o}");
+    }
+    if !r.query_leakage.is_empty() {
+        println!("the query's steps revealed:");
+        for l in &r.query_leakage {
+            println!("  - {l}");
+        }
     }
     Ok(())
 }

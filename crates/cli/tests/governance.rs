@@ -79,6 +79,24 @@ fn an_analyst_reads_others_tables_only_in_a_project_every_owner_approved() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["rows"][0][0], serde_json::json!(398), "{out}");
     ok(as_(&ana, &["stats", "describe", "--from", "lab", "--columns", "s1", "--project", "糖尿病"]));
+    // every result carries its leakage report, including what a query under a statistic revealed
+    let q = "SELECT l.s1 FROM clinic c JOIN lab l USING (patient_id) WHERE c.age > 40";
+    let out = ok(as_(
+        &ana,
+        &["stats", "describe", "--from", q, "--columns", "s1", "--project", "糖尿病", "--format", "json"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let steps = v["leakage"]["query_steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s.as_str().unwrap().contains("join")), "{out}");
+    assert!(v["leakage"]["opened_to_you"].as_str().unwrap().contains("listed statistics"), "{out}");
+    let out = ok(as_(&ana, &["stats", "describe", "--from", q, "--columns", "s1", "--project", "糖尿病"]));
+    assert!(out.contains("the query's steps revealed:"), "{out}");
+    let out = as_(&ana, &["sql", AGG, "--project", "糖尿病", "--format", "csv"]);
+    assert!(
+        stdout(&out).starts_with("n,p\n") && stderr(&out).contains("revealed besides the result"),
+        "{}",
+        stderr(&out)
+    );
     // rows do not leave an aggregate-only table, even in an active project
     for q in ["SELECT age, bmi FROM clinic", "SELECT bmi FROM clinic ORDER BY bmi DESC LIMIT 3"] {
         let e = refused(as_(&ana, &["sql", q, "--project", "糖尿病"]));

@@ -91,6 +91,11 @@ impl Client {
         self.first(self.typed_all::<Applied>("PUT", &format!("/v1/tables/{table}/policy"), &body)?)
     }
 
+    /// Removes one of the caller's tables at all three parties.
+    pub fn drop_table(&self, table: &str) -> Result<Applied, ClientError> {
+        self.first(self.typed_all::<Applied>("DELETE", &format!("/v1/tables/{table}"), &change())?)
+    }
+
     fn first(&self, mut v: Vec<Applied>) -> Result<Applied, ClientError> {
         if v.is_empty() {
             return Err(ClientError::Config("no party answered".into()));

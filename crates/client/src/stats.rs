@@ -20,6 +20,30 @@ pub struct StatsResult {
     /// What the parties' engines recorded opening among themselves (the same at all three);
     /// `None` for the counting functions, which run as SQL jobs (their EXPLAIN lists it).
     pub parties_opened: Option<Vec<String>>,
+    /// What the query's steps reveal, when the function reads a SELECT (`--from "SELECT …"`) or
+    /// runs as SQL jobs: EXPLAIN's list, one line per step.
+    pub query_leakage: Vec<String>,
+}
+
+impl StatsResult {
+    /// The function's answer with the leakage report beside it, under `"leakage"`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = self.value.clone();
+        let report = serde_json::json!({
+            "opened_to_you": self.leakage,
+            "opened_among_parties": self.parties_opened,
+            "query_steps": self.query_leakage,
+            "rounds": self.rounds,
+            "bytes_per_party": self.bytes_per_party,
+        });
+        match v.as_object_mut() {
+            Some(o) => {
+                o.insert("leakage".into(), report);
+                v
+            }
+            None => serde_json::json!({"result": v, "leakage": report}),
+        }
+    }
 }
 
 fn serr(e: StatsError) -> ClientError {
@@ -64,9 +88,15 @@ impl Client {
         if f.kernel == mitsu_stats::Kernel::Sql {
             // counting functions are GROUP BY queries: run as SQL jobs, every SQL check applies
             let mut cost = (0, 0);
+            let mut steps: Vec<String> = Vec::new();
             let value = mitsu_stats::counts::run_sql(&req, &mut |q: &str| {
                 let r = self.sql(q).map_err(|e| StatsError::Invalid(e.to_string()))?;
                 cost = (cost.0 + r.rounds, cost.1 + r.bytes_per_party);
+                for l in r.leakage {
+                    if !steps.contains(&l) {
+                        steps.push(l);
+                    }
+                }
                 Ok(r.rows)
             })
             .map_err(serr)?;
@@ -76,6 +106,7 @@ impl Client {
                 rounds: cost.0,
                 bytes_per_party: cost.1,
                 parties_opened: None,
+                query_leakage: steps,
             });
         }
         if f.id == Id::Chisq {
@@ -154,7 +185,14 @@ impl Client {
         let raw: Vec<f64> = (0..k).map(|i| mitsu_stats::flt::decode(v[i], v[k + i], v[2 * k + i])).collect();
         let opened: BTreeMap<String, f64> = mitsu_stats::kernel::combine(&names, &divisors, &raw);
         let value = mitsu_stats::finish::finish(&req, &opened).map_err(serr)?;
+        // a SELECT under the function reveals what its steps reveal, as EXPLAIN lists them
+        let query_leakage = if mitsu_stats::is_query(&req.from) {
+            self.explain_sql(&req.from, mitsu_query::Options::default())?.leakage
+        } else {
+            Vec::new()
+        };
         Ok(StatsResult {
+            query_leakage,
             value,
             leakage: f.leakage,
             rounds: headers.iter().map(|h| h.rounds).max().unwrap_or(0),

@@ -114,7 +114,11 @@ pub(crate) fn router(state: Arc<State>) -> axum::Router {
             "/v1/projects/{name}/close",
             blocking(M::POST, |st, who, body, p| governance::close(st, who, body, &p[0])),
         )
-        .route("/v1/tables/{name}", blocking(M::GET, |st, _, _, p| routes::table(st, &p[0])))
+        .route(
+            "/v1/tables/{name}",
+            blocking(M::GET, |st, _, _, p| routes::table(st, &p[0]))
+                .merge(blocking(M::DELETE, |st, who, body, p| governance::drop_table(st, who, body, &p[0]))),
+        )
         .route("/v1/tables/{name}/versions", blocking(M::POST, |st, who, body, p| routes::begin(st, who, body, &p[0])))
         .route("/v1/tables/{name}/staged", blocking(M::DELETE, |st, who, _, p| routes::abort(st, who, &p[0])))
         .route(

@@ -40,6 +40,7 @@ pub(crate) enum Change {
     Approve { project: String, owner: String, approved: bool },
     Close { project: String },
     Policy { table: String, policy: TablePolicy },
+    Drop { table: String },
 }
 
 impl Change {
@@ -53,13 +54,16 @@ impl Change {
             Change::Approve { .. } => "approve",
             Change::Close { .. } => "close",
             Change::Policy { .. } => "policy",
+            Change::Drop { .. } => "drop",
         }
     }
 
     /// What the change is about; a job on a project or table with an undecided change waits.
     fn target(&self) -> String {
         match self {
-            Change::Commit { table, .. } | Change::Policy { table, .. } => format!("table:{table}"),
+            Change::Commit { table, .. } | Change::Policy { table, .. } | Change::Drop { table } => {
+                format!("table:{table}")
+            }
             Change::Account { name, .. } | Change::Revoke { name } | Change::Rotate { name, .. } => {
                 format!("account:{name}")
             }
@@ -81,7 +85,7 @@ impl Change {
     fn table(&self) -> Option<(String, i64)> {
         match self {
             Change::Commit { table, version } => Some((table.clone(), *version)),
-            Change::Policy { table, .. } => Some((table.clone(), 0)),
+            Change::Policy { table, .. } | Change::Drop { table } => Some((table.clone(), 0)),
             _ => None,
         }
     }
@@ -96,6 +100,7 @@ impl Change {
             Change::Approve { project, owner, approved } => Apply::ApproveProject { project, owner, approved },
             Change::Close { project } => Apply::CloseProject { project },
             Change::Policy { table, policy } => Apply::SetPolicy { table, policy },
+            Change::Drop { table } => Apply::DropTable { name: table },
         }
     }
 
@@ -113,6 +118,7 @@ impl Change {
                 format!("withdrawal of {owner:?}'s approval of project {project:?}")
             }
             Change::Close { project } => format!("closing of project {project:?}"),
+            Change::Drop { table } => format!("removal of table {table:?}"),
             Change::Policy { table, policy } => {
                 let p = if policy.allow_rows { "rows allowed" } else { "aggregates only" };
                 format!("policy of table {table:?} ({p})")

@@ -252,6 +252,22 @@ pub(crate) fn close(state: &State, who: &Account, bytes: &[u8], name: &str) -> R
     change::run(state, who, job, Change::Close { project: name.to_string() }, local, |_| Ok(()))
 }
 
+/// `DELETE /v1/tables/{name}` (the table's owner): every version and its shares, at all three
+/// parties or none.
+pub(crate) fn drop_table(state: &State, who: &Account, bytes: &[u8], table: &str) -> Response {
+    let job = match body::<ChangeJob>(bytes).and_then(|r| job_of(r.job)) {
+        Ok(j) => j,
+        Err(e) => return e,
+    };
+    let local = (|| {
+        name_ok("table", table)?;
+        let t = state.store.table(table).map_err(|_| Fail(404, format!("no table {table:?} at {}", state.me)))?;
+        may(t.owner == who.name, who, &format!("remove table {table:?}, owned by {:?}", t.owner))?;
+        Ok(false)
+    })();
+    change::run(state, who, job, Change::Drop { table: table.to_string() }, local, |_| Ok(()))
+}
+
 /// `PUT /v1/tables/{name}/policy` (the table's owner).
 pub(crate) fn set_policy(state: &State, who: &Account, bytes: &[u8], table: &str) -> Response {
     let r: SetPolicy = match body(bytes) {

@@ -51,6 +51,11 @@ pub(crate) fn sql(
                 )?;
             }
             w.flush()?;
+            // the leakage report goes beside the data, not into it: `> result.csv` stays clean
+            eprintln!("revealed besides the result:");
+            for l in &r.leakage {
+                eprintln!("  - {l}");
+            }
         }
         _ => {
             let cells: Vec<Vec<String>> =
