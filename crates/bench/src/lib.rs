@@ -8,6 +8,7 @@
 //! of two) as an upload would, and the ring is picked from those ranges: the same rules the planner
 //! will use. Large inputs are processed in batches so memory stays bounded.
 
+pub mod audit;
 mod pipeline;
 pub mod processes;
 pub mod relational;

@@ -191,6 +191,13 @@ pub(crate) enum Command {
         /// Rows for the logistic regression of --stats.
         #[arg(long = "logit-rows", default_value_t = 100_000)]
         logit_rows: usize,
+        /// Verify the audit logs of a local deployment whose parties hold RECORDS records each
+        /// (fetched over the client API, rehashed, compared), as `mitsu audit --verify` does.
+        #[arg(long)]
+        audit: bool,
+        /// Records per party for --audit.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
     },
 }
 

@@ -148,7 +148,18 @@ fn run(cli: Cli) -> Result<()> {
             groups,
             stats,
             logit_rows,
+            audit,
+            records,
         } => {
+            if audit {
+                let r = mitsu_bench::audit::run(records, &std::env::current_exe()?).map_err(anyhow::Error::msg)?;
+                if json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    print!("{}", mitsu_bench::audit::format(&r));
+                }
+                return Ok(());
+            }
             if stats {
                 let cfg = mitsu_bench::stats::StatsConfig { rows, logit_rows, repeat };
                 let r = mitsu_bench::stats::run_all(&cfg)?;

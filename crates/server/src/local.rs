@@ -155,12 +155,23 @@ pub struct TempDeployment {
 impl TempDeployment {
     /// Writes the deployment, starts `exe party` three times and waits until they are linked.
     pub fn start(name: &str, exe: &Path) -> Result<TempDeployment, LocalError> {
+        Self::start_with(name, exe, |_| Ok(()))
+    }
+
+    /// Like [`start`](Self::start), running `prepare` on the written deployment directory before
+    /// the parties start (benchmarks fill the parties' stores there).
+    pub fn start_with(
+        name: &str,
+        exe: &Path,
+        prepare: impl FnOnce(&Path) -> Result<(), String>,
+    ) -> Result<TempDeployment, LocalError> {
         let dir = std::env::temp_dir().join(format!("mitsu-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let base_port = free_ports(6)?;
         let opts = crate::init::InitOptions { dir: dir.clone(), parties: 3, host: "127.0.0.1".into(), base_port };
         crate::init::init(&opts).map_err(|e| LocalError::NotReady(e.to_string()))?;
         let dep = TempDeployment { dir, base_port };
+        prepare(&dep.dir).map_err(LocalError::NotReady)?;
         up(&dep.dir, exe)?;
         wait_ready(&dep.dir, Duration::from_secs(30))?;
         Ok(dep)

@@ -28,8 +28,23 @@ pub struct AuditEntry {
 impl Store {
     /// Appends a record after the last one, in one transaction with reading the head.
     pub fn audit(&self, e: AuditEntry) -> Result<AuditRecord> {
+        Ok(self.audit_batch(vec![e])?.pop().expect("one record"))
+    }
+
+    /// Appends records in one transaction (loading a log, benchmarks); a party appends one at a
+    /// time, where its job or change ends.
+    pub fn audit_batch(&self, entries: Vec<AuditEntry>) -> Result<Vec<AuditRecord>> {
         let mut db = self.db();
         let tx = db.transaction()?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            out.push(Self::append(&tx, e)?);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn append(tx: &rusqlite::Connection, e: AuditEntry) -> Result<AuditRecord> {
         let head: Option<(i64, String)> = tx
             .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
@@ -55,7 +70,6 @@ impl Store {
             "INSERT INTO audit (seq, record, hash, project) VALUES (?1, ?2, ?3, ?4)",
             params![seq as i64, text, r.hash, r.project],
         )?;
-        tx.commit()?;
         Ok(r)
     }
 
