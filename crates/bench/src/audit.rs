@@ -23,7 +23,7 @@ fn entry(i: usize) -> AuditEntry {
     // a realistic record: an aggregate join with its tables and the engine's openings
     AuditEntry {
         account: format!("analyst{}", i % 7),
-        kind: if i % 5 == 0 { "stats".into() } else { "sql".into() },
+        kind: if i.is_multiple_of(5) { "stats".into() } else { "sql".into() },
         job: format!("{:016x}", (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
         project: Some(format!("project{}", i % 11)),
         request: format!(
