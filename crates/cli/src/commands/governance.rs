@@ -10,18 +10,9 @@ use mitsu_api::wire::{Function, ProjectView, TablePolicy};
 use mitsu_client::Client;
 
 pub(crate) fn when(unix: i64) -> String {
-    // days since 1970 to a civil date (no time zone database needed for a date)
-    let days = unix.div_euclid(86_400);
-    let (z, secs) = (days + 719_468, unix.rem_euclid(86_400));
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+    // the date as SQL results print it, then the time of day
+    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    format!("{} {:02}:{:02} UTC", mitsu_query::Value::Date(days as i128), secs / 3600, secs % 3600 / 60)
 }
 
 pub(crate) fn policy_text(p: &TablePolicy) -> &'static str {
