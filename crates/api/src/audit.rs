@@ -32,6 +32,12 @@ pub struct AuditRecord {
     pub tables: Vec<(String, i64)>,
     /// What the job opened, as the engine recorded it.
     pub opened: Vec<crate::frame::OpenedRecord>,
+    /// Result cells withheld because too few rows made them (small-cell suppression).
+    #[serde(default)]
+    pub suppressed: u64,
+    /// Differential-privacy budget the job spent (0 without noise).
+    #[serde(default)]
+    pub epsilon: f64,
     /// `done`, `refused` (a check failed; nothing was computed), or `failed`.
     pub outcome: String,
     /// Why, when not done.
@@ -54,6 +60,8 @@ struct Covered<'a> {
     request: &'a str,
     tables: &'a [(String, i64)],
     opened: &'a [crate::frame::OpenedRecord],
+    suppressed: u64,
+    epsilon: f64,
     outcome: &'a str,
     reason: &'a str,
     prev: &'a str,
@@ -71,6 +79,8 @@ pub fn digest(r: &AuditRecord) -> String {
         request: &r.request,
         tables: &r.tables,
         opened: &r.opened,
+        suppressed: r.suppressed,
+        epsilon: r.epsilon,
         outcome: &r.outcome,
         reason: &r.reason,
         prev: &r.prev,
@@ -111,6 +121,23 @@ pub fn verify_chain(records: &[AuditRecord]) -> Result<String, String> {
     Ok(prev)
 }
 
+/// Checks some of a party's records (one project's): ascending sequence numbers and each record
+/// carrying its own hash. Without the records between them the links cannot be followed, so a
+/// deletion is found by comparing the parties ([`verify_chain`] on the whole log finds it in one).
+pub fn verify_records(records: &[AuditRecord]) -> Result<(), String> {
+    let mut last = 0;
+    for r in records {
+        if r.seq <= last {
+            return Err(format!("record {} comes after record {last} (reordered)", r.seq));
+        }
+        if digest(r) != r.hash {
+            return Err(format!("record {} was altered: its contents do not match its hash", r.seq));
+        }
+        last = r.seq;
+    }
+    Ok(())
+}
+
 /// `GET /v1/audit`: a page of one party's log, oldest first, and the party's head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +169,8 @@ mod tests {
                     request: "SELECT COUNT(*) FROM t".into(),
                     tables: vec![("t".into(), 1)],
                     opened: vec![],
+                    suppressed: 0,
+                    epsilon: 0.0,
                     outcome: "done".into(),
                     reason: String::new(),
                     prev: prev.clone(),

@@ -74,13 +74,106 @@ pub struct TableView {
     pub party: usize,
 }
 
-/// A table's policy, set by its owner: what a job in a project may take from the table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A table's policy, set by its owner: what a job of another account, in a project, may take
+/// from the table. A job reading several tables obeys each table's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TablePolicy {
     /// Row-level results (`SELECT` without aggregation, `ORDER BY … LIMIT`) in projects that allow
     /// `sql-rows`. Off by default: only aggregates leave.
     pub allow_rows: bool,
+    /// K: no result cell computed from fewer rows is opened (enforced by small-cell suppression).
+    #[serde(default = "default_min_group")]
+    pub min_group_size: u32,
+    /// Minimum, maximum, quantiles, median, mode: each opens one row's exact value.
+    #[serde(default)]
+    pub allow_order_statistics: bool,
+    /// Total differential-privacy budget of the table's jobs in projects (none: no noise).
+    #[serde(default)]
+    pub dp_epsilon: Option<f64>,
+    /// The δ of (ε, δ)-differential privacy (only with `dp_epsilon`).
+    #[serde(default)]
+    pub dp_delta: Option<f64>,
+    /// How many jobs in projects may read the table, in all (none: no limit).
+    #[serde(default)]
+    pub max_jobs: Option<u64>,
+}
+
+fn default_min_group() -> u32 {
+    TablePolicy::DEFAULT_MIN_GROUP
+}
+
+impl Default for TablePolicy {
+    fn default() -> TablePolicy {
+        TablePolicy {
+            allow_rows: false,
+            min_group_size: TablePolicy::DEFAULT_MIN_GROUP,
+            allow_order_statistics: false,
+            dp_epsilon: None,
+            dp_delta: None,
+            max_jobs: None,
+        }
+    }
+}
+
+impl TablePolicy {
+    pub const DEFAULT_MIN_GROUP: u32 = 10;
+    /// The largest K accepted: beyond it every cell of any real table would be suppressed.
+    pub const MAX_MIN_GROUP: u32 = 1_000_000;
+    /// The largest ε accepted: beyond it the noise protects nobody, and an ε typed wrong (1e9
+    /// for 1e-9) must not pass as a budget.
+    pub const MAX_EPSILON: f64 = 100.0;
+
+    /// Why the policy cannot be stored, if it cannot. Each party checks it itself.
+    pub fn check(&self) -> Result<(), String> {
+        if self.min_group_size == 0 || self.min_group_size > Self::MAX_MIN_GROUP {
+            return Err(format!(
+                "the minimum group size must be between 1 and {}, not {}",
+                Self::MAX_MIN_GROUP,
+                self.min_group_size
+            ));
+        }
+        if let Some(e) = self.dp_epsilon
+            && !(e.is_finite() && e > 0.0 && e <= Self::MAX_EPSILON)
+        {
+            return Err(format!("ε must be a number above 0 and at most {}, not {e}", Self::MAX_EPSILON));
+        }
+        match (self.dp_epsilon, self.dp_delta) {
+            (None, Some(_)) => return Err("δ goes with an ε budget: set --dp-epsilon too".into()),
+            (Some(_), Some(d)) if !(d.is_finite() && (0.0..1.0).contains(&d)) => {
+                return Err(format!("δ must be at least 0 and below 1, not {d}"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The policy in words, one clause per setting.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![
+            if self.allow_rows {
+                "row-level results allowed in projects with sql-rows".to_string()
+            } else {
+                "aggregates only: no job of another account returns its rows".to_string()
+            },
+            format!("cells of fewer than {} rows suppressed", self.min_group_size),
+            if self.allow_order_statistics {
+                "order statistics (min, max, quantiles, mode) allowed".to_string()
+            } else {
+                "no order statistics (min, max, quantiles, mode)".to_string()
+            },
+        ];
+        parts.push(match (self.dp_epsilon, self.dp_delta) {
+            (None, _) => "no differential-privacy budget".to_string(),
+            (Some(e), None | Some(0.0)) => format!("differential-privacy budget ε = {e}"),
+            (Some(e), Some(d)) => format!("differential-privacy budget ε = {e}, δ = {d}"),
+        });
+        parts.push(match self.max_jobs {
+            None => "no limit on jobs".to_string(),
+            Some(n) => format!("at most {n} jobs in projects"),
+        });
+        parts.join("; ")
+    }
 }
 
 /// `PUT /v1/tables/{name}/policy` (the table's owner).

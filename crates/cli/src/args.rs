@@ -313,7 +313,8 @@ pub(crate) enum ProjectCmd {
 
 #[derive(Subcommand)]
 pub(crate) enum PolicyCmd {
-    /// Set what jobs of other accounts may take from your table.
+    /// Set what jobs of other accounts may take from your table. Settings not given keep their
+    /// current value.
     Set {
         #[arg(long, env = "MITSU_CLIENT")]
         client: PathBuf,
@@ -324,6 +325,24 @@ pub(crate) enum PolicyCmd {
         /// Row-level results in projects that allow sql-rows.
         #[arg(long = "allow-rows")]
         allow_rows: bool,
+        /// K: result cells computed from fewer rows are not opened (default 10).
+        #[arg(long = "min-group-size", value_name = "K")]
+        min_group_size: Option<u32>,
+        /// Allow minimum, maximum, quantiles, median and mode (each one row's exact value).
+        #[arg(long = "allow-order-statistics", conflicts_with = "no_order_statistics")]
+        allow_order_statistics: bool,
+        /// Forbid order statistics again (the default).
+        #[arg(long = "no-order-statistics")]
+        no_order_statistics: bool,
+        /// Differential-privacy budget of all jobs in projects, or `none`.
+        #[arg(long = "dp-epsilon", value_name = "E|none")]
+        dp_epsilon: Option<String>,
+        /// The δ of (ε, δ)-differential privacy (with --dp-epsilon).
+        #[arg(long = "dp-delta", value_name = "D")]
+        dp_delta: Option<f64>,
+        /// Jobs in projects that may read the table, in all, or `none` for no limit.
+        #[arg(long = "max-jobs", value_name = "N|none")]
+        max_jobs: Option<String>,
     },
     /// Show a table's policy.
     Show {

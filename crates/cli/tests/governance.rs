@@ -163,6 +163,10 @@ fn rows_leave_only_with_the_owners_policy_and_a_sql_rows_project() {
     ok(as_(&clinic, &["policy", "set", "clinic", "--allow-rows"]));
     assert!(ok(as_(&ana, &["policy", "show", "clinic"])).contains("row-level results allowed"));
     assert!(ok(as_(&ana, &["sql", q, "--project", "rows"])).contains("19"));
+    // a query reading two tables obeys each one's policy: lab still allows aggregates only
+    let join = "SELECT c.age, l.s1 FROM clinic c JOIN lab l USING (patient_id) ORDER BY c.age LIMIT 2";
+    let e = refused(as_(&ana, &["sql", join, "--project", "rows"]));
+    assert!(e.contains("row-level values of table \"lab\"") && e.contains("\"lab\""), "{e}");
     // the project allows no statistics
     let e = refused(as_(&ana, &["stats", "describe", "--from", "clinic", "--columns", "age", "--project", "rows"]));
     assert!(e.contains("does not allow stats"), "{e}");
@@ -256,6 +260,9 @@ fn the_audit_log_records_every_job_and_shows_any_alteration() {
     assert!(e.contains("reads the records of its projects only"), "{e}");
     let e = refused(as_(&bob, &["audit", "--project", "study"]));
     assert!(e.contains("takes no part in project"), "{e}");
+    // a member verifies its project's records at the three parties
+    let out = ok(as_(&clinic, &["audit", "--project", "study", "--verify"]));
+    assert!(out.contains("6 records of the project, each intact") && out.contains("an auditor checks"), "{out}");
     // the transparency report, from the provider's side
     let md = ok(as_(&clinic, &["project", "report", "study"]));
     assert!(md.contains("# Analysis project study") && md.contains("progression by sex"), "{md}");
@@ -263,8 +270,23 @@ fn the_audit_log_records_every_job_and_shows_any_alteration() {
     assert!(md.contains("SELECT COUNT(*) AS n") && md.contains("refused: "), "{md}");
     assert!(md.contains("completed records agree"), "{md}");
     // an altered record at party 1 and a deleted last record at party 2 are found and named
+    // and two records swapped at party 0
+    d.kill(0);
     d.kill(1);
     d.kill(2);
+    let db0 = rusqlite::Connection::open(d.dir.join("party-0/data/party.db")).unwrap();
+    let swap = |a: i64, b: i64| {
+        let get = |s: i64| -> (String, String) {
+            db0.query_row("SELECT record, hash FROM audit WHERE seq = ?1", [s], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+        };
+        let (ra, rb) = (get(a), get(b));
+        for (s, (rec, hash)) in [(a, rb), (b, ra)] {
+            db0.execute("UPDATE audit SET record = ?2, hash = ?3 WHERE seq = ?1", rusqlite::params![s, rec, hash])
+                .unwrap();
+        }
+    };
+    swap(2, 3);
+    drop(db0);
     let db1 = rusqlite::Connection::open(d.dir.join("party-1/data/party.db")).unwrap();
     db1.execute("UPDATE audit SET record = replace(record, 'COUNT(*) AS n', 'COUNT(*) AS m') WHERE seq = (SELECT MAX(seq) - 2 FROM audit)", [])
         .unwrap();
@@ -272,13 +294,97 @@ fn the_audit_log_records_every_job_and_shows_any_alteration() {
     let db2 = rusqlite::Connection::open(d.dir.join("party-2/data/party.db")).unwrap();
     db2.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", []).unwrap();
     drop(db2);
-    d.parties[1] = Some(d.spawn(1));
-    d.parties[2] = Some(d.spawn(2));
+    for i in 0..3 {
+        d.parties[i] = Some(d.spawn(i));
+    }
     d.wait_ready();
     let out = as_(&admin, &["audit", "--verify"]);
     assert!(!out.status.success());
     let text = stdout(&out);
     assert!(text.contains("party 1:") && text.contains("CHAIN BROKEN") && text.contains("was altered"), "{text}");
     assert!(text.contains("party 2 has no record of job") && text.contains("stats"), "{text}");
-    assert!(text.contains("party 0:") && text.contains("chain intact"), "{text}");
+    assert!(text.contains("party 0:") && text.contains("record 2 is missing") && text.contains("reordered"), "{text}");
+    // the altered record belongs to the project: its members see it too, and no report is made
+    let out = as_(&clinic, &["audit", "--project", "study", "--verify"]);
+    assert!(!out.status.success() && stdout(&out).contains("was altered"), "{}", stdout(&out));
+    let e = refused(as_(&clinic, &["project", "report", "study"]));
+    assert!(e.contains("party 1's records of project \"study\" do not verify"), "{e}");
+}
+
+#[test]
+fn job_limits_and_budgets_are_kept_by_every_party_and_a_stale_party_computes_nothing() {
+    let (mut d, [clinic, lab, ana, _, _]) = setup("gov-policy", 34);
+    ok(as_(&ana, &["project", "create", "p", "--purpose", "limits", "--analysts", "ana", "--tables", "clinic,lab"]));
+    ok(as_(&clinic, &["project", "approve", "p"]));
+    ok(as_(&lab, &["project", "approve", "p"]));
+    // the owner sets what it wants; what it does not name keeps its value
+    let out = ok(as_(&lab, &["policy", "set", "lab", "--max-jobs", "2", "--min-group-size", "5"]));
+    assert!(out.contains("at most 2 jobs in projects") && out.contains("fewer than 5 rows"), "{out}");
+    let out = ok(as_(&lab, &["policy", "set", "lab", "--allow-order-statistics"]));
+    assert!(
+        out.contains("at most 2 jobs") && out.contains("order statistics (min, max, quantiles, mode) allowed"),
+        "{out}"
+    );
+    let show = ok(as_(&ana, &["policy", "show", "lab"]));
+    assert!(show.contains("aggregates only") && show.contains("no differential-privacy budget"), "{show}");
+    // the job limit: two jobs run, the third is refused at every party, naming the owner
+    ok(as_(&ana, &["sql", AGG, "--project", "p"]));
+    ok(as_(&ana, &["stats", "describe", "--from", "lab", "--columns", "s1", "--project", "p"]));
+    let e = refused(as_(&ana, &["sql", AGG, "--project", "p"]));
+    assert!(e.contains("table \"lab\" allows 2 jobs in projects") && e.contains("owner \"lab\""), "{e}");
+    // the owner's own analysis is never limited
+    ok(as_(&lab, &["sql", "SELECT COUNT(*) FROM lab"]));
+    ok(as_(&lab, &["policy", "set", "lab", "--max-jobs", "none"]));
+    ok(as_(&ana, &["sql", AGG, "--project", "p"]));
+    // values no party stores: refused by the CLI, and by each party when sent past the CLI
+    for (args, want) in [
+        (vec!["--min-group-size", "0"], "between 1 and"),
+        (vec!["--dp-delta", "0.1"], "δ goes with an ε budget"),
+        (vec!["--dp-epsilon", "1e9"], "ε must be a number above 0"),
+        (vec!["--max-jobs", "lots"], "takes a number or `none`"),
+    ] {
+        let mut a = vec!["policy", "set", "lab"];
+        a.extend(args);
+        let e = refused(as_(&lab, &a));
+        assert!(e.contains(want), "{e}");
+    }
+    let lib = mitsu_client::Client::load(&lab).unwrap();
+    let bad = mitsu_api::wire::TablePolicy { min_group_size: 0, ..Default::default() };
+    let e = lib.set_policy("lab", bad).unwrap_err().to_string();
+    assert!(e.contains("policy of \"lab\" refused") && e.contains("between 1 and"), "{e}");
+    let now = lib.table_at(1, "lab").unwrap().unwrap().policy;
+    assert_eq!((now.min_group_size, now.max_jobs), (5, None), "the refused policy changed nothing");
+    // an ε budget: no exact answer leaves while the parties cannot add noise
+    ok(as_(&clinic, &["policy", "set", "clinic", "--dp-epsilon", "1", "--dp-delta", "1e-6"]));
+    let e = refused(as_(&ana, &["sql", AGG, "--project", "p"]));
+    assert!(e.contains("differential-privacy budget") && e.contains("--dp-epsilon none"), "{e}");
+    ok(as_(&clinic, &["policy", "set", "clinic", "--dp-epsilon", "none"]));
+    ok(as_(&ana, &["sql", AGG, "--project", "p"]));
+
+    // party 2's copy of the project is stale: lab's approval is missing there
+    d.kill(2);
+    let db = rusqlite::Connection::open(d.dir.join("party-2/data/party.db")).unwrap();
+    db.execute("UPDATE project_tables SET approved = 0 WHERE project = 'p' AND owner = 'lab'", []).unwrap();
+    drop(db);
+    d.parties[2] = Some(d.spawn(2));
+    d.wait_ready();
+    let e = refused(as_(&ana, &["sql", AGG, "--project", "p", "--format", "json"]));
+    assert!(e.contains("not active at party 2") && e.contains("waiting for the approval of lab"), "{e}");
+    // nothing was computed or opened anywhere, and each party recorded the job as not done
+    let admin = mitsu_client::Client::load(&d.client("admin.toml")).unwrap();
+    for i in 0..3 {
+        let log = admin.audit_log(i, Some("p")).unwrap();
+        let last = log.last().unwrap();
+        assert_eq!(last.kind, "sql");
+        assert_ne!(last.outcome, "done", "party {i}: {last:?}");
+        assert!(last.opened.is_empty(), "party {i} opened {:?}", last.opened);
+    }
+    let show = ok(as_(&ana, &["project", "show", "p"]));
+    assert!(show.contains("differ"), "{show}");
+    // the owner approves again: party 2 catches up, the others keep their state, jobs run
+    ok(as_(&lab, &["project", "approve", "p"]));
+    ok(as_(&ana, &["sql", AGG, "--project", "p"]));
+    for i in 0..3 {
+        assert!(d.alive(i));
+    }
 }

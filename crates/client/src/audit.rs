@@ -3,13 +3,14 @@
 //! the same request, by the other two.
 
 use crate::{Client, ClientError};
-use mitsu_api::audit::{AuditPage, AuditRecord, verify_chain};
+use mitsu_api::audit::{AuditPage, AuditRecord, verify_chain, verify_records};
 use std::collections::BTreeMap;
 
 /// What `verify_audit` found.
 #[derive(Debug, Clone)]
 pub struct Verification {
-    /// Per party: records read and the head hash, or the first break in its chain.
+    /// Per party: records read and the head hash (empty for one project's records, which are
+    /// checked one by one), or the first break.
     pub chains: Vec<(usize, usize, Result<String, String>)>,
     /// Jobs recorded as done, found at all three parties with the same request.
     pub agreed_jobs: usize,
@@ -52,13 +53,24 @@ impl Client {
         }
     }
 
-    /// Verifies the three parties' logs (the admin or an auditor).
-    pub fn verify_audit(&self) -> Result<Verification, ClientError> {
+    /// Verifies the three parties' whole logs (the admin or an auditor), or one project's
+    /// records (anyone taking part in it): each record's hash, and that the parties agree.
+    pub fn verify_audit(&self, project: Option<&str>) -> Result<Verification, ClientError> {
         let logs: Vec<Vec<AuditRecord>> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..3).map(|i| s.spawn(move || self.audit_log(i, None))).collect();
+            let hs: Vec<_> = (0..3).map(|i| s.spawn(move || self.audit_log(i, project))).collect();
             hs.into_iter().map(|h| h.join().expect("audit thread")).collect::<Result<Vec<_>, _>>()
         })?;
-        let chains = logs.iter().enumerate().map(|(i, l)| (i, l.len(), verify_chain(l))).collect();
+        let chains = logs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let checked = match project {
+                    None => verify_chain(l),
+                    Some(_) => verify_records(l).map(|()| String::new()),
+                };
+                (i, l.len(), checked)
+            })
+            .collect();
         let (agreed_jobs, problems) = compare(&logs);
         Ok(Verification { chains, agreed_jobs, problems })
     }

@@ -119,10 +119,7 @@ impl Change {
             }
             Change::Close { project } => format!("closing of project {project:?}"),
             Change::Drop { table } => format!("removal of table {table:?}"),
-            Change::Policy { table, policy } => {
-                let p = if policy.allow_rows { "rows allowed" } else { "aggregates only" };
-                format!("policy of table {table:?} ({p})")
-            }
+            Change::Policy { table, policy } => format!("policy of table {table:?} ({})", policy.describe()),
         }
     }
 }

@@ -282,6 +282,7 @@ pub(crate) fn set_policy(state: &State, who: &Account, bytes: &[u8], table: &str
         name_ok("table", table)?;
         let t = state.store.table(table).map_err(|_| Fail(404, format!("no table {table:?} at {}", state.me)))?;
         may(t.owner == who.name, who, &format!("set the policy of table {table:?}, owned by {:?}", t.owner))?;
+        r.policy.check().map_err(|e| Fail(400, format!("policy of {table:?} refused: {e}")))?;
         Ok(false)
     })();
     change::run(state, who, job, Change::Policy { table: table.to_string(), policy: r.policy }, local, |_| Ok(()))

@@ -55,7 +55,7 @@ pub(crate) fn run(
     if !q.aggregated() {
         cat.check_rows()?;
     }
-    let (mut p, mut src) = start(state, job, d, cat.used())?;
+    let (mut p, mut src) = start(state, job, d, &cat)?;
     let frame = if q.ring == 64 {
         let out = mitsu_query::execute::<_, u64, _>(&mut p, &q, &mut src)?;
         encode(out, p.stats(), p.opened())

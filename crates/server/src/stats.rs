@@ -27,7 +27,7 @@ pub(crate) fn run(
     let probe = format!("SELECT COUNT(*) FROM {}", mitsu_stats::from_clause(&req.from));
     mitsu_query::plan(&probe, &cat)?;
     *read = cat.versions();
-    let (mut p, mut src) = start(state, job, d, cat.used())?;
+    let (mut p, mut src) = start(state, job, d, &cat)?;
     let out = mitsu_stats::kernel::run(&mut p, &cat, &mut src, req)?;
     let st = p.stats();
     let vals = out.values(&p).parts(&p).into_client();

@@ -202,6 +202,45 @@ impl<'a> Tables<'a> {
         Ok(())
     }
 
+    /// Admits the job against the policies of the other accounts' tables it reads, once the
+    /// parties agreed on the request: counts it against each table's job limit, or refuses it.
+    /// A job counts when admitted, whatever its outcome, like a privacy budget spent.
+    pub(crate) fn admit(&self) -> Result<(), Fail> {
+        let used = self.used.borrow();
+        let db = |e: mitsu_store::StoreError| Fail(500, e.to_string());
+        let mut others = Vec::new();
+        for (name, t) in used.iter().filter(|(_, t)| t.info.owner != self.who.name) {
+            let policy = self.state.store.policy(name).map_err(db)?;
+            if policy.dp_epsilon.is_some() {
+                // no noise can be added yet, and an exact answer would break the budget's promise
+                return Err(Fail(
+                    403,
+                    format!(
+                        "table {name:?} has a differential-privacy budget in its policy, and this version of mitsu \
+                         cannot add noise to results yet: no job in a project reads it until its owner {:?} \
+                         removes the budget (`mitsu policy set {name} --dp-epsilon none`)",
+                        t.info.owner
+                    ),
+                ));
+            }
+            others.push(name.clone());
+        }
+        if others.is_empty() {
+            return Ok(());
+        }
+        if let Err((name, limit)) = self.state.store.take_jobs(&others).map_err(db)? {
+            let owner = &used[&name].info.owner;
+            return Err(Fail(
+                403,
+                format!(
+                    "table {name:?} allows {limit} jobs in projects (its policy's job limit), and all have run; \
+                     its owner {owner:?} can raise the limit (`mitsu policy set {name} --max-jobs N`)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The tables authorized so far, with the versions read.
     pub(crate) fn versions(&self) -> Vec<(String, i64)> {
         self.used.borrow().iter().map(|(n, t)| (n.clone(), t.info.version)).collect()
@@ -313,17 +352,20 @@ pub(crate) fn same_version(state: &State, ch: &mut Channel, t: &TableInfo) -> Re
 }
 
 /// The start every job shares: the three parties agree on the request, confirm they hold the
-/// same versions of its tables, and set up the protocol; shares are loaded only after.
+/// same versions of its tables, admit it against the tables' policies, and set up the protocol;
+/// shares are loaded only after.
 pub(crate) fn start<'a>(
     state: &'a State,
     job: u64,
     d: &[u8; 32],
-    tables: BTreeMap<String, Readable>,
+    tables: &Tables<'_>,
 ) -> Result<(Rep3, StoreSource<'a>), Fail> {
     let mut ch = Channel::new(state.me, Box::new(state.mesh.transport(job)));
     agree(state, &mut ch, d)?;
-    for t in tables.values() {
+    let used = tables.used();
+    for t in used.values() {
         same_version(state, &mut ch, &t.info)?;
     }
-    Ok((Rep3::setup(ch)?, StoreSource { state, tables }))
+    tables.admit()?;
+    Ok((Rep3::setup(ch)?, StoreSource { state, tables: used }))
 }

@@ -21,6 +21,8 @@ pub struct AuditEntry {
     pub request: String,
     pub tables: Vec<(String, i64)>,
     pub opened: Vec<mitsu_api::frame::OpenedRecord>,
+    pub suppressed: u64,
+    pub epsilon: f64,
     pub outcome: String,
     pub reason: String,
 }
@@ -59,6 +61,8 @@ impl Store {
             request: e.request,
             tables: e.tables,
             opened: e.opened,
+            suppressed: e.suppressed,
+            epsilon: e.epsilon,
             outcome: e.outcome,
             reason: e.reason,
             prev,

@@ -18,7 +18,20 @@ pub(crate) const SCHEMA: &str = "
         approved INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (project, table_name));
     CREATE TABLE IF NOT EXISTS policies (
-        table_name TEXT PRIMARY KEY, allow_rows INTEGER NOT NULL DEFAULT 0);";
+        table_name TEXT PRIMARY KEY, allow_rows INTEGER NOT NULL DEFAULT 0,
+        min_group_size INTEGER NOT NULL DEFAULT 10, order_stats INTEGER NOT NULL DEFAULT 0,
+        dp_epsilon REAL, dp_delta REAL, max_jobs INTEGER);
+    CREATE TABLE IF NOT EXISTS policy_usage (
+        table_name TEXT PRIMARY KEY, jobs INTEGER NOT NULL);";
+
+/// Columns added to `policies` after its first version, with their definitions.
+const POLICY_COLUMNS: [(&str, &str); 5] = [
+    ("min_group_size", "INTEGER NOT NULL DEFAULT 10"),
+    ("order_stats", "INTEGER NOT NULL DEFAULT 0"),
+    ("dp_epsilon", "REAL"),
+    ("dp_delta", "REAL"),
+    ("max_jobs", "INTEGER"),
+];
 
 /// Brings a database written by an older version up to this one.
 pub(crate) fn migrate(conn: &Connection) -> Result<()> {
@@ -27,6 +40,12 @@ pub(crate) fn migrate(conn: &Connection) -> Result<()> {
         conn.prepare("SELECT 1 FROM pragma_table_info('accounts') WHERE name = 'revoked'")?.exists([])?;
     if !has_revoked {
         conn.execute_batch("ALTER TABLE accounts ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0")?;
+    }
+    for (col, def) in POLICY_COLUMNS {
+        let has: bool = conn.prepare("SELECT 1 FROM pragma_table_info('policies') WHERE name = ?1")?.exists([col])?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE policies ADD COLUMN {col} {def}"))?;
+        }
     }
     Ok(())
 }
@@ -137,11 +156,66 @@ impl Store {
 
     /// A table's policy (the default, aggregates only, when its owner never set one).
     pub fn policy(&self, table: &str) -> Result<TablePolicy> {
-        let allow: Option<i64> = self
+        let p = self
             .db()
-            .query_row("SELECT allow_rows FROM policies WHERE table_name = ?1", [table], |r| r.get(0))
+            .query_row(
+                "SELECT allow_rows, min_group_size, order_stats, dp_epsilon, dp_delta, max_jobs
+                 FROM policies WHERE table_name = ?1",
+                [table],
+                |r| {
+                    Ok(TablePolicy {
+                        allow_rows: r.get::<_, i64>(0)? != 0,
+                        min_group_size: r.get::<_, i64>(1)?.clamp(1, u32::MAX as i64) as u32,
+                        allow_order_statistics: r.get::<_, i64>(2)? != 0,
+                        dp_epsilon: r.get(3)?,
+                        dp_delta: r.get(4)?,
+                        max_jobs: r.get::<_, Option<i64>>(5)?.map(|n| n.max(0) as u64),
+                    })
+                },
+            )
             .optional()?;
-        Ok(TablePolicy { allow_rows: allow.unwrap_or(0) != 0 })
+        Ok(p.unwrap_or_default())
+    }
+
+    /// Jobs in projects that have read `table` so far (each counted when it was admitted).
+    pub fn jobs_used(&self, table: &str) -> Result<u64> {
+        let n: Option<i64> = self
+            .db()
+            .query_row("SELECT jobs FROM policy_usage WHERE table_name = ?1", [table], |r| r.get(0))
+            .optional()?;
+        Ok(n.unwrap_or(0) as u64)
+    }
+
+    /// Admits a job reading `tables` against their job limits: counts it for every table, or for
+    /// none and names the first table whose limit it would pass. One transaction, so two jobs
+    /// admitted at once cannot both take a table's last job.
+    pub fn take_jobs(&self, tables: &[String]) -> Result<std::result::Result<(), (String, u64)>> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        for t in tables {
+            let limit: Option<i64> = tx
+                .query_row("SELECT max_jobs FROM policies WHERE table_name = ?1", [t], |r| r.get(0))
+                .optional()?
+                .flatten();
+            let used: i64 = tx
+                .query_row("SELECT jobs FROM policy_usage WHERE table_name = ?1", [t], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            if let Some(limit) = limit
+                && used >= limit
+            {
+                return Ok(Err((t.clone(), limit.max(0) as u64)));
+            }
+        }
+        for t in tables {
+            tx.execute(
+                "INSERT INTO policy_usage (table_name, jobs) VALUES (?1, 1)
+                 ON CONFLICT (table_name) DO UPDATE SET jobs = jobs + 1",
+                [t],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Ok(()))
     }
 
     pub fn project(&self, name: &str) -> Result<Option<Project>> {
@@ -219,9 +293,20 @@ impl Store {
 
     pub(crate) fn set_policy(tx: &Connection, table: &str, p: &TablePolicy) -> Result<()> {
         tx.execute(
-            "INSERT INTO policies (table_name, allow_rows) VALUES (?1, ?2)
-             ON CONFLICT (table_name) DO UPDATE SET allow_rows = excluded.allow_rows",
-            params![table, p.allow_rows],
+            "INSERT INTO policies (table_name, allow_rows, min_group_size, order_stats, dp_epsilon, dp_delta, max_jobs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (table_name) DO UPDATE SET allow_rows = excluded.allow_rows,
+                 min_group_size = excluded.min_group_size, order_stats = excluded.order_stats,
+                 dp_epsilon = excluded.dp_epsilon, dp_delta = excluded.dp_delta, max_jobs = excluded.max_jobs",
+            params![
+                table,
+                p.allow_rows,
+                p.min_group_size,
+                p.allow_order_statistics,
+                p.dp_epsilon,
+                p.dp_delta,
+                p.max_jobs.map(|n| n.min(i64::MAX as u64) as i64)
+            ],
         )?;
         Ok(())
     }

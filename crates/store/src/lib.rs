@@ -396,11 +396,12 @@ impl Store {
             }
             Apply::CloseProject { project } => Self::close_project(&tx, project)?,
             Apply::SetPolicy { table, policy } => Self::set_policy(&tx, table, policy)?,
-            // every version and its chunks (cascade), and the policy; projects keep the name, and
+            // every version and its chunks (cascade), the policy and its job count; projects keep the name, and
             // their approvals lapse because the table is gone
             Apply::DropTable { name } => {
                 tx.execute("DELETE FROM tables WHERE name = ?1", [name])?;
                 tx.execute("DELETE FROM policies WHERE table_name = ?1", [name])?;
+                tx.execute("DELETE FROM policy_usage WHERE table_name = ?1", [name])?;
             }
         }
         tx.execute("UPDATE changes SET state = 'committed', decided = ?2 WHERE id = ?1", params![id as i64, now()])?;

@@ -9,10 +9,14 @@ use mitsu_client::Client;
 use std::path::Path;
 
 fn opened_text(r: &AuditRecord) -> String {
-    if r.opened.is_empty() {
-        return "nothing".into();
+    let mut parts: Vec<String> = r.opened.iter().map(|o| o.to_string()).collect();
+    if r.suppressed > 0 {
+        parts.push(format!("{} cells suppressed", r.suppressed));
     }
-    r.opened.iter().map(|o| o.to_string()).collect::<Vec<_>>().join("; ")
+    if r.epsilon > 0.0 {
+        parts.push(format!("ε {} spent", r.epsilon));
+    }
+    if parts.is_empty() { "nothing".into() } else { parts.join("; ") }
 }
 
 fn short(s: &str, n: usize) -> String {
@@ -23,10 +27,11 @@ fn short(s: &str, n: usize) -> String {
 pub(crate) fn audit(client: &Path, project: Option<String>, verify: bool, json: bool) -> Result<()> {
     let c = Client::load(client)?;
     if verify {
-        let v = c.verify_audit()?;
+        let v = c.verify_audit(project.as_deref())?;
         for (p, n, head) in &v.chains {
             match head {
-                Ok(h) => println!("party {p}: {n} records, chain intact (head {})", &h[..16]),
+                Ok(h) if h.is_empty() => println!("party {p}: {n} records of the project, each intact"),
+                Ok(h) => println!("party {p}: {n} records, chain intact (head {})", &h[..16.min(h.len())]),
                 Err(e) => println!("party {p}: {n} records, CHAIN BROKEN: {e}"),
             }
         }
@@ -37,6 +42,11 @@ pub(crate) fn audit(client: &Path, project: Option<String>, verify: bool, json: 
             bail!("the audit logs do not verify (see above)");
         }
         println!("verified: the three parties agree on {} completed jobs and changes", v.agreed_jobs);
+        if project.is_some() {
+            println!(
+                "(the links between records run through other projects' records: an auditor checks the whole chain)"
+            );
+        }
         return Ok(());
     }
     let records = c.audit_log(0, project.as_deref())?;
@@ -71,7 +81,12 @@ pub(crate) fn report(client: &Path, name: &str, format: &str) -> Result<()> {
     let c = Client::load(client)?;
     let p = c.project_at_all(name)?.swap_remove(0);
     let logs: Vec<Vec<AuditRecord>> = (0..3).map(|i| c.audit_log(i, Some(name))).collect::<Result<_, _>>()?;
-    // the report states only what all three parties recorded alike
+    // the report states only what all three parties recorded alike, each record intact
+    for (i, log) in logs.iter().enumerate() {
+        if let Err(e) = mitsu_api::audit::verify_records(log) {
+            bail!("party {i}'s records of project {name:?} do not verify: {e}");
+        }
+    }
     let (agreed, problems) = mitsu_client::compare_audit_logs(&logs);
     if !problems.is_empty() {
         bail!("the parties' records of project {name:?} disagree: {}", problems.join("; "));
@@ -80,13 +95,13 @@ pub(crate) fn report(client: &Path, name: &str, format: &str) -> Result<()> {
     let changes: Vec<&AuditRecord> = logs[0].iter().filter(|r| r.kind.starts_with("change:")).collect();
     let mut policies = Vec::new();
     for t in &p.tables {
-        let pol = c.table_at(0, &t.name)?.map(|v| policy_text(&v.policy)).unwrap_or("(table gone)");
+        let pol = c.table_at(0, &t.name)?.map(|v| v.policy);
         policies.push((t.name.clone(), t.owner.clone(), t.approved, pol));
     }
     if format == "json" {
         let v = serde_json::json!({
             "project": p,
-            "policies": policies.iter().map(|(t, o, a, pol)| serde_json::json!({"table": t, "owner": o, "approved": a, "policy": pol})).collect::<Vec<_>>(),
+            "policies": policies.iter().map(|(t, o, a, pol)| serde_json::json!({"table": t, "owner": o, "approved": a, "policy": pol, "policy_text": pol.as_ref().map(policy_text)})).collect::<Vec<_>>(),
             "changes": changes,
             "jobs": jobs,
             "checked": {"parties": 3, "agreed_records": agreed},
@@ -106,6 +121,7 @@ pub(crate) fn report(client: &Path, name: &str, format: &str) -> Result<()> {
     println!("- **Functions allowed**: {}\n", p.functions.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "));
     println!("## Tables\n\n| table | provider | approved | policy |\n|---|---|---|---|");
     for (t, o, a, pol) in &policies {
+        let pol = pol.as_ref().map(policy_text).unwrap_or_else(|| "(table gone)".into());
         println!("| {t} | {o} | {} | {pol} |", if *a { "yes" } else { "no" });
     }
     println!("\n## Decisions\n\n| # | time | by | what | outcome |\n|---|---|---|---|---|");

@@ -15,11 +15,18 @@ pub(crate) fn when(unix: i64) -> String {
     format!("{} {:02}:{:02} UTC", mitsu_query::Value::Date(days as i128), secs / 3600, secs % 3600 / 60)
 }
 
-pub(crate) fn policy_text(p: &TablePolicy) -> &'static str {
-    if p.allow_rows {
-        "row-level results allowed in projects with sql-rows"
-    } else {
-        "aggregates only (the default): no job of another account returns its rows"
+pub(crate) fn policy_text(p: &TablePolicy) -> String {
+    p.describe()
+}
+
+/// `E`, or `none` for no value.
+fn number_or_none<T: std::str::FromStr>(flag: &str, v: &str) -> Result<Option<T>> {
+    if v.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    match v.trim().parse() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) => bail!("{flag} takes a number or `none`, not {v:?}"),
     }
 }
 
@@ -146,7 +153,13 @@ pub(crate) fn project(cmd: ProjectCmd) -> Result<()> {
                 .map(|p| format!("party {}: {}", p.party, p.state))
                 .collect();
             if !differ.is_empty() {
-                println!("  note: the parties differ ({}); a change is still being applied", differ.join(", "));
+                println!(
+                    "  note: the parties differ (party {}: {}; {}): a change is still being applied, or a party \
+                     missed one; jobs are refused until they agree (the change's author can send it again)",
+                    all[0].party,
+                    all[0].state,
+                    differ.join(", ")
+                );
             }
         }
         ProjectCmd::Report { client, name, format } => crate::commands::audit::report(&client, &name, &format)?,
@@ -172,12 +185,60 @@ pub(crate) fn project(cmd: ProjectCmd) -> Result<()> {
 
 pub(crate) fn policy(cmd: PolicyCmd) -> Result<()> {
     match cmd {
-        PolicyCmd::Set { client, table, aggregate_only, allow_rows } => {
-            if !aggregate_only && !allow_rows {
-                bail!("say what the policy is: --aggregate-only or --allow-rows");
+        PolicyCmd::Set {
+            client,
+            table,
+            aggregate_only,
+            allow_rows,
+            min_group_size,
+            allow_order_statistics,
+            no_order_statistics,
+            dp_epsilon,
+            dp_delta,
+            max_jobs,
+        } => {
+            let given = aggregate_only
+                || allow_rows
+                || min_group_size.is_some()
+                || allow_order_statistics
+                || no_order_statistics
+                || dp_epsilon.is_some()
+                || dp_delta.is_some()
+                || max_jobs.is_some();
+            if !given {
+                bail!(
+                    "say what to change: --aggregate-only or --allow-rows, --min-group-size K, \
+                     --allow-order-statistics, --dp-epsilon E [--dp-delta D], --max-jobs N (`mitsu policy show {table}` \
+                     shows the policy now)"
+                );
             }
-            let p = TablePolicy { allow_rows };
-            Client::load(&client)?.set_policy(&table, p)?;
+            let c = Client::load(&client)?;
+            let Some(t) = c.table_at(0, &table)? else { bail!("no table {table:?}") };
+            let mut p = t.policy;
+            if aggregate_only || allow_rows {
+                p.allow_rows = allow_rows;
+            }
+            if let Some(k) = min_group_size {
+                p.min_group_size = k;
+            }
+            if allow_order_statistics || no_order_statistics {
+                p.allow_order_statistics = allow_order_statistics;
+            }
+            if let Some(e) = &dp_epsilon {
+                p.dp_epsilon = number_or_none("--dp-epsilon", e)?;
+                if p.dp_epsilon.is_none() {
+                    p.dp_delta = None;
+                }
+            }
+            if dp_delta.is_some() {
+                p.dp_delta = dp_delta;
+            }
+            if let Some(n) = &max_jobs {
+                p.max_jobs = number_or_none("--max-jobs", n)?;
+            }
+            // the parties check it too; checking here first gives the message without a round trip
+            p.check().map_err(anyhow::Error::msg)?;
+            c.set_policy(&table, p)?;
             println!("policy of {table:?} at all three parties: {}", policy_text(&p));
         }
         PolicyCmd::Show { client, table } => {
