@@ -113,6 +113,9 @@ pub(crate) enum Command {
         /// Column holding a join key (hashed on this machine, never printable).
         #[arg(long)]
         key: Option<String>,
+        /// The table's policy, set once the upload is committed (as `mitsu policy set` does).
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// List the tables the parties hold.
     Tables {
@@ -311,6 +314,36 @@ pub(crate) enum ProjectCmd {
     },
 }
 
+/// What a table's owner lets jobs of other accounts take from it; settings not given keep their
+/// current value.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct PolicyArgs {
+    /// Only aggregates leave (the default).
+    #[arg(long = "aggregate-only", conflicts_with = "allow_rows")]
+    pub(crate) aggregate_only: bool,
+    /// Row-level results in projects that allow sql-rows.
+    #[arg(long = "allow-rows")]
+    pub(crate) allow_rows: bool,
+    /// K: result cells computed from fewer rows are not opened (default 10).
+    #[arg(long = "min-group-size", value_name = "K")]
+    pub(crate) min_group_size: Option<u32>,
+    /// Allow minimum, maximum, quantiles, median and mode (each one row's exact value).
+    #[arg(long = "allow-order-statistics", conflicts_with = "no_order_statistics")]
+    pub(crate) allow_order_statistics: bool,
+    /// Forbid order statistics again (the default).
+    #[arg(long = "no-order-statistics")]
+    pub(crate) no_order_statistics: bool,
+    /// Differential-privacy budget of all jobs in projects, or `none`.
+    #[arg(long = "dp-epsilon", value_name = "E|none")]
+    pub(crate) dp_epsilon: Option<String>,
+    /// The δ of (ε, δ)-differential privacy (with --dp-epsilon).
+    #[arg(long = "dp-delta", value_name = "D")]
+    pub(crate) dp_delta: Option<f64>,
+    /// Jobs in projects that may read the table, in all, or `none` for no limit.
+    #[arg(long = "max-jobs", value_name = "N|none")]
+    pub(crate) max_jobs: Option<String>,
+}
+
 #[derive(Subcommand)]
 pub(crate) enum PolicyCmd {
     /// Set what jobs of other accounts may take from your table. Settings not given keep their
@@ -319,30 +352,8 @@ pub(crate) enum PolicyCmd {
         #[arg(long, env = "MITSU_CLIENT")]
         client: PathBuf,
         table: String,
-        /// Only aggregates leave (the default).
-        #[arg(long = "aggregate-only", conflicts_with = "allow_rows")]
-        aggregate_only: bool,
-        /// Row-level results in projects that allow sql-rows.
-        #[arg(long = "allow-rows")]
-        allow_rows: bool,
-        /// K: result cells computed from fewer rows are not opened (default 10).
-        #[arg(long = "min-group-size", value_name = "K")]
-        min_group_size: Option<u32>,
-        /// Allow minimum, maximum, quantiles, median and mode (each one row's exact value).
-        #[arg(long = "allow-order-statistics", conflicts_with = "no_order_statistics")]
-        allow_order_statistics: bool,
-        /// Forbid order statistics again (the default).
-        #[arg(long = "no-order-statistics")]
-        no_order_statistics: bool,
-        /// Differential-privacy budget of all jobs in projects, or `none`.
-        #[arg(long = "dp-epsilon", value_name = "E|none")]
-        dp_epsilon: Option<String>,
-        /// The δ of (ε, δ)-differential privacy (with --dp-epsilon).
-        #[arg(long = "dp-delta", value_name = "D")]
-        dp_delta: Option<f64>,
-        /// Jobs in projects that may read the table, in all, or `none` for no limit.
-        #[arg(long = "max-jobs", value_name = "N|none")]
-        max_jobs: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
     },
     /// Show a table's policy.
     Show {

@@ -112,7 +112,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Upload { client, table, csv, abort, schema, key } => match (abort, table, csv) {
+        Command::Upload { client, table, csv, abort, schema, key, policy } => match (abort, table, csv) {
             (Some(t), _, _) => {
                 let n = mitsu_client::Client::load(&client)?.abort_upload(&t)?;
                 match n {
@@ -121,7 +121,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Ok(())
             }
-            (None, Some(table), Some(csv)) => upload(&client, &table, &csv, schema.as_deref(), key.as_deref()),
+            (None, Some(table), Some(csv)) => upload(&client, &table, &csv, schema.as_deref(), key.as_deref(), &policy),
             _ => Err(anyhow::anyhow!("mitsu upload needs --table NAME --csv FILE (or --abort TABLE)")),
         },
         Command::Tables { client } => tables(&client),

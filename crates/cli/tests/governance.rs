@@ -384,6 +384,19 @@ fn job_limits_and_budgets_are_kept_by_every_party_and_a_stale_party_computes_not
     // the owner approves again: party 2 catches up, the others keep their state, jobs run
     ok(as_(&lab, &["project", "approve", "p"]));
     ok(as_(&ana, &["sql", AGG, "--project", "p"]));
+    // a policy given at upload: checked before any share leaves, set once the version is committed
+    let csv = examples().join("lab_results.csv");
+    let up = |extra: &[&str]| {
+        let mut a = vec!["upload", "--table", "lab2", "--csv", csv.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        as_(&lab, &a)
+    };
+    let e = refused(up(&["--min-group-size", "0"]));
+    assert!(e.contains("between 1 and"), "{e}");
+    assert!(!ok(as_(&lab, &["tables"])).contains("lab2"), "nothing was uploaded");
+    let out = ok(up(&["--allow-rows", "--min-group-size", "3"]));
+    assert!(out.contains("policy of \"lab2\" at all three parties: row-level results allowed"), "{out}");
+    assert!(ok(as_(&lab, &["policy", "show", "lab2"])).contains("fewer than 3 rows"));
     for i in 0..3 {
         assert!(d.alive(i));
     }

@@ -2,7 +2,7 @@
 //! all three parties or none; the messages say who has to act next.
 
 use crate::Align;
-use crate::args::{AccountCmd, PolicyCmd, ProjectCmd};
+use crate::args::{AccountCmd, PolicyArgs, PolicyCmd, ProjectCmd};
 use crate::commands::tables::write_private;
 use crate::render::table;
 use anyhow::{Result, bail};
@@ -17,6 +17,49 @@ pub(crate) fn when(unix: i64) -> String {
 
 pub(crate) fn policy_text(p: &TablePolicy) -> String {
     p.describe()
+}
+
+impl PolicyArgs {
+    /// Whether any setting was given.
+    pub(crate) fn given(&self) -> bool {
+        self.aggregate_only
+            || self.allow_rows
+            || self.min_group_size.is_some()
+            || self.allow_order_statistics
+            || self.no_order_statistics
+            || self.dp_epsilon.is_some()
+            || self.dp_delta.is_some()
+            || self.max_jobs.is_some()
+    }
+
+    /// `current` with the settings given, checked as the parties will check it.
+    pub(crate) fn apply(&self, current: TablePolicy) -> Result<TablePolicy> {
+        let mut p = current;
+        if self.aggregate_only || self.allow_rows {
+            p.allow_rows = self.allow_rows;
+        }
+        if let Some(k) = self.min_group_size {
+            p.min_group_size = k;
+        }
+        if self.allow_order_statistics || self.no_order_statistics {
+            p.allow_order_statistics = self.allow_order_statistics;
+        }
+        if let Some(e) = &self.dp_epsilon {
+            p.dp_epsilon = number_or_none("--dp-epsilon", e)?;
+            if p.dp_epsilon.is_none() {
+                p.dp_delta = None;
+            }
+        }
+        if self.dp_delta.is_some() {
+            p.dp_delta = self.dp_delta;
+        }
+        if let Some(n) = &self.max_jobs {
+            p.max_jobs = number_or_none("--max-jobs", n)?;
+        }
+        // the parties check it too; checking here first gives the message without a round trip
+        p.check().map_err(anyhow::Error::msg)?;
+        Ok(p)
+    }
 }
 
 /// `E`, or `none` for no value.
@@ -185,27 +228,8 @@ pub(crate) fn project(cmd: ProjectCmd) -> Result<()> {
 
 pub(crate) fn policy(cmd: PolicyCmd) -> Result<()> {
     match cmd {
-        PolicyCmd::Set {
-            client,
-            table,
-            aggregate_only,
-            allow_rows,
-            min_group_size,
-            allow_order_statistics,
-            no_order_statistics,
-            dp_epsilon,
-            dp_delta,
-            max_jobs,
-        } => {
-            let given = aggregate_only
-                || allow_rows
-                || min_group_size.is_some()
-                || allow_order_statistics
-                || no_order_statistics
-                || dp_epsilon.is_some()
-                || dp_delta.is_some()
-                || max_jobs.is_some();
-            if !given {
+        PolicyCmd::Set { client, table, policy } => {
+            if !policy.given() {
                 bail!(
                     "say what to change: --aggregate-only or --allow-rows, --min-group-size K, \
                      --allow-order-statistics, --dp-epsilon E [--dp-delta D], --max-jobs N (`mitsu policy show {table}` \
@@ -214,30 +238,7 @@ pub(crate) fn policy(cmd: PolicyCmd) -> Result<()> {
             }
             let c = Client::load(&client)?;
             let Some(t) = c.table_at(0, &table)? else { bail!("no table {table:?}") };
-            let mut p = t.policy;
-            if aggregate_only || allow_rows {
-                p.allow_rows = allow_rows;
-            }
-            if let Some(k) = min_group_size {
-                p.min_group_size = k;
-            }
-            if allow_order_statistics || no_order_statistics {
-                p.allow_order_statistics = allow_order_statistics;
-            }
-            if let Some(e) = &dp_epsilon {
-                p.dp_epsilon = number_or_none("--dp-epsilon", e)?;
-                if p.dp_epsilon.is_none() {
-                    p.dp_delta = None;
-                }
-            }
-            if dp_delta.is_some() {
-                p.dp_delta = dp_delta;
-            }
-            if let Some(n) = &max_jobs {
-                p.max_jobs = number_or_none("--max-jobs", n)?;
-            }
-            // the parties check it too; checking here first gives the message without a round trip
-            p.check().map_err(anyhow::Error::msg)?;
+            let p = policy.apply(t.policy)?;
             c.set_policy(&table, p)?;
             println!("policy of {table:?} at all three parties: {}", policy_text(&p));
         }

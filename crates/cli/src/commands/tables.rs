@@ -28,8 +28,17 @@ pub(crate) fn upload(
     csv: &std::path::Path,
     schema: Option<&std::path::Path>,
     key: Option<&str>,
+    policy: &crate::args::PolicyArgs,
 ) -> Result<()> {
     let c = mitsu_client::Client::load(client)?;
+    // the policy is checked before any share leaves, and set once the version is committed
+    let policy = match policy.given() {
+        false => None,
+        true => {
+            let current = c.table_at(0, table)?.map(|t| t.policy).unwrap_or_default();
+            Some(policy.apply(current)?)
+        }
+    };
     let schema: Option<mitsu_api::Schema> = match schema {
         Some(p) => Some(
             serde_json::from_str(&std::fs::read_to_string(p)?).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
@@ -67,6 +76,10 @@ pub(crate) fn upload(
          checked by the three parties together before the commit",
         r.table, r.version, r.rows
     );
+    if let Some(p) = policy {
+        c.set_policy(table, p)?;
+        println!("policy of {table:?} at all three parties: {}", p.describe());
+    }
     Ok(())
 }
 
