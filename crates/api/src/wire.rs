@@ -156,11 +156,12 @@ impl TablePolicy {
             } else {
                 "aggregates only: no job of another account returns its rows".to_string()
             },
-            format!("cells of fewer than {} rows suppressed", self.min_group_size),
+            // said plainly until the output-privacy work enforces them
+            format!("minimum group size {} (small-cell suppression not yet enforced)", self.min_group_size),
             if self.allow_order_statistics {
                 "order statistics (min, max, quantiles, mode) allowed".to_string()
             } else {
-                "no order statistics (min, max, quantiles, mode)".to_string()
+                "order statistics (min, max, quantiles, mode) not allowed (not yet enforced)".to_string()
             },
         ];
         parts.push(match (self.dp_epsilon, self.dp_delta) {

@@ -324,16 +324,19 @@ pub(crate) struct PolicyArgs {
     /// Row-level results in projects that allow sql-rows.
     #[arg(long = "allow-rows")]
     pub(crate) allow_rows: bool,
-    /// K: result cells computed from fewer rows are not opened (default 10).
+    /// K for small-cell suppression, default 10 (stored and shown; suppression itself is not in
+    /// this version yet).
     #[arg(long = "min-group-size", value_name = "K")]
     pub(crate) min_group_size: Option<u32>,
-    /// Allow minimum, maximum, quantiles, median and mode (each one row's exact value).
+    /// Allow minimum, maximum, quantiles, median and mode, each one row's exact value (stored and
+    /// shown; not yet enforced in this version).
     #[arg(long = "allow-order-statistics", conflicts_with = "no_order_statistics")]
     pub(crate) allow_order_statistics: bool,
     /// Forbid order statistics again (the default).
     #[arg(long = "no-order-statistics")]
     pub(crate) no_order_statistics: bool,
-    /// Differential-privacy budget of all jobs in projects, or `none`.
+    /// Differential-privacy budget of all jobs in projects, or `none`. While set, no job in a
+    /// project reads the table: this version cannot add noise yet.
     #[arg(long = "dp-epsilon", value_name = "E|none")]
     pub(crate) dp_epsilon: Option<String>,
     /// The δ of (ε, δ)-differential privacy (with --dp-epsilon).

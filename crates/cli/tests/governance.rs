@@ -319,7 +319,7 @@ fn job_limits_and_budgets_are_kept_by_every_party_and_a_stale_party_computes_not
     ok(as_(&lab, &["project", "approve", "p"]));
     // the owner sets what it wants; what it does not name keeps its value
     let out = ok(as_(&lab, &["policy", "set", "lab", "--max-jobs", "2", "--min-group-size", "5"]));
-    assert!(out.contains("at most 2 jobs in projects") && out.contains("fewer than 5 rows"), "{out}");
+    assert!(out.contains("at most 2 jobs in projects") && out.contains("minimum group size 5"), "{out}");
     let out = ok(as_(&lab, &["policy", "set", "lab", "--allow-order-statistics"]));
     assert!(
         out.contains("at most 2 jobs") && out.contains("order statistics (min, max, quantiles, mode) allowed"),
@@ -396,7 +396,7 @@ fn job_limits_and_budgets_are_kept_by_every_party_and_a_stale_party_computes_not
     assert!(!ok(as_(&lab, &["tables"])).contains("lab2"), "nothing was uploaded");
     let out = ok(up(&["--allow-rows", "--min-group-size", "3"]));
     assert!(out.contains("policy of \"lab2\" at all three parties: row-level results allowed"), "{out}");
-    assert!(ok(as_(&lab, &["policy", "show", "lab2"])).contains("fewer than 3 rows"));
+    assert!(ok(as_(&lab, &["policy", "show", "lab2"])).contains("minimum group size 3"));
     for i in 0..3 {
         assert!(d.alive(i));
     }
