@@ -54,6 +54,84 @@ pub fn parse_decimal(s: &str) -> Option<(i128, u32)> {
     Some((if neg { -m } else { m }, scale as u32))
 }
 
+/// A number's digits and exponent: value = ±digits * 10^exp, `digits` without leading or
+/// trailing zeros ("" for zero). Accepts what [`number_like`] accepts with digits, of any length
+/// (the exponent has at most 4 digits). `None` for anything else.
+pub fn decompose(s: &str) -> Option<(bool, String, i64)> {
+    let (neg, rest) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (num, exp) = match rest.find(['e', 'E']) {
+        Some(i) => {
+            let e = &rest[i + 1..];
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            (&rest[..i], e.parse::<i64>().ok()?)
+        }
+        None => (rest, 0),
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let all: String = int.chars().chain(frac.chars()).collect();
+    let mut exp = exp - frac.len() as i64;
+    let trimmed = all.trim_start_matches('0');
+    let digits = trimmed.trim_end_matches('0');
+    exp += (trimmed.len() - digits.len()) as i64;
+    Some((neg, digits.to_string(), exp))
+}
+
+/// `v * 10^scale` rounded half away from zero, for a `real` column. `Err` when the value does
+/// not fit 38 digits at that scale, `None` when `s` is not a finite number.
+pub fn parse_real(s: &str, scale: u32) -> Option<Result<i128, String>> {
+    let (neg, digits, exp) = decompose(s)?;
+    if digits.is_empty() {
+        return Some(Ok(0));
+    }
+    let k = exp + scale as i64;
+    let too_large = || Err(format!("is too large: with {scale} decimal places it needs more than 38 digits"));
+    let v: i128 = if k >= 0 {
+        if digits.len() as i64 + k > 38 {
+            return Some(too_large());
+        }
+        let m: i128 = digits.parse().ok()?;
+        m * 10i128.pow(k as u32)
+    } else {
+        let drop = (-k) as usize;
+        if drop > digits.len() {
+            0
+        } else {
+            let head = &digits[..digits.len() - drop];
+            if head.len() > 38 {
+                return Some(too_large());
+            }
+            let m: i128 = if head.is_empty() { 0 } else { head.parse().ok()? };
+            // half away from zero: the first dropped digit decides
+            m + i128::from(digits.as_bytes()[digits.len() - drop] >= b'5')
+        }
+    };
+    Some(Ok(if neg { -v } else { v }))
+}
+
+/// Half a unit in the last place of `scale` decimals, as text: `5e-7` for 6.
+pub fn half_unit(scale: u32) -> String {
+    if scale == 0 { "0.5".into() } else { format!("5e-{}", scale + 1) }
+}
+
+/// Cells that mean "no value" in a number column, as R (`NA`) and pandas (`NaN`, `inf` when
+/// written with `na_rep`) export them: NULL where the column allows it.
+pub fn missing_marker(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s).to_ascii_lowercase();
+    ["na", "nan", "n/a", "null", "inf", "infinity"].contains(&t.as_str())
+}
+
 /// Whether text looks like a number (digits with a point or an exponent, or a non-finite word
 /// such as `NaN` or `inf`), whether or not it can be stored exactly.
 pub fn number_like(s: &str) -> bool {

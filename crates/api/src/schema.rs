@@ -11,6 +11,10 @@ pub enum Kind {
     Integer,
     /// Exact decimals, stored as value * 10^scale.
     Decimal { scale: u32 },
+    /// Real numbers as pandas and R write them (17 digits, exponent notation), stored in fixed
+    /// point as value * 10^scale rounded half away from zero: the rounding error of each value is
+    /// at most 0.5 * 10^-scale. Computed with exactly like a decimal of that scale.
+    Real { scale: u32 },
     /// true/false as 1/0.
     Boolean,
     /// Short text (at most 15 UTF-8 bytes), packed reversibly so opened labels print as text:
@@ -34,6 +38,26 @@ pub struct ColumnSchema {
     pub nullable: bool,
     /// Public bound: every encoded value v satisfies |v| < 2^bits.
     pub bits: u32,
+}
+
+impl Kind {
+    /// Decimal places of a number column's encoding (0 for integers, None for other kinds).
+    pub fn scale(&self) -> Option<u32> {
+        match self {
+            Kind::Integer => Some(0),
+            Kind::Decimal { scale } | Kind::Real { scale } => Some(*scale),
+            _ => None,
+        }
+    }
+
+    /// How schemas and listings name the type: `integer`, `decimal(2)`, `real(6)`, `category`.
+    pub fn display(&self) -> String {
+        match self {
+            Kind::Decimal { scale } => format!("decimal({scale})"),
+            Kind::Real { scale } => format!("real({scale})"),
+            k => kind_name(k).to_string(),
+        }
+    }
 }
 
 impl ColumnSchema {
@@ -104,7 +128,7 @@ impl Schema {
                 return Err(format!("column {:?} appears twice", c.name));
             }
             let (lo, hi) = match c.kind {
-                Kind::Integer | Kind::Decimal { .. } => (1, 120),
+                Kind::Integer | Kind::Decimal { .. } | Kind::Real { .. } => (1, 120),
                 Kind::Boolean => (1, 1),
                 Kind::Category => (8, 120),
                 Kind::Key => (96, 96),
@@ -126,6 +150,11 @@ impl Schema {
             {
                 return Err(format!("column {:?}: a decimal has 1 to 36 places, not {scale}", c.name));
             }
+            if let Kind::Real { scale } = c.kind
+                && scale > 36
+            {
+                return Err(format!("column {:?}: a real keeps 0 to 36 decimal places, not {scale}", c.name));
+            }
         }
         Ok(())
     }
@@ -135,6 +164,7 @@ fn kind_name(k: &Kind) -> &'static str {
     match k {
         Kind::Integer => "integer",
         Kind::Decimal { .. } => "decimal",
+        Kind::Real { .. } => "real",
         Kind::Boolean => "boolean",
         Kind::Category => "category",
         Kind::Key => "key",

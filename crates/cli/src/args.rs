@@ -110,7 +110,7 @@ pub(crate) enum Command {
         /// Schema file (JSON, as written by `mitsu schema infer`); inferred when absent.
         #[arg(long)]
         schema: Option<PathBuf>,
-        /// Column holding a join key (hashed on this machine, never printable).
+        /// Columns holding join keys, comma-separated (hashed on this machine, never printable).
         #[arg(long)]
         key: Option<String>,
         /// The table's policy, set once the upload is committed (as `mitsu policy set` does).

@@ -110,6 +110,10 @@ fn run(cli: Cli) -> Result<()> {
                 Some(p) => std::fs::write(&p, text + "\n")?,
                 None => println!("{text}"),
             }
+            // on stderr, so that the schema on stdout stays a file
+            for n in &t.notes {
+                eprintln!("note: {n}");
+            }
             Ok(())
         }
         Command::Upload { client, table, csv, abort, schema, key, policy } => match (abort, table, csv) {

@@ -31,8 +31,10 @@ pub(crate) fn print_schema(s: &mitsu_api::Schema) {
     let mut rows = Vec::new();
     for c in &s.columns {
         let ty = match &c.kind {
-            mitsu_api::Kind::Decimal { scale } => format!("decimal({scale})"),
-            k => format!("{k:?}").to_lowercase(),
+            mitsu_api::Kind::Real { scale } => {
+                format!("real({scale}), rounded to ±{}", mitsu_api::encode::half_unit(*scale))
+            }
+            k => k.display(),
         };
         let range = match c.kind {
             mitsu_api::Kind::Key | mitsu_api::Kind::Category => "-".to_string(),

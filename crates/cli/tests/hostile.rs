@@ -654,23 +654,34 @@ fn a_partys_files_are_private() {
 }
 
 // Regression: CSV values such as `1e309`, `NaN`, `inf`, `1e5` and `2024-02-30` silently turned
-// a numeric or date column into a category.
+// a numeric or date column into a category; floats as pandas writes them were refused.
 #[test]
 fn csv_numbers_and_dates_are_read_exactly_or_refused_naming_the_cell() {
     let mut d = Deployment::new("csvnum", common::ports(30));
     d.wait_ready();
     let p = d.account("prov", "provider");
     let good = d.dir.join("good.csv");
-    std::fs::write(&good, "x,day\n1e5,2024-02-29\n2.5E-3,2024-03-01\n-1,2023-12-31\n").unwrap();
-    upload(&d, &p, "good", &good, None);
-    let out = sql(&p, "SELECT SUM(x) AS s, MIN(day) AS d FROM good");
+    std::fs::write(
+        &good,
+        "x,day,r\n1e5,2024-02-29,0.1234567890123\n2.5E-3,2024-03-01,NaN\n-1,2023-12-31,1234.5678901234567\n",
+    )
+    .unwrap();
+    let out = common::mitsu()
+        .args(["upload", "--client", p.to_str().unwrap(), "--table", "good", "--csv", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(serde_json::from_str::<Value>(&stdout(&out)).unwrap()["rows"][0], json!([99999.0025, "2023-12-31"]));
-    for (cell, want) in [
-        ("NaN", "is not a finite number"),
-        ("1e309", "is a number mitsu cannot store exactly"),
-        ("2024-02-30", "is not a valid date"),
-    ] {
+    assert!(text.contains("real(6), rounded to ±5e-7"), "{text}");
+    assert!(text.contains("note: column \"r\": real numbers rounded to 6 decimal places"), "{text}");
+    assert!(text.contains("note: column \"r\": 1 cell of NA, NaN or inf read as NULL"), "{text}");
+    let out = sql(&p, "SELECT SUM(x) AS s, MIN(day) AS d, SUM(r) AS r, COUNT(r) AS n FROM good");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap()["rows"][0],
+        json!([99999.0025, "2023-12-31", 1234.691347, 2])
+    );
+    for (cell, want) in [("1e309", "is too large"), ("2024-02-30", "is not a valid date")] {
         let f = d.dir.join("bad.csv");
         let col = if cell.contains('-') { "2024-01-01" } else { "1.5" };
         std::fs::write(&f, format!("id,v\na,{col}\nb,{cell}\n")).unwrap();

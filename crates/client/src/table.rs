@@ -5,7 +5,8 @@
 //! a byte-order mark, Japanese text, empty cells as NULL, column names with spaces.
 
 pub use mitsu_api::encode::{
-    MAX_DIGITS, MAX_LABEL_BYTES, date_like, number_like, pack_label, parse_date, parse_decimal, unpack_label,
+    MAX_DIGITS, MAX_LABEL_BYTES, date_like, decompose, half_unit, missing_marker, number_like, pack_label, parse_date,
+    parse_decimal, parse_real, unpack_label,
 };
 use mitsu_api::{ColumnSchema, Kind, Schema};
 use std::path::Path;
@@ -32,6 +33,8 @@ pub struct Table {
     pub schema: Schema,
     pub rows: usize,
     pub columns: Vec<Column>,
+    /// What reading changed, for the user to see: cells read as NULL, values rounded.
+    pub notes: Vec<String>,
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -73,17 +76,21 @@ fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
         Kind::Decimal { scale } => match parse_decimal(s) {
             Some((m, sc)) if sc <= *scale => m.checked_mul(pow10(scale - sc)).ok_or("is too large")?,
             Some((_, sc)) => {
-                return Err(format!("has {sc} decimal places; the schema allows {scale}"));
+                return Err(format!(
+                    "has {sc} decimal places; the schema allows {scale} (declare the column {{\"type\": \"real\", \"scale\": {scale}}} to round)"
+                ));
             }
+            None => return Err("is not a number".into()),
+        },
+        Kind::Real { scale } => match parse_real(s, *scale) {
+            Some(r) => r?,
             None => return Err("is not a number".into()),
         },
         Kind::Boolean => parse_bool(s).ok_or("is not true or false")? as i128,
         Kind::Date => parse_date(s).ok_or("is not a date (YYYY-MM-DD)")?,
         Kind::Category => match pack_label(s, c.label_width()) {
             Some(v) => v,
-            None if s.len() > MAX_LABEL_BYTES => {
-                return Err("is longer than 15 bytes (declare the column as a key)".into());
-            }
+            None if s.len() > MAX_LABEL_BYTES => return Err(long_label(s)),
             None => return Err(format!("is longer than the column's labels ({} bytes)", c.label_width())),
         },
         Kind::Key => key_of(s),
@@ -94,32 +101,63 @@ fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
     Ok(v)
 }
 
+fn long_label(s: &str) -> String {
+    format!(
+        "is {} bytes long; a category label holds at most {MAX_LABEL_BYTES} bytes (5 Japanese characters) in this \
+         version: name the column in --key to keep it for joins and equality only (hashed, never printed), or \
+         leave it out of the file",
+        s.len()
+    )
+}
+
+/// Decimal places inference gives a real column: the fewest that hold every value exactly, at
+/// most 6, or more for columns of small numbers so that the largest keeps 6 significant digits.
+/// (Six keeps products and variances within what SQL computes exactly; see `docs/data.md`.)
+fn real_scale(cells: &[(u64, &str)]) -> (u32, bool) {
+    let parts: Vec<(String, i64)> = cells.iter().filter_map(|(_, s)| decompose(s)).map(|(_, d, e)| (d, e)).collect();
+    let exact = parts.iter().map(|(d, e)| if d.is_empty() { 0 } else { (-e).max(0) }).max().unwrap_or(0);
+    let magnitude = parts.iter().filter(|(d, _)| !d.is_empty()).map(|(d, e)| d.len() as i64 - 1 + e).max().unwrap_or(0);
+    let cap = (5 - magnitude).clamp(6, 30);
+    let scale = exact.min(cap) as u32;
+    (scale, exact > cap)
+}
+
 /// Infers a column's schema from its non-empty cells (with their line numbers). A column whose
 /// every value looks like a number, or like a date, is one: a value of that shape mitsu cannot
-/// store exactly (`NaN`, `inf`, `1e309`, `2024-02-30`) is an error naming its cell, never a
-/// reason to turn the whole column into text.
+/// store exactly (`1e309`, `2024-02-30`) is an error naming its cell, never a reason to turn the
+/// whole column into text. In a number column, `NA`, `NaN` and `inf` are missing values.
+/// Returns the schema and a note for the user when values will be rounded.
 fn infer_column(
     name: &str,
     cells: &[(u64, &str)],
     nullable: bool,
     is_key: bool,
-) -> Result<ColumnSchema, (u64, String, String)> {
+) -> Result<(ColumnSchema, Option<String>), (u64, String, String)> {
     let bad = |(line, v): (u64, &str), why: &str| (line, v.to_string(), why.to_string());
+    let values: Vec<(u64, &str)> = cells.iter().copied().filter(|(_, s)| !missing_marker(s)).collect();
+    let mut note = None;
     let kind = if is_key {
         Kind::Key
-    } else if !cells.is_empty() && cells.iter().all(|(_, s)| number_like(s)) {
-        if let Some(&c) = cells.iter().find(|(_, s)| parse_decimal(s).is_none()) {
-            let why = if c.1.bytes().any(|b| b.is_ascii_digit()) {
-                format!(
-                    "is a number mitsu cannot store exactly (at most {MAX_DIGITS} digits); round it or leave the cell empty"
-                )
-            } else {
-                "is not a finite number; leave the cell empty for a missing value".to_string()
-            };
-            return Err(bad(c, &why));
+    } else if !values.is_empty() && values.iter().all(|(_, s)| number_like(s)) {
+        let exponent = values.iter().any(|(_, s)| s.contains(['e', 'E']));
+        let scale = values.iter().map(|(_, s)| parse_decimal(s).map(|p| p.1)).try_fold(0, |a, p| p.map(|p| a.max(p)));
+        // more digits than a float64 carries (17) is an exact decimal, not a float as written
+        let float_like = values.iter().all(|(_, s)| decompose(s).is_some_and(|(_, d, _)| d.len() <= 17));
+        match scale {
+            Some(0) if !exponent => Kind::Integer,
+            Some(d) if d <= 6 && !exponent => Kind::Decimal { scale: d },
+            Some(d) if !exponent && !float_like => Kind::Decimal { scale: d },
+            _ => {
+                let (scale, rounded) = real_scale(&values);
+                if rounded {
+                    note = Some(format!(
+                        "column {name:?}: real numbers rounded to {scale} decimal places (error at most {} per value)",
+                        half_unit(scale)
+                    ));
+                }
+                Kind::Real { scale }
+            }
         }
-        let scale = cells.iter().map(|(_, s)| parse_decimal(s).unwrap().1).max().unwrap_or(0);
-        if scale == 0 { Kind::Integer } else { Kind::Decimal { scale } }
     } else if !cells.is_empty() && cells.iter().all(|(_, s)| parse_bool(s).is_some()) {
         Kind::Boolean
     } else if !cells.is_empty() && cells.iter().all(|(_, s)| date_like(s)) {
@@ -127,26 +165,38 @@ fn infer_column(
             return Err(bad(c, "is not a valid date (YYYY-MM-DD); the other values of the column are dates"));
         }
         Kind::Date
-    } else if cells.iter().all(|(_, s)| pack_label(s, MAX_LABEL_BYTES).is_some()) {
-        Kind::Category
+    } else if let Some(&c) = cells.iter().find(|(_, s)| s.len() > MAX_LABEL_BYTES) {
+        // a key is a key because the user says so: long text is never hashed behind their back
+        return Err(bad(c, &long_label(c.1)));
     } else {
-        Kind::Key
+        Kind::Category
     };
+    let numeric = kind.scale().is_some();
+    let nullable = nullable || (numeric && values.len() < cells.len());
     let mut c = ColumnSchema { name: name.to_string(), kind, nullable, bits: 127 };
     if c.kind == Kind::Category {
+        if let Some(&c) = cells.iter().find(|(_, s)| s.contains('\0')) {
+            return Err(bad(c, "contains a NUL character"));
+        }
         // labels are packed to the longest one's width, so GROUP BY keys stay narrow
         let w = cells.iter().map(|(_, s)| s.len()).max().unwrap_or(1).max(1);
         c.bits = 8 * w as u32;
-        return Ok(c);
+        return Ok((c, note));
     }
-    let m = cells.iter().filter_map(|(_, s)| encode(&c, s).ok()).map(|v| v.unsigned_abs()).max().unwrap_or(0);
+    let mut m = 0;
+    for &cell in if numeric { &values } else { cells } {
+        match encode(&c, cell.1) {
+            Ok(v) => m = m.max(v.unsigned_abs()),
+            Err(why) => return Err(bad(cell, &why)),
+        }
+    }
     c.bits = match c.kind {
         Kind::Category => unreachable!(),
         Kind::Key => 96,
         Kind::Boolean => 1,
         _ => bits_of(m).max(1),
     };
-    Ok(c)
+    Ok((c, note))
 }
 
 /// Reads `path`. With `schema`, every value is checked against it; without, a schema is inferred.
@@ -172,14 +222,18 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
             return Err(ferr(format!("column {h:?} appears twice in the header")));
         }
     }
-    if let Some(k) = key
-        && !headers.iter().any(|h| h == k)
-    {
-        return Err(ferr(format!(
-            "--key names column {k:?}, which the file does not have (columns: {})",
-            headers.join(", ")
-        )));
+    // `--key a,b`: every named column a key
+    let keys: Vec<&str> =
+        key.map(|k| k.split(',').map(str::trim).filter(|k| !k.is_empty()).collect()).unwrap_or_default();
+    for k in &keys {
+        if !headers.iter().any(|h| h == k) {
+            return Err(ferr(format!(
+                "--key names column {k:?}, which the file does not have (columns: {})",
+                headers.join(", ")
+            )));
+        }
     }
+    let mut notes = Vec::new();
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
     let mut lines: Vec<u64> = Vec::new();
     for rec in rd.records() {
@@ -211,9 +265,15 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
             for (i, h) in headers.iter().enumerate() {
                 let non_empty: Vec<(u64, &str)> =
                     cells[i].iter().zip(&lines).filter(|(s, _)| !s.is_empty()).map(|(s, l)| (*l, s.as_str())).collect();
-                let c = infer_column(h, &non_empty, non_empty.len() < rows, key == Some(h.as_str())).map_err(
-                    |(line, value, why)| TableError::Value { file: file.clone(), line, column: h.clone(), value, why },
-                )?;
+                let (c, note) = infer_column(h, &non_empty, non_empty.len() < rows, keys.contains(&h.as_str()))
+                    .map_err(|(line, value, why)| TableError::Value {
+                        file: file.clone(),
+                        line,
+                        column: h.clone(),
+                        value,
+                        why,
+                    })?;
+                notes.extend(note);
                 columns.push(c);
             }
             Schema::new(columns)
@@ -221,6 +281,7 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
     };
     schema.validate().map_err(&ferr)?;
     let mut columns = Vec::with_capacity(headers.len());
+    let mut markers = vec![0usize; headers.len()];
     for (i, c) in schema.columns.iter().enumerate() {
         let mut values = Vec::with_capacity(rows);
         let mut valid = Vec::with_capacity(rows);
@@ -232,10 +293,13 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
                 value: s.clone(),
                 why,
             };
-            if s.is_empty() {
+            let marker = c.kind.scale().is_some() && missing_marker(s);
+            if s.is_empty() || marker {
                 if !c.nullable {
-                    return Err(verr("is empty, but the column does not allow NULL".into()));
+                    let what = if marker { "is a missing value" } else { "is empty" };
+                    return Err(verr(format!("{what}, but the column does not allow NULL")));
                 }
+                markers[i] += usize::from(marker);
                 values.push(0);
                 valid.push(false);
             } else {
@@ -244,8 +308,16 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
             }
         }
         columns.push(Column { values, valid: c.nullable.then_some(valid) });
+        if markers[i] > 0 {
+            let n = markers[i];
+            notes.push(format!(
+                "column {:?}: {n} cell{} of NA, NaN or inf read as NULL",
+                c.name,
+                if n == 1 { "" } else { "s" }
+            ));
+        }
     }
-    Ok(Table { schema, rows, columns })
+    Ok(Table { schema, rows, columns, notes })
 }
 
 #[cfg(test)]
@@ -314,7 +386,7 @@ mod tests {
              P2,,21.60,\"line one\nline two\",2024-02-01,false\n\
              P3,72,-3,plain,,TRUE\n",
         );
-        let t = read_csv(&p, None, Some("patient id")).unwrap();
+        let t = read_csv(&p, None, Some("patient id, note")).unwrap();
         assert_eq!(t.rows, 3);
         let kinds: Vec<&Kind> = t.schema.columns.iter().map(|c| &c.kind).collect();
         assert_eq!(
@@ -366,16 +438,20 @@ mod tests {
     fn numbers_and_dates_of_every_shape_are_read_or_named() {
         let p = write("exp", "x,d\n1e5,2024-02-28\n2.5E-3,2024-02-29\n-1,2023-12-31\n");
         let t = read_csv(&p, None, None).unwrap();
-        assert_eq!(t.schema.columns[0].kind, Kind::Decimal { scale: 4 });
+        assert_eq!(t.schema.columns[0].kind, Kind::Real { scale: 4 }, "exponent notation: a real, here exact");
         assert_eq!(t.columns[0].values, vec![1_000_000_000, 25, -10_000]);
+        assert!(t.notes.is_empty(), "nothing rounded: {:?}", t.notes);
         assert_eq!(t.schema.columns[1].kind, Kind::Date);
-        for (cell, want) in [
-            ("NaN", "\"NaN\" is not a finite number; leave the cell empty"),
-            ("inf", "\"inf\" is not a finite number"),
-            ("-Infinity", "is not a finite number"),
-            ("1e309", "\"1e309\" is a number mitsu cannot store exactly"),
-            ("123456789012345678901234567890123456789", "cannot store exactly (at most 36 digits)"),
-        ] {
+        // NaN and inf, as pandas writes them, are missing values
+        for cell in ["NaN", "inf", "-Infinity", "NA", "N/A"] {
+            let p = write("nan", &format!("id,x\na,1.5\nb,{cell}\nc,2\n"));
+            let t = read_csv(&p, None, None).unwrap();
+            assert_eq!(t.schema.columns[1].kind, Kind::Decimal { scale: 1 }, "{cell}");
+            assert_eq!(t.columns[1].valid, Some(vec![true, false, true]), "{cell}");
+        }
+        for (cell, want) in
+            [("1e309", "\"1e309\" is too large"), ("123456789012345678901234567890123456789", "is too large")]
+        {
             let p = write("nan", &format!("id,x\na,1.5\nb,{cell}\nc,2\n"));
             let err = read_csv(&p, None, None).unwrap_err().to_string();
             assert!(err.contains("line 3, column \"x\"") && err.contains(want), "{cell}: {err}");
@@ -384,7 +460,7 @@ mod tests {
         let err = read_csv(&p, None, None).unwrap_err().to_string();
         assert!(err.contains("line 3, column \"d\": \"2024-02-30\" is not a valid date"), "{err}");
         // text stays text
-        let p = write("text", "id,x\na,N/A\nb,12\n");
+        let p = write("text", "id,x\na,abc\nb,12\n");
         assert_eq!(read_csv(&p, None, None).unwrap().schema.columns[1].kind, Kind::Category);
         // a header no party would accept is refused here first
         let p = write("header", "id,\"a\"\"b\"\nx,1\n");
@@ -400,5 +476,78 @@ mod tests {
         assert_eq!(t.schema.columns[3].kind, Kind::Decimal { scale: 1 }, "bmi");
         let t = read_csv(&dir.join("lab_results.csv"), None, Some("patient_id")).unwrap();
         assert_eq!(t.schema.columns[5].kind, Kind::Decimal { scale: 4 }, "s5");
+    }
+
+    #[test]
+    fn floats_as_pandas_and_r_write_them_become_reals() {
+        let p = write("floats", "x,tiny,r\n1234.5678901234567,0.0000123456789,NA\n0.1,1.5e-7,2.5\n1e-05,0,NaN\n");
+        let t = read_csv(&p, None, None).unwrap();
+        let k: Vec<&Kind> = t.schema.columns.iter().map(|c| &c.kind).collect();
+        assert_eq!(k, vec![&Kind::Real { scale: 6 }, &Kind::Real { scale: 10 }, &Kind::Decimal { scale: 1 }]);
+        assert_eq!(t.columns[0].values, vec![1_234_567_890, 100_000, 10], "rounded half away from zero");
+        assert_eq!(t.columns[1].values, vec![123_457, 1_500, 0]);
+        assert_eq!(t.columns[2].values, vec![0, 25, 0]);
+        assert_eq!(t.columns[2].valid, Some(vec![false, true, false]), "NA and NaN are NULL");
+        assert!(t.schema.columns[2].nullable && !t.schema.columns[0].nullable);
+        let notes = t.notes.join("\n");
+        assert!(notes.contains("\"x\": real numbers rounded to 6 decimal places (error at most 5e-7"), "{notes}");
+        assert!(notes.contains("\"r\": 2 cells of NA, NaN or inf read as NULL"), "{notes}");
+        // a declared real rounds what a decimal refuses
+        let s = Schema::new(vec![ColumnSchema {
+            name: "v".into(),
+            kind: Kind::Real { scale: 2 },
+            nullable: false,
+            bits: 20,
+        }]);
+        let p = write("declared", "v\n-2.345\n1e2\n0.004\n");
+        assert_eq!(read_csv(&p, Some(&s), None).unwrap().columns[0].values, vec![-235, 10_000, 0]);
+        let d = Schema::new(vec![ColumnSchema {
+            name: "v".into(),
+            kind: Kind::Decimal { scale: 2 },
+            nullable: false,
+            bits: 20,
+        }]);
+        let e = read_csv(&p, Some(&d), None).unwrap_err().to_string();
+        assert!(e.contains("has 3 decimal places") && e.contains("\"real\""), "{e}");
+        // NA where NULL is not allowed, and numbers too large at the scale, are located
+        let p = write("na", "v\n1\nNA\n");
+        let e = read_csv(&p, Some(&s), None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("is a missing value, but the column does not allow NULL"), "{e}");
+        let p = write("huge", "v\n1.5\n1e300\n");
+        let e = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("too large"), "{e}");
+    }
+
+    #[test]
+    fn long_text_is_never_made_a_key_behind_the_users_back() {
+        let p = write("maker", "maker,pref\nTOYOTA,北海道\nMITSUBISHI HEAVY INDUSTRIES,沖縄県\n");
+        let e = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("27 bytes long") && e.contains("--key"), "{e}");
+        let t = read_csv(&p, None, Some("maker")).unwrap();
+        assert_eq!(t.schema.columns[0].kind, Kind::Key);
+        assert_eq!((t.schema.columns[1].kind.clone(), t.schema.columns[1].bits), (Kind::Category, 72), "9 bytes");
+        let p = write("pref", "pref\n北海道札幌市中央区\n");
+        let e = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(e.contains("5 Japanese characters"), "{e}");
+    }
+
+    #[test]
+    fn reals_round_half_away_from_zero_at_any_exponent() {
+        for (s, scale, want) in [
+            ("-2.5", 0, -3),
+            ("2.4999", 0, 2),
+            ("0.000000049", 7, 0),
+            ("1.5e-7", 7, 2),
+            ("-1.5E-7", 7, -2),
+            ("12345678901234567890", 0, 12_345_678_901_234_567_890),
+            ("1e-300", 6, 0),
+            ("0", 30, 0),
+            ("+7.25", 1, 73),
+        ] {
+            assert_eq!(parse_real(s, scale), Some(Ok(want)), "{s} at {scale}");
+        }
+        assert!(parse_real("1e40", 0).unwrap().is_err());
+        assert_eq!(parse_real("abc", 2), None);
+        assert_eq!(parse_real("1e99999", 2), None, "exponents of at most 4 digits");
     }
 }

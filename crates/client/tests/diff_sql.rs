@@ -208,7 +208,7 @@ fn to_table(t: &GTable) -> Table {
             valid: c.nullable.then(|| c.values.iter().map(|v| v.is_some()).collect()),
         })
         .collect();
-    Table { schema, rows: t.rows, columns }
+    Table { schema, rows: t.rows, columns, notes: Vec::new() }
 }
 
 // ---- expressions -----------------------------------------------------------------------------

@@ -67,7 +67,7 @@ impl Ty {
     pub fn from_column(c: &ColumnSchema) -> Ty {
         let class = match c.kind {
             Kind::Integer => Class::Num { d: 0, f: 0 },
-            Kind::Decimal { scale } => Class::Num { d: scale, f: 0 },
+            Kind::Decimal { scale } | Kind::Real { scale } => Class::Num { d: scale, f: 0 },
             Kind::Boolean => Class::Bool,
             Kind::Category => Class::Cat { w: c.label_width() as u32 },
             Kind::Key => Class::Key,

@@ -48,6 +48,9 @@ pub(crate) fn upload(
     let t = mitsu_client::table::read_csv(csv, schema.as_ref(), key)?;
     println!("{}: {} rows, schema{}:", csv.display(), t.rows, if schema.is_some() { "" } else { " (inferred)" });
     print_schema(&t.schema);
+    for n in &t.notes {
+        println!("  note: {n}");
+    }
     // a bar on stderr for uploads that take a while; hidden when stderr is not a terminal
     let bar = if t.rows >= 100_000 {
         indicatif::ProgressBar::new(0).with_style(
