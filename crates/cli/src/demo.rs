@@ -19,7 +19,10 @@ const FRAC: u32 = 16;
 
 /// The story across real processes.
 pub fn run(data: Option<PathBuf>) -> Result<()> {
-    let data = data.unwrap_or_else(default_dir);
+    let (data, _cleanup) = match data {
+        Some(d) => (d, None),
+        None => default_dir(),
+    };
     let t0 = Instant::now();
     let dep = mitsu_server::local::TempDeployment::start("demo", &std::env::current_exe()?)?;
     let (dir, base) = (dep.dir.clone(), dep.base_port);
@@ -100,13 +103,36 @@ pub fn run(data: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn default_dir() -> PathBuf {
-    // the bundled sample data, whether run from the checkout or via cargo
+/// The sample data, built into the binary so that `mitsu demo` runs from an installed copy.
+const SAMPLES: [(&str, &str); 2] = [
+    ("clinic_patients.csv", include_str!("../../../examples/clinic_patients.csv")),
+    ("lab_results.csv", include_str!("../../../examples/lab_results.csv")),
+];
+
+/// Where the sample data is: the checkout's copy when run from it (a user may have edited it),
+/// else the built-in one written to a directory removed when the guard is dropped.
+fn default_dir() -> (PathBuf, Option<Cleanup>) {
     let here = PathBuf::from("examples");
-    if here.join("clinic_patients.csv").exists() {
-        return here;
+    if SAMPLES.iter().all(|(f, _)| here.join(f).exists()) {
+        return (here, None);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+    let dir = std::env::temp_dir().join(format!("mitsu-samples-{}", std::process::id()));
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| SAMPLES.iter().try_for_each(|(f, text)| std::fs::write(dir.join(f), text)));
+    match written {
+        Ok(()) => (dir.clone(), Some(Cleanup(dir))),
+        // the error surfaces when a file is read, naming it
+        Err(_) => (here, None),
+    }
+}
+
+/// Removes the built-in samples' directory.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn read_columns(path: &PathBuf, cols: &[&str]) -> Result<Vec<Vec<f64>>> {
@@ -133,7 +159,10 @@ fn read_columns(path: &PathBuf, cols: &[&str]) -> Result<Vec<Vec<f64>>> {
 
 /// The engine alone, three parties as threads of this process.
 pub fn run_in_process(data: Option<PathBuf>) -> Result<()> {
-    let dir = data.unwrap_or_else(default_dir);
+    let (dir, _cleanup) = match data {
+        Some(d) => (d, None),
+        None => default_dir(),
+    };
     let path = dir.join("clinic_patients.csv");
     let cols = read_columns(&path, &["bmi", "bp", "age"])?;
     let n = cols[0].len();

@@ -22,7 +22,10 @@ use clap::Parser;
 
 fn main() {
     // `mitsu sql ... | head -1`: a reader that stops early closes the pipe, and printing then
-    // fails; that ends the command quietly, as it does for other Unix tools, instead of a panic
+    // fails; that ends the command quietly, as it does for other Unix tools, instead of a panic.
+    // The panic still unwinds, so that what the command started (the demo's party processes,
+    // temporary files) is stopped and removed on the way out.
+    static BROKEN_PIPE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let msg = info
@@ -32,7 +35,8 @@ fn main() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
-            std::process::exit(141); // 128 + SIGPIPE, what a shell reports for a closed pipe
+            BROKEN_PIPE.store(true, std::sync::atomic::Ordering::SeqCst);
+            return;
         }
         default_hook(info)
     }));
@@ -43,7 +47,11 @@ fn main() {
         .stack_size(mitsu_query::limits::STACK_BYTES)
         .spawn(move || run(cli))
         .expect("starting the main thread");
-    let res = worker.join().unwrap_or_else(|_| Err(anyhow::anyhow!("internal error (a bug); see the message above")));
+    let res = worker.join();
+    if BROKEN_PIPE.load(std::sync::atomic::Ordering::SeqCst) {
+        std::process::exit(141); // 128 + SIGPIPE, what a shell reports for a closed pipe
+    }
+    let res = res.unwrap_or_else(|_| Err(anyhow::anyhow!("internal error (a bug); see the message above")));
     if let Err(e) = res {
         eprintln!("error: {e:#}");
         std::process::exit(1);

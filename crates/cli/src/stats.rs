@@ -75,7 +75,7 @@ pub struct StatsArgs {
     /// PCA of the correlation matrix.
     #[arg(long)]
     standardize: bool,
-    /// table or json.
+    /// table, json or csv (statistic,value lines; what was opened on stderr).
     #[arg(long, default_value = "table")]
     format: String,
 }
@@ -84,7 +84,9 @@ fn help(function: Option<&str>) -> Result<()> {
     match function {
         None => {
             println!("Statistics computed jointly by the three parties; only the results are opened, to you.\n");
-            println!("usage: mitsu stats FUNCTION --client C --from TABLE_OR_QUERY [options] [--format table|json]\n");
+            println!(
+                "usage: mitsu stats FUNCTION --client C --from TABLE_OR_QUERY [options] [--format table|json|csv]\n"
+            );
             println!("functions:");
             for f in mitsu_stats::functions() {
                 println!("  {:<12} {}", f.name, f.about);
@@ -107,6 +109,25 @@ fn help(function: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// A statistic as R prints it: counts as integers, a small p-value as `1.5e-13` (never
+/// `0.0000000000`), other values to 10 decimals.
+fn number_text(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(i) = n.as_u64() {
+        return i.to_string();
+    }
+    let x = n.as_f64().unwrap_or(f64::NAN);
+    if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e15) {
+        let s = format!("{x:.6e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+        return format!("{m}e{e}");
+    }
+    format!("{x:.10}")
+}
+
 /// Flattens a JSON answer to aligned `path  value` lines.
 fn lines(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
     match v {
@@ -116,13 +137,7 @@ fn lines(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
                 lines(&p, x, out);
             }
         }
-        serde_json::Value::Number(n) => {
-            let s = match n.as_u64() {
-                Some(i) => i.to_string(),
-                None => format!("{:.10}", n.as_f64().unwrap_or(f64::NAN)),
-            };
-            out.push((prefix.to_string(), s));
-        }
+        serde_json::Value::Number(n) => out.push((prefix.to_string(), number_text(n))),
         other => out.push((prefix.to_string(), other.to_string())),
     }
 }
@@ -131,8 +146,8 @@ pub fn run(a: StatsArgs) -> Result<()> {
     if a.help || a.function.is_none() {
         return help(a.function.as_deref());
     }
-    if a.format != "table" && a.format != "json" {
-        bail!("--format must be table or json, not {:?}", a.format);
+    if !["table", "json", "csv"].contains(&a.format.as_str()) {
+        bail!("--format must be table, json or csv, not {:?}", a.format);
     }
     let function = a.function.expect("checked");
     mitsu_stats::spec(&function)?;
@@ -173,6 +188,20 @@ pub fn run(a: StatsArgs) -> Result<()> {
     }
     let mut out = Vec::new();
     lines("", &r.value, &mut out);
+    if a.format == "csv" {
+        // the values on stdout for a spreadsheet; what was opened on stderr, as for SQL
+        let mut w = csv::Writer::from_writer(std::io::stdout());
+        w.write_record(["statistic", "value"])?;
+        for (k, v) in &out {
+            w.write_record([k, v])?;
+        }
+        w.flush()?;
+        eprintln!("opened to you: {}", r.leakage);
+        for l in &r.query_leakage {
+            eprintln!("  the query revealed: {l}");
+        }
+        return Ok(());
+    }
     // keys are column names and group labels, in any script: aligned by display width
     let rows: Vec<Vec<String>> = out.into_iter().map(|(k, v)| vec![k, v]).collect();
     let text = crate::render::table(&["statistic", "value"], &[crate::Align::Left, crate::Align::Left], &rows, 0);

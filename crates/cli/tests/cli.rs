@@ -16,6 +16,38 @@ fn demo_runs_the_whole_story_across_processes() {
     assert!(text.contains("stopped 3 parties"), "{text}");
 }
 
+// Regression: `mitsu demo | head -3` left the three party processes running; the demo must
+// run from an installed binary, away from the checkout's sample files.
+#[test]
+fn demo_from_anywhere_and_into_a_closed_pipe_leaves_nothing_behind() {
+    use std::io::BufRead;
+    let cwd = std::env::temp_dir().join(format!("mitsu-cwd-{}", std::process::id()));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mitsu"))
+        .arg("demo")
+        .current_dir(&cwd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // the reader is gone: the next line the demo prints meets a closed pipe
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(141), "ended quietly, as Unix tools do");
+    let dir = first.split(" in ").nth(1).and_then(|r| r.split(" (").next()).expect(&first).to_string();
+    assert!(!std::path::Path::new(&dir).exists(), "the deployment {dir} was removed and its parties stopped");
+    let parties = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(&dir))
+        .count();
+    assert_eq!(parties, 0, "no party of {dir} is still running");
+    let left: Vec<_> = std::fs::read_dir(&cwd).unwrap().collect();
+    assert!(left.is_empty(), "the demo wrote nothing where it was run");
+    std::fs::remove_dir_all(&cwd).unwrap();
+}
+
 #[test]
 fn the_engine_demo_runs_in_process() {
     let out = mitsu(&["demo", "--in-process"]);

@@ -99,6 +99,18 @@ fn statistics_over_party_processes() {
         assert!(!log.contains("differ from EXPLAIN"), "{log}");
     }
 
+    // a small p-value reads as R prints it, never as 0.0000000000; counts are integers
+    let out = d.run(&["stats", "corr", "--from", "lab", "--columns", "s5,progression"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p = text.lines().find(|l| l.contains("p_value") || l.contains(".p ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(p.contains("e-") && !p.contains("0.0000000000"), "{text}");
+    let out = d.run(&["stats", "mean", "--from", "clinic", "--column", "bmi", "--format", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = stdout(&out);
+    assert!(csv.starts_with("statistic,value\n") && csv.contains("\ncount,442\n"), "{csv}");
+    assert!(stderr(&out).contains("opened to you: the mean"), "{}", stderr(&out));
+
     // per-function help with its leakage; the list of functions
     let out = d.run(&["stats", "ols", "--help"]);
     assert!(out.status.success());
