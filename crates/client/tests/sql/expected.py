@@ -10,6 +10,7 @@ deviation with ddof = 1, median, and PERCENTILE_CONT(x, q) by linear interpolati
 """
 
 import csv
+import decimal
 import glob
 import math
 import os
@@ -96,6 +97,25 @@ class Percentile(Values):
         return percentile(self.xs, self.q)
 
 
+def round_half_away(x, places=0):
+    """ROUND as mitsu computes it on exact decimals: half away from zero."""
+    if x is None:
+        return None
+    q = decimal.Decimal(1).scaleb(-int(places))
+    return float(decimal.Decimal(repr(x)).quantize(q, rounding=decimal.ROUND_HALF_UP))
+
+
+def least(*xs):
+    """LEAST as DuckDB and PostgreSQL compute it: NULLs ignored."""
+    xs = [x for x in xs if x is not None]
+    return min(xs) if xs else None
+
+
+def greatest(*xs):
+    xs = [x for x in xs if x is not None]
+    return max(xs) if xs else None
+
+
 def fmt(v):
     if v is None:
         return "NULL"
@@ -115,6 +135,10 @@ def run(path):
         ("percentile_cont", Percentile, 2),
     ]:
         db.create_aggregate(name, n, cls)
+    db.create_function("round", 1, round_half_away)
+    db.create_function("round", 2, round_half_away)
+    db.create_function("least", -1, least)
+    db.create_function("greatest", -1, greatest)
     lines = open(path, encoding="utf-8").read().split("\n")
     out = []
     i = 0

@@ -429,6 +429,64 @@ impl Binder<'_> {
                 let minus = Expr { op: Op::Neg(Box::new(x.clone())), ty: ty.clone(), text: format!("-{}", x.text) };
                 Ok(Expr { op: Op::Case(vec![(neg, minus)], Box::new(x)), ty, text })
             }
+            "round" if (1..=2).contains(&args.len()) => {
+                let x = self.expr(args[0], scope, ctx)?;
+                need_num(&x)?;
+                let places = match args.get(1) {
+                    None => 0,
+                    Some(ast::Expr::Value(v)) => match &v.value {
+                        ast::Value::Number(n, _) => n.parse::<u32>().ok().filter(|p| *p <= 30),
+                        _ => None,
+                    }
+                    .ok_or_else(|| {
+                        QueryError::at(format!("{text}: the places are a whole number from 0 to 30"), span)
+                    })?,
+                    Some(_) => {
+                        return Err(QueryError::at(format!("{text}: the places are a literal number"), span));
+                    }
+                };
+                let (d, f) = x.ty.scale();
+                if f == 0 && places >= d {
+                    return Ok(Expr { text, ..x });
+                }
+                // half away from zero: truncate to one more place, add ±5 there, truncate again
+                // (trunc((trunc(10z) ± 5) / 10) = trunc((10z ± 5) / 10) for z = x·10^places)
+                let dec = |p: u32| ast::DataType::Decimal(ast::ExactNumberInfo::PrecisionAndScale(38, p as i64));
+                let finer = self.cast(x, &dec(places + 1), format!("{text} (to {} places)", places + 1), span)?;
+                let five = |v: i128| lit(v, Ty { lo: v, hi: v, nullable: false, ..finer.ty.clone() }, v.to_string());
+                let zero = five(0);
+                let neg = self.cmp(Cmp::Lt, finer.clone(), zero, format!("{} < 0", finer.text), span)?;
+                let half = Expr {
+                    op: Op::Case(vec![(neg, five(-5))], Box::new(five(5))),
+                    ty: Ty { lo: -5, hi: 5, nullable: false, ..finer.ty.clone() },
+                    text: "±5".into(),
+                };
+                let sum = self.arith(&ast::BinaryOperator::Plus, finer, half, format!("{text} (rounding)"), span)?;
+                self.cast(sum, &dec(places), text, span)
+            }
+            "least" | "greatest" if !args.is_empty() => {
+                // NULLs are ignored, as DuckDB and PostgreSQL do: NULL only when every argument is
+                let xs = args.iter().map(|a| self.expr(a, scope, ctx)).collect::<Result<Vec<_>, _>>()?;
+                // each step repeats the one before it three times (comparison, choice, fallback)
+                if xs.len() > 6 {
+                    return Err(QueryError::Limit(format!("{text}: at most 6 arguments")));
+                }
+                let pick = if name == "least" { Cmp::Le } else { Cmp::Ge };
+                let mut it = xs.into_iter();
+                let mut acc = it.next().expect("one argument");
+                for b in it {
+                    let ty = unify(&acc.ty, &b.ty, &text)?;
+                    let nullable = acc.ty.nullable && b.ty.nullable;
+                    let cond = self.cmp(pick, acc.clone(), b.clone(), format!("{} vs {}", acc.text, b.text), span)?;
+                    let other = Expr {
+                        op: Op::Coalesce(vec![b, acc.clone()]),
+                        ty: Ty { nullable, ..ty.clone() },
+                        text: text.clone(),
+                    };
+                    acc = Expr { op: Op::Case(vec![(cond, acc)], Box::new(other)), ty: Ty { nullable, ..ty }, text: text.clone() };
+                }
+                Ok(acc)
+            }
             _ => Err(QueryError::unsupported(&format!("function {}", object_name(&f.name)), span)),
         }
     }
