@@ -169,6 +169,45 @@ impl Binder<'_> {
             ast::GroupByExpr::Expressions(e, m) if m.is_empty() => e.iter().collect(),
             other => return Err(QueryError::unsupported("GROUP BY ALL / modifiers", other.span())),
         };
+        // `GROUP BY 1` and `GROUP BY alias`, as DuckDB and PostgreSQL allow: the SELECT item they
+        // name stands in (an input column of the same name wins over an alias, as in PostgreSQL)
+        let items: Vec<(Option<&str>, &ast::Expr)> = s
+            .projection
+            .iter()
+            .filter_map(|i| match i {
+                ast::SelectItem::UnnamedExpr(e) => Some((None, e)),
+                ast::SelectItem::ExprWithAlias { expr, alias } => Some((Some(alias.value.as_str()), expr)),
+                _ => None,
+            })
+            .collect();
+        let mut named = Vec::with_capacity(group.len());
+        for g in &group {
+            let stand_in = match g {
+                ast::Expr::Value(v) => match &v.value {
+                    ast::Value::Number(n, _) => {
+                        let k = n.parse::<usize>().ok().filter(|k| (1..=items.len()).contains(k)).ok_or_else(|| {
+                            QueryError::at(
+                                format!("GROUP BY {n}: the SELECT list has {} items (numbered from 1)", items.len()),
+                                g.span(),
+                            )
+                        })?;
+                        Some(items[k - 1].1)
+                    }
+                    _ => None,
+                },
+                ast::Expr::Identifier(id) if scope.find(None, &id.value, id.span).is_err() => {
+                    items.iter().find(|(a, _)| a.is_some_and(|a| a.eq_ignore_ascii_case(&id.value))).map(|(_, e)| *e)
+                }
+                _ => None,
+            };
+            if let Some(e) = stand_in
+                && contains_agg(e)
+            {
+                return Err(QueryError::at(format!("GROUP BY {g}: it names an aggregate, {e}"), g.span()));
+            }
+            named.push(stand_in.unwrap_or(g));
+        }
+        let group = named;
         let has_agg = !group.is_empty()
             || s.having.is_some()
             || s.projection.iter().any(|i| match i {

@@ -278,16 +278,24 @@ struct Scope {
 
 impl Scope {
     fn find(&self, qual: Option<&str>, name: &str, span: sqlparser::tokenizer::Span) -> Result<usize, QueryError> {
-        let hits: Vec<usize> = (0..self.cols.len())
-            .filter(|&i| {
-                let c = &self.cols[i];
-                c.name == name
-                    && match qual {
-                        Some(q) => c.qual.as_deref() == Some(q),
-                        None => !c.hidden,
-                    }
-            })
-            .collect();
+        let matching = |exact: bool| -> Vec<usize> {
+            let same = |a: &str, b: &str| if exact { a == b } else { a.eq_ignore_ascii_case(b) };
+            (0..self.cols.len())
+                .filter(|&i| {
+                    let c = &self.cols[i];
+                    same(&c.name, name)
+                        && match qual {
+                            Some(q) => c.qual.as_deref().is_some_and(|cq| same(cq, q)),
+                            None => !c.hidden,
+                        }
+                })
+                .collect()
+        };
+        // the exact name first; else, as SQL users expect, `age` finds a column named `Age`
+        let mut hits = matching(true);
+        if hits.is_empty() {
+            hits = matching(false);
+        }
         match hits.as_slice() {
             [i] => Ok(*i),
             [] => {
