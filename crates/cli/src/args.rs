@@ -132,8 +132,11 @@ pub(crate) enum Command {
     Sql {
         #[arg(long, env = "MITSU_CLIENT")]
         client: PathBuf,
-        /// The SELECT statement.
-        query: String,
+        /// The SELECT statement; `-` or nothing reads it from standard input.
+        query: Option<String>,
+        /// Read the SELECT statement from FILE.
+        #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "query")]
+        file: Option<PathBuf>,
         /// table, json or csv.
         #[arg(long, default_value = "table")]
         format: String,

@@ -58,6 +58,35 @@ fn main() {
     }
 }
 
+/// The query from the command line, a file (`-f`), or standard input (`-`, or nothing when
+/// something is piped in). Reading stops past the planner's size limit, which then refuses it.
+fn sql_text(query: Option<String>, file: Option<&std::path::Path>) -> Result<String> {
+    use std::io::{IsTerminal, Read};
+    let limit = mitsu_query::limits::MAX_SQL_BYTES as u64 + 1;
+    let mut text = String::new();
+    match (query.as_deref(), file) {
+        (Some(q), None) if q != "-" => return Ok(q.to_string()),
+        (_, Some(f)) => {
+            let h = std::fs::File::open(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            h.take(limit).read_to_string(&mut text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        }
+        (None, None) if std::io::stdin().is_terminal() => {
+            anyhow::bail!("give the SELECT statement, `-f FILE`, or pipe it on standard input")
+        }
+        _ => {
+            std::io::stdin()
+                .take(limit)
+                .read_to_string(&mut text)
+                .map_err(|e| anyhow::anyhow!("standard input: {e}"))?;
+        }
+    }
+    let text = text.trim().trim_end_matches(';').trim().to_string();
+    if text.is_empty() {
+        anyhow::bail!("the SELECT statement is empty");
+    }
+    Ok(text)
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo { data, in_process } => {
@@ -144,7 +173,8 @@ fn run(cli: Cli) -> Result<()> {
             println!("removed table {name:?} and its shares at all three parties");
             Ok(())
         }
-        Command::Sql { client, query, format, explain, allow_many_to_many, project } => {
+        Command::Sql { client, query, file, format, explain, allow_many_to_many, project } => {
+            let query = sql_text(query, file.as_deref())?;
             sql(&client, &query, &format, explain, mitsu_query::Options { allow_many_to_many }, project)
         }
         Command::Bench {

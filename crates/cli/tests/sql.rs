@@ -36,6 +36,26 @@ fn sql_over_party_processes() {
     assert!(v["cost"]["rounds"].as_u64().unwrap() > 10 && v["cost"]["bytes_per_party"].as_u64().unwrap() > 1000, "{v}");
     let leak = v["leakage"].to_string();
     assert!(leak.contains("number of groups") && leak.contains("unique"), "{leak}");
+    // the same query from a file (with a trailing semicolon) and from standard input
+    let f = d.dir.join("q.sql");
+    std::fs::write(&f, format!("-- progression by sex\n{JOIN};\n")).unwrap();
+    let out = d.run(&["sql", "-f", f.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["rows"], v["rows"]);
+    let mut child = common::mitsu()
+        .env("MITSU_CLIENT", d.client("admin.toml"))
+        .args(["sql", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), JOIN.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&stdout(&out)).unwrap()["rows"], v["rows"]);
+    let out = d.run(&["sql", "-f", "/nonexistent/q.sql"]);
+    assert!(!out.status.success() && stderr(&out).contains("/nonexistent/q.sql"), "{}", stderr(&out));
     // beside the promise, the engines' record of what was opened among the parties
     let rec = v["parties_opened"].to_string();
     assert!(rec.contains("whether each join side's keys are unique") && rec.contains("the number of groups"), "{rec}");

@@ -14,8 +14,14 @@ impl Binder<'_> {
             return Err(QueryError::Limit(format!("a SELECT computes at most {} aggregates", limits::MAX_AGGREGATES)));
         }
         let name = agg_name(f).expect("an aggregate");
-        if f.filter.is_some() || f.over.is_some() || has_order_by(f) {
-            return Err(QueryError::unsupported("FILTER / OVER / ORDER BY in an aggregate", f.span()));
+        if f.over.is_some() {
+            return Err(QueryError::unsupported(
+                &format!("window functions ({text}); GROUP BY computes an aggregate per group"),
+                f.span(),
+            ));
+        }
+        if f.filter.is_some() || has_order_by(f) {
+            return Err(QueryError::unsupported("FILTER / ORDER BY in an aggregate", f.span()));
         }
         let distinct = matches!(&f.args, ast::FunctionArguments::List(l) if l.duplicate_treatment == Some(ast::DuplicateTreatment::Distinct));
         let star = matches!(&f.args, ast::FunctionArguments::List(l) if l.args.len() == 1 && matches!(l.args[0], ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)));

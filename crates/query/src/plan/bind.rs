@@ -208,6 +208,25 @@ impl Binder<'_> {
             named.push(stand_in.unwrap_or(g));
         }
         let group = named;
+        // a window function is named as such before it reads as an aggregate out of place
+        for item in &s.projection {
+            let mut window = None;
+            let _ = ast::visit_expressions(item, |e| {
+                if let ast::Expr::Function(f) = e
+                    && f.over.is_some()
+                {
+                    window = Some((f.to_string(), f.span()));
+                    return std::ops::ControlFlow::Break(());
+                }
+                std::ops::ControlFlow::Continue(())
+            });
+            if let Some((text, span)) = window {
+                return Err(QueryError::unsupported(
+                    &format!("window functions ({text}); GROUP BY computes an aggregate per group"),
+                    span,
+                ));
+            }
+        }
         let has_agg = !group.is_empty()
             || s.having.is_some()
             || s.projection.iter().any(|i| match i {

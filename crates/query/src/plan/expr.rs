@@ -401,6 +401,12 @@ impl Binder<'_> {
     ) -> Result<Expr, QueryError> {
         let name = object_name(&f.name).to_lowercase();
         let text = f.to_string();
+        if f.over.is_some() {
+            return Err(QueryError::unsupported(
+                &format!("window functions ({text}); GROUP BY computes an aggregate per group"),
+                span,
+            ));
+        }
         if agg_name(f).is_some() {
             return Err(QueryError::at(format!("aggregate {text} is not allowed here"), span));
         }
@@ -483,7 +489,11 @@ impl Binder<'_> {
                         ty: Ty { nullable, ..ty.clone() },
                         text: text.clone(),
                     };
-                    acc = Expr { op: Op::Case(vec![(cond, acc)], Box::new(other)), ty: Ty { nullable, ..ty }, text: text.clone() };
+                    acc = Expr {
+                        op: Op::Case(vec![(cond, acc)], Box::new(other)),
+                        ty: Ty { nullable, ..ty },
+                        text: text.clone(),
+                    };
                 }
                 Ok(acc)
             }
