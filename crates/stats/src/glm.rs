@@ -5,7 +5,8 @@
 //! logistic function (fixed point, 32 fraction bits; the predictor is clamped to [-15, 15]),
 //! the gradient X'(y - p) and the Hessian X' diag(p (1 - p)) X as exact sums, then the Newton
 //! step by Gauss-Jordan in secret floating point, converted back to fixed point and added.
-//! The iteration stops when the Newton decrement g' H^-1 g falls below 2^-40; the one bit
+//! The iteration stops when the Newton decrement g' H^-1 g falls below 2^-40 (or the floor the
+//! fixed point sets on a wide regressor, which is first shifted right to fit); the one bit
 //! "converged" is opened per iteration, so the number of iterations is revealed.
 
 use crate::StatsError;
@@ -62,18 +63,30 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
     if n <= p {
         return Err(StatsError::Invalid(format!("{n} complete rows; logit with {k} regressors needs more than {p}")));
     }
-    // regressors are centred at their truncated means (exactly, in MPC): a column near 2^31
-    // with a spread of 100 would otherwise make the Hessian as ill-conditioned as 2^31 / 100
-    let ws: Vec<u32> = (0..k).map(|j| c.bits(j) + 1).collect();
-    let wmax = ws.iter().copied().max().unwrap_or(1);
-    if G + CB + wmax + lg(p) + 2 > 126 || 2 * wmax + FP + lg(n) + 2 > 126 {
-        let j = ws.iter().position(|&w| w == wmax).unwrap_or(0);
+    // a regressor wider than the fixed point leaves room for is shifted right inside MPC (its
+    // low bits dropped, a relative change below 2^-38 of its range), and its coefficient is
+    // scaled back: values up to 10^9 with 6 decimals need no rescaling by the analyst
+    let room = (126 - G - CB - lg(p) - 3).min((126 - FP - lg(n) - 3) / 2);
+    if room < 8 {
         return Err(StatsError::Invalid(format!(
-            "logit: column {:?} spans {wmax} bits; rescale it in a query (e.g. divide by a power of ten) to at most {} bits",
-            c.names[j],
-            (126 - G - CB - lg(p) - 2).min((126 - FP - lg(n) - 2) / 2)
+            "logit: {n} rows and {k} regressors leave no room for the fixed point"
         )));
     }
+    let mut v: Vec<A<E>> = Vec::with_capacity(k);
+    let mut dropped = vec![0u32; k];
+    for j in 0..k {
+        let w = c.bits(j) + 1;
+        if w > room {
+            dropped[j] = w - room;
+            v.push(e.trunc(&c.v[j], dropped[j], w + 1).map_err(mpc)?);
+        } else {
+            v.push(c.v[j].clone());
+        }
+    }
+    // regressors are centred at their truncated means (exactly, in MPC): a column near 2^31
+    // with a spread of 100 would otherwise make the Hessian as ill-conditioned as 2^31 / 100
+    let ws: Vec<u32> = (0..k).map(|j| c.bits(j) + 1 - dropped[j]).collect();
+    let wmax = ws.iter().copied().max().unwrap_or(1);
     // y must be 0 or 1 (in its encoding: 0 or the scale)
     let sy = c.scale(k);
     if sy.fract() != 0.0 {
@@ -91,15 +104,19 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
         return Err(StatsError::Invalid(format!("logit: {:?} must be coded 0/1", c.names[k])));
     }
     let ones = e.constant(&vec![u128::ONE; n]);
-    let sums_x = e.concat(&c.v[..k].iter().map(|x| e.sum(x)).collect::<Vec<_>>().iter().collect::<Vec<_>>());
+    let sums_x = e.concat(&v.iter().map(|x| e.sum(x)).collect::<Vec<_>>().iter().collect::<Vec<_>>());
     let np = e.constant(&vec![u128::from_u64(n as u64); k]);
     let cx = mitsu_mpc_ops::div_trunc(e, &sums_x, wmax + lg(n), &np, lg(n) + 1, "a regressor's mean").map_err(mpc)?;
     let mut xs: Vec<A<E>> = vec![ones];
     for j in 0..k {
         let cj = e.gather(&cx, &vec![j as u32; n]);
-        xs.push(e.sub(&c.v[j], &cj));
+        xs.push(e.sub(&v[j], &cj));
     }
     let xall = e.concat(&xs.iter().collect::<Vec<_>>());
+    // the decrement below which Newton has converged: 2^-40, or the floor the coefficients'
+    // G fraction bits set on a wide column (its last bit moves the decrement by about
+    // n 2^(2w - 2G)), which would otherwise keep it iterating until MAX_ITER
+    let stop: i128 = (-40i128).max(lg(n) as i128 + 2 * wmax as i128 - 2 * G as i128 + 4);
     let mut gamma = e.constant(&vec![u128::ZERO; p]);
     let wd = 2 * p + 1;
     let mut last = None;
@@ -164,7 +181,7 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
         let delta = a.gather(e, &(0..p).map(|i| (i * wd + p) as u32).collect::<Vec<_>>());
         // Newton decrement g' delta
         let gd = g.mul(e, &delta).map_err(mpc)?.total(e).map_err(mpc)?;
-        let small = e.msb(&e.add_public(&gd.e, &[u128::from_u64(40)]), 16).map_err(mpc)?;
+        let small = e.msb(&e.add_public(&gd.e, &[u128::from_i128(-stop)]), 16).map_err(mpc)?;
         let small: A<E> = e.bits2a(&small).map_err(mpc)?;
         let conv = e.add(&small, &gd.z);
         let (df, over) = to_fixed(e, &delta, G)?;
@@ -217,7 +234,12 @@ pub(crate) fn logit<E: Engine>(e: &mut E, c: &Cols<E>, out: &mut Outputs<E>) -> 
     out.push("iterations", Flt::constant(e, &[iterations as f64]));
     out.push("log_likelihood", llf);
     for j in 0..p {
-        let (name, s) = if j == 0 { ("const".to_string(), 1.0) } else { (c.names[j - 1].clone(), c.scale(j - 1)) };
+        let (name, s) = if j == 0 {
+            ("const".to_string(), 1.0)
+        } else {
+            // one shifted unit is 2^shift encoded units
+            (c.names[j - 1].clone(), c.scale(j - 1) / 2f64.powi(dropped[j - 1] as i32))
+        };
         // coefficients are per encoded unit: the analyst multiplies by the scale
         out.push_div(format!("coef.{name}"), coef.slice(e, j..j + 1), 1.0 / s);
         out.push_div(format!("se.{name}"), se.slice(e, j..j + 1), 1.0 / s);
