@@ -43,6 +43,9 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,
+            // beyond 2^53 a JSON reader holding numbers as float64 (JavaScript, many tools)
+            // would round an integer: it is written as a string of its digits
+            Value::Int(v) if v.unsigned_abs() > 1 << 53 => serde_json::json!(self.to_string()),
             // exact at any width: the number's own digits, not a float64 or i64 cast
             Value::Int(_) | Value::Dec(..) => serde_json::from_str::<serde_json::Number>(&self.to_string())
                 .map(serde_json::Value::Number)
