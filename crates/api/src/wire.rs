@@ -397,6 +397,10 @@ pub struct StatsRequest {
     /// PCA of the correlation rather than the covariance matrix.
     #[serde(default)]
     pub standardize: bool,
+    /// `two-sided` (the default), `less` or `greater`: the alternative hypothesis of ttest, ztest,
+    /// mannwhitney and wilcoxon. Applied to the opened statistic on the analyst's machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<String>,
 }
 
 /// The benchmark operations `mitsu bench --processes` measures between party processes.

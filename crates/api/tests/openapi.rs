@@ -148,6 +148,7 @@ fn stats_full() -> StatsRequest {
         weights: Some("w".into()),
         trim: Some(0.1),
         standardize: true,
+        alternative: Some("less".into()),
     }
 }
 

@@ -75,6 +75,10 @@ pub struct StatsArgs {
     /// PCA of the correlation matrix.
     #[arg(long)]
     standardize: bool,
+    /// The alternative hypothesis of ttest, ztest, mannwhitney and wilcoxon: two-sided (the
+    /// default), less or greater.
+    #[arg(long)]
+    alternative: Option<String>,
     /// table, json or csv (statistic,value lines; what was opened on stderr).
     #[arg(long, default_value = "table")]
     format: String,
@@ -178,7 +182,10 @@ pub fn run(a: StatsArgs) -> Result<()> {
         weights: a.weights,
         trim: a.trim,
         standardize: a.standardize,
+        alternative: a.alternative,
     };
+    // a wrong --alternative is found before the parties compute anything
+    mitsu_stats::finish::check_alternative(&req)?;
     let c = mitsu_client::Client::load(&client)?.with_project(a.project.clone());
     let t = std::time::Instant::now();
     let r = c.stats(&req)?;

@@ -136,6 +136,12 @@ fn statistics_over_party_processes() {
     assert!(e.contains("grouping column \"s4\" has") && e.contains("exactly two"), "{e}");
     let e = err(&["ols", "--from", "lab", "--y", "progression", "--x", "s1,s1"]);
     assert!(e.contains("singular design matrix") && e.contains("s1"), "{e}");
+    let e = err(&["mean", "--from", "clinic", "--column", "bmi", "--alternative", "less"]);
+    assert!(e.contains("--alternative applies to ttest, ztest, mannwhitney and wilcoxon"), "{e}");
+    let e = err(&["ttest", "--from", "clinic", "--column", "bmi", "--alternative", "bigger"]);
+    assert!(e.contains("two-sided, less or greater"), "{e}");
+    let v = json(&["ttest", "--from", "clinic", "--column", "bmi", "--mu", "26", "--alternative", "greater"]);
+    assert!(v["ci_high"].is_null() && v["undefined"]["ci_high"].is_string(), "{v}");
     let e = err(&["frobnicate", "--from", "lab"]);
     assert!(e.contains("unknown statistics function \"frobnicate\""), "{e}");
     let e = err(&["ttest", "--from", "SELECT bmi FROM clinic WHERE bmi > 100", "--column", "bmi"]);

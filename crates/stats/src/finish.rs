@@ -14,6 +14,46 @@ fn num(x: f64) -> Value {
 
 /// Marks `fields` of `o` as undefined: null, and the reason in `o.undefined` (a statistic that
 /// does not exist for these data is never shown as a number, nor as a null without a reason).
+/// The alternative hypothesis of a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Alt {
+    TwoSided,
+    Less,
+    Greater,
+}
+
+/// `--alternative`, checked against the function: only the two-group and paired tests take one.
+pub fn check_alternative(req: &Request) -> Result<(), StatsError> {
+    alternative(req).map(|_| ())
+}
+
+fn alternative(req: &Request) -> Result<Alt, StatsError> {
+    let alt = match req.alternative.as_deref() {
+        None | Some("two-sided") => return Ok(Alt::TwoSided),
+        Some("less") => Alt::Less,
+        Some("greater") => Alt::Greater,
+        Some(other) => {
+            return Err(StatsError::Invalid(format!("--alternative is two-sided, less or greater, not {other:?}")));
+        }
+    };
+    if !["ttest", "ztest", "mannwhitney", "wilcoxon"].contains(&req.function.as_str()) {
+        return Err(StatsError::Invalid(format!(
+            "--alternative applies to ttest, ztest, mannwhitney and wilcoxon, not {}",
+            req.function
+        )));
+    }
+    Ok(alt)
+}
+
+/// p-value of a statistic whose null distribution has survival function `sf` (symmetric).
+fn p_of(alt: Alt, x: f64, sf: impl Fn(f64) -> f64) -> f64 {
+    match alt {
+        Alt::TwoSided => (2.0 * sf(x.abs())).min(1.0),
+        Alt::Greater => sf(x),
+        Alt::Less => sf(-x),
+    }
+}
+
 fn undefined(o: &mut Value, fields: &[&str], reason: &str) {
     for f in fields {
         o[*f] = Value::Null;
@@ -83,13 +123,14 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
     if !(conf > 0.0 && conf < 1.0) {
         return Err(StatsError::Invalid(format!("confidence {conf} is not between 0 and 1")));
     }
+    let alt = alternative(req)?;
     match f.id {
         Id::Ztest => {
             let md = get(v, "mean_diff")?;
             let se = get(v, "se")?;
             let z = md / se;
             let mut o =
-                json!({"z": num(z), "p_value": num(2.0 * dist::norm_sf(z.abs())), "mean_diff": num(md), "se": num(se)});
+                json!({"z": num(z), "p_value": num(p_of(alt, z, dist::norm_sf)), "mean_diff": num(md), "se": num(se)});
             sizes(req, v, &mut o)?;
             Ok(o)
         }
@@ -106,11 +147,18 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             let (n1, n2) = (get(v, "n.0")?, get(v, "n.1")?);
             let u1 = get(v, "u")?;
             let n = n1 + n2;
-            let u = u1.max(n1 * n2 - u1);
+            // as scipy: the U of the first group against `greater`, of the second against
+            // `less`, the larger against two-sided, with the continuity correction
+            let u = match alt {
+                Alt::Greater => u1,
+                Alt::Less => n1 * n2 - u1,
+                Alt::TwoSided => u1.max(n1 * n2 - u1),
+            };
             let s = (n1 * n2 / 12.0 * ((n + 1.0) - get(v, "tie_term")? / (n * (n - 1.0)))).sqrt();
             let z = (u - n1 * n2 / 2.0 - 0.5) / s;
+            let p = if alt == Alt::TwoSided { 2.0 * dist::norm_sf(z) } else { dist::norm_sf(z) };
             Ok(
-                json!({"u": num(u1), "statistic": num(u1), "p_value": num((2.0 * dist::norm_sf(z)).clamp(0.0, 1.0)), "n": [n1, n2], "groups": req.groups}),
+                json!({"u": num(u1), "statistic": num(u1), "p_value": num(p.clamp(0.0, 1.0)), "n": [n1, n2], "groups": req.groups}),
             )
         }
         Id::Kruskal => {
@@ -125,11 +173,12 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             let n = get(v, "n")?;
             let rp = get(v, "r_plus")?;
             let rm = n * (n + 1.0) / 2.0 - rp;
-            let t = rp.min(rm);
+            // two-sided: the smaller rank sum; one-sided, as scipy: the positive ranks' sum
+            let t = if alt == Alt::TwoSided { rp.min(rm) } else { rp };
             let se = ((n * (n + 1.0) * (2.0 * n + 1.0) - 0.5 * get(v, "tie_term")?) / 24.0).sqrt();
             let z = (t - n * (n + 1.0) / 4.0) / se;
             Ok(json!({"statistic": num(t), "r_plus": num(rp), "r_minus": num(rm), "z": num(z),
-                "p_value": num((2.0 * dist::norm_sf(z.abs())).min(1.0)), "n": n, "zeros": get(v, "zeros")?}))
+                "p_value": num(p_of(alt, z, dist::norm_sf)), "n": n, "zeros": get(v, "zeros")?}))
         }
         Id::Wmean => {
             if get(v, "zero_weight")? != 0.0 {
@@ -211,12 +260,19 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 (get(v, "se")?, get(v, "n")? - 1.0)
             };
             let t = md / se;
-            let crit = dist::t_isf((1.0 - conf) / 2.0, df);
+            let p = if alt == Alt::TwoSided { dist::t_two_sided(t, df) } else { p_of(alt, t, |x| dist::t_sf(x, df)) };
+            let crit = dist::t_isf(if alt == Alt::TwoSided { (1.0 - conf) / 2.0 } else { 1.0 - conf }, df);
             let mut o = json!({
-                "t": num(t), "df": num(df), "p_value": num(dist::t_two_sided(t, df)), "mean_diff": num(md),
+                "t": num(t), "df": num(df), "p_value": num(p), "mean_diff": num(md),
                 "se": num(se), "ci_low": num(md - crit * se), "ci_high": num(md + crit * se), "confidence": conf,
             });
             sizes(req, v, &mut o)?;
+            // a one-sided interval is open on one end, as scipy's (-inf or inf there)
+            match alt {
+                Alt::Less => undefined(&mut o, &["ci_low"], "the interval against `less` has no lower end"),
+                Alt::Greater => undefined(&mut o, &["ci_high"], "the interval against `greater` has no upper end"),
+                Alt::TwoSided => {}
+            }
             if se == 0.0 {
                 let why = "the values do not vary (the standard error is 0)";
                 undefined(&mut o, &["t", "p_value", "ci_low", "ci_high"], why);

@@ -156,6 +156,18 @@ def main():
     case("ttest welch with NULLs", "gen.csv",
          {"function": "ttest", "column": "nulls", "by": "two", "groups": ["x", "y"], "welch": True},
          ttest_fields(r, xs.mean() - ys.mean()))
+    # one-sided alternatives, as scipy computes them (the interval is open on one end)
+    for alt in ["less", "greater"]:
+        r = stats.ttest_ind(m, f_, alternative=alt)
+        fields = ttest_fields(r, m.mean() - f_.mean())
+        fields.pop("ci_low" if alt == "less" else "ci_high")
+        case(f"ttest two-sample {alt}", "clinic_patients.csv",
+             {"function": "ttest", "column": "bmi", "by": "sex", "groups": ["M", "F"], "alternative": alt},
+             fields, protocol=(alt == "less"))
+    r = stats.ttest_1samp(a, 26.0, alternative="greater")
+    case("ttest one-sample greater", "clinic_patients.csv",
+         {"function": "ttest", "column": "bmi", "mu": 26.0, "alternative": "greater"},
+         {"t": fnum(r.statistic), "p_value": fnum(r.pvalue)})
     r = stats.ttest_rel(lab["s1"], lab["s2"])
     case("ttest paired", "lab_results.csv", {"function": "ttest", "paired": True, "columns": ["s1", "s2"]},
          ttest_fields(r, (lab["s1"] - lab["s2"]).mean()))
@@ -289,6 +301,11 @@ def more(g, clinic, lab, cancer, ins):
     r = stats.mannwhitneyu(m, f_, method="asymptotic")
     case("mannwhitney", "clinic_patients.csv", {"function": "mannwhitney", "column": "bmi", "by": "sex", "groups": ["M", "F"]},
          {"u": fnum(r.statistic), "p_value": fnum(r.pvalue), "n": [len(m), len(f_)]}, protocol=True)
+    for alt in ["less", "greater"]:
+        r = stats.mannwhitneyu(m, f_, method="asymptotic", alternative=alt)
+        case(f"mannwhitney {alt}", "clinic_patients.csv",
+             {"function": "mannwhitney", "column": "bmi", "by": "sex", "groups": ["M", "F"], "alternative": alt},
+             {"u": fnum(r.statistic), "p_value": fnum(r.pvalue)})
     xs, ys = g[g.two == "x"]["ties"], g[g.two == "y"]["ties"]
     r = stats.mannwhitneyu(xs, ys, method="asymptotic")
     case("mannwhitney heavy ties", "gen.csv", {"function": "mannwhitney", "column": "ties", "by": "two", "groups": ["x", "y"]},
@@ -303,6 +320,11 @@ def more(g, clinic, lab, cancer, ins):
                                              "from": "SELECT s1, s2 + 60 AS s2 FROM t"},
          {"statistic": fnum(r.statistic), "p_value": fnum(r.pvalue),
           "n": int((lab["s1"] != lab["s2"] + 60).sum())}, protocol=True)
+    for alt in ["less", "greater"]:
+        r = stats.wilcoxon(lab["s1"], lab["s2"] + 60, method="approx", alternative=alt)
+        case(f"wilcoxon lab {alt}", "lab_results.csv", {"function": "wilcoxon", "columns": ["s1", "s2"],
+                                                        "from": "SELECT s1, s2 + 60 AS s2 FROM t", "alternative": alt},
+             {"statistic": fnum(r.statistic), "p_value": fnum(r.pvalue)})
     dz = g["ties"] - g["ties2"]
     r = stats.wilcoxon(g["ties"], g["ties2"], method="approx")
     case("wilcoxon zeros and ties", "gen.csv", {"function": "wilcoxon", "columns": ["ties", "ties2"]},
@@ -314,6 +336,11 @@ def more(g, clinic, lab, cancer, ins):
     z, pv = ztest(clinic["bmi"], value=26.0)
     case("ztest one-sample", "clinic_patients.csv", {"function": "ztest", "column": "bmi", "mu": 26.0},
          {"z": fnum(z), "p_value": fnum(pv), "n": len(clinic)})
+    for alt, sm_alt in [("less", "smaller"), ("greater", "larger")]:
+        z, pv = ztest(m, f_, alternative=sm_alt)
+        case(f"ztest two-sample {alt}", "clinic_patients.csv",
+             {"function": "ztest", "column": "bmi", "by": "sex", "groups": ["M", "F"], "alternative": alt},
+             {"z": fnum(z), "p_value": fnum(pv)})
     z, pv = ztest(m, f_)
     case("ztest two-sample", "clinic_patients.csv", {"function": "ztest", "column": "bmi", "by": "sex", "groups": ["M", "F"]},
          {"z": fnum(z), "p_value": fnum(pv)})
