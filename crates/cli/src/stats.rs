@@ -132,6 +132,60 @@ fn number_text(n: &serde_json::Number) -> String {
     format!("{x:.10}")
 }
 
+/// The coefficient table of an OLS or logit answer (estimate, std. error, t or z, p, interval),
+/// taking its parts out of `v` so that the rest prints as lines. None for other answers.
+fn coefficient_table(v: &mut serde_json::Value) -> Option<String> {
+    let o = v.as_object_mut()?;
+    let coef = o.get("coefficients")?.as_object()?.clone();
+    o.get("std_errors")?.as_object()?;
+    let (stat_key, stat_name, p_name) = if o.contains_key("t_values") {
+        ("t_values", "t value", "Pr(>|t|)")
+    } else {
+        ("z_values", "z value", "Pr(>|z|)")
+    };
+    let conf = o.get("confidence").and_then(serde_json::Value::as_f64).unwrap_or(0.95);
+    let (lo_name, hi_name) = (format!("[{}", pct((1.0 - conf) / 2.0)), format!("{}]", pct(1.0 - (1.0 - conf) / 2.0)));
+    let cell = |part: &str, term: &str, i: Option<usize>| -> String {
+        let x = o.get(part).and_then(|m| m.get(term));
+        let x = match i {
+            Some(i) => x.and_then(|a| a.get(i)),
+            None => x,
+        };
+        match x.and_then(|x| x.as_number()) {
+            Some(n) => number_text(n),
+            // withheld: the reason is in `undefined`, printed below
+            None => "—".into(),
+        }
+    };
+    let rows: Vec<Vec<String>> = coef
+        .keys()
+        .map(|term| {
+            vec![
+                term.clone(),
+                cell("coefficients", term, None),
+                cell("std_errors", term, None),
+                cell(stat_key, term, None),
+                cell("p_values", term, None),
+                cell("conf_int", term, Some(0)),
+                cell("conf_int", term, Some(1)),
+            ]
+        })
+        .collect();
+    let head = ["term", "estimate", "std. error", stat_name, p_name, &lo_name, &hi_name];
+    let mut align = [crate::Align::Right; 7];
+    align[0] = crate::Align::Left;
+    let text = crate::render::table(&head, &align, &rows, 0);
+    for k in ["coefficients", "std_errors", stat_key, "p_values", "conf_int", "confidence"] {
+        o.remove(k);
+    }
+    Some(text)
+}
+
+fn pct(x: f64) -> String {
+    let s = format!("{:.3}", x * 100.0);
+    format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
 /// Flattens a JSON answer to aligned `path  value` lines.
 fn lines(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
     match v {
@@ -208,6 +262,13 @@ pub fn run(a: StatsArgs) -> Result<()> {
             eprintln!("  the query revealed: {l}");
         }
         return Ok(());
+    }
+    // a regression's coefficients as R and statsmodels print them, one row per term
+    let mut rest = r.value.clone();
+    if let Some(t) = coefficient_table(&mut rest) {
+        println!("{t}\n");
+        out.clear();
+        lines("", &rest, &mut out);
     }
     // keys are column names and group labels, in any script: aligned by display width
     let rows: Vec<Vec<String>> = out.into_iter().map(|(k, v)| vec![k, v]).collect();

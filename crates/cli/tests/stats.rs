@@ -99,6 +99,15 @@ fn statistics_over_party_processes() {
         assert!(!log.contains("differ from EXPLAIN"), "{log}");
     }
 
+    // a regression prints its coefficient table as R and statsmodels do
+    let out = d.run(&["stats", "ols", "--from", "lab", "--y", "progression", "--x", "s5,s1"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for h in ["term", "estimate", "std. error", "t value", "Pr(>|t|)", "[2.5%", "97.5%]", "r_squared"] {
+        assert!(text.contains(h), "{h}: {text}");
+    }
+    let s5 = text.lines().find(|l| l.trim_start().starts_with("s5")).unwrap_or_else(|| panic!("{text}"));
+    assert!(s5.contains("e-"), "a tiny p-value in scientific notation: {s5}");
     // a small p-value reads as R prints it, never as 0.0000000000; counts are integers
     let out = d.run(&["stats", "corr", "--from", "lab", "--columns", "s5,progression"]);
     let text = stdout(&out);

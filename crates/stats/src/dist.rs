@@ -184,6 +184,20 @@ pub fn chi2_sf(x: f64, k: f64) -> f64 {
     gamma_q(k / 2.0, x / 2.0)
 }
 
+/// The z with P(Z > z) = p for the standard normal (bisection; p in (0, 1)).
+pub fn norm_isf(p: f64) -> f64 {
+    let (mut lo, mut hi) = (-40.0, 40.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if norm_sf(mid) > p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
 /// P(Z > z) for the standard normal.
 pub fn norm_sf(z: f64) -> f64 {
     if z < 0.0 {

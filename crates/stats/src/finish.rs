@@ -208,6 +208,8 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
         Id::Logit => {
             let names: Vec<String> = std::iter::once("const".to_string()).chain(req.x.iter().cloned()).collect();
             let (mut c, mut se, mut z, mut p) = (Map::new(), Map::new(), Map::new(), Map::new());
+            let crit = dist::norm_isf((1.0 - conf) / 2.0);
+            let mut ci = Map::new();
             for name in &names {
                 let b = get(v, &format!("coef.{name}"))?;
                 let s = get(v, &format!("se.{name}"))?;
@@ -215,9 +217,12 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 se.insert(name.clone(), num(s));
                 z.insert(name.clone(), num(b / s));
                 p.insert(name.clone(), num(2.0 * dist::norm_sf((b / s).abs())));
+                ci.insert(name.clone(), json!([num(b - crit * s), num(b + crit * s)]));
             }
-            Ok(json!({"coefficients": c, "std_errors": se, "z_values": z, "p_values": p,
-                "log_likelihood": num(get(v, "log_likelihood")?), "n": get(v, "n")?, "iterations": get(v, "iterations")? as u64}))
+            Ok(
+                json!({"coefficients": c, "std_errors": se, "z_values": z, "p_values": p, "conf_int": ci, "confidence": conf,
+                "log_likelihood": num(get(v, "log_likelihood")?), "n": get(v, "n")?, "iterations": get(v, "iterations")? as u64}),
+            )
         }
         Id::Pca => {
             let cols = &req.columns;
@@ -351,6 +356,8 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             let k = req.x.len() as f64;
             let df = n - k - 1.0;
             let (mut c, mut se, mut t, mut p) = (Map::new(), Map::new(), Map::new(), Map::new());
+            let crit = if df > 0.0 { dist::t_isf((1.0 - conf) / 2.0, df) } else { f64::NAN };
+            let mut ci = Map::new();
             for name in &names {
                 let b = get(v, &format!("coef.{name}"))?;
                 let s = get(v, &format!("se.{name}"))?;
@@ -358,6 +365,7 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
                 se.insert(name.clone(), num(s));
                 t.insert(name.clone(), num(b / s));
                 p.insert(name.clone(), num(dist::t_two_sided(b / s, df)));
+                ci.insert(name.clone(), json!([num(b - crit * s), num(b + crit * s)]));
             }
             let r2 = r_squared(v)?;
             let omr2 = one_minus_r2(v)?;
@@ -366,20 +374,21 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             let mut o = json!({
                 "coefficients": c, "std_errors": se, "t_values": t, "p_values": p, "r_squared": num(r2),
                 "adj_r_squared": num(adj), "f": num(fv), "f_p_value": num(dist::f_sf(fv, k, df)), "n": n, "df_resid": df,
+                "conf_int": ci, "confidence": conf,
             });
             let y_constant = flag(v, "y_constant");
             if y_constant {
                 undefined(&mut o, &["r_squared", "adj_r_squared"], "the response is constant");
             }
             if let Some(why) = residual_undefined(v)? {
-                for part in ["std_errors", "t_values", "p_values"] {
+                for part in ["std_errors", "t_values", "p_values", "conf_int"] {
                     let fields: Vec<&str> = names.iter().map(String::as_str).collect();
                     undefined(&mut o[part], &fields, &why);
                 }
                 undefined(&mut o, &["f", "f_p_value"], &why);
             }
             if flag(v, "cst_imprecise") {
-                for part in ["coefficients", "t_values", "p_values"] {
+                for part in ["coefficients", "t_values", "p_values", "conf_int"] {
                     undefined(&mut o[part], &["const"], IMPRECISE_INTERCEPT);
                 }
             }

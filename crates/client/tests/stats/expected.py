@@ -215,6 +215,7 @@ def main():
             "std_errors": {k: fnum(res.bse[k]) for k in names},
             "t_values": {k: fnum(res.tvalues[k]) for k in names},
             "p_values": {k: fnum(res.pvalues[k]) for k in names},
+            "conf_int": {k: [fnum(res.conf_int().loc[k, 0]), fnum(res.conf_int().loc[k, 1])] for k in names},
             "r_squared": fnum(res.rsquared), "adj_r_squared": fnum(res.rsquared_adj), "f": fnum(res.fvalue),
             "n": len(d)}, protocol=protocol)
     ols(lab, "progression", ["s1", "s2", "s3", "s4", "s5", "s6"], "ols lab (collinear s1, s2)", protocol=True)
@@ -376,6 +377,7 @@ def more(g, clinic, lab, cancer, ins):
             "std_errors": {k: fnum(res.bse[k]) for k in names},
             "z_values": {k: fnum(res.tvalues[k]) for k in names},
             "p_values": {k: fnum(res.pvalues[k]) for k in names},
+            "conf_int": {k: [fnum(res.conf_int().loc[k, 0]), fnum(res.conf_int().loc[k, 1])] for k in names},
             "log_likelihood": fnum(res.llf), "n": len(dd)}, tol=ITER, protocol=protocol)
     logit(screening, "screening_results.csv", "target", ["worst texture", "worst smoothness", "symmetry error"],
           "logit screening", protocol=True)
