@@ -111,13 +111,14 @@ fn long_label(s: &str) -> String {
 }
 
 /// Decimal places inference gives a real column: the fewest that hold every value exactly, at
-/// most 6, or more for columns of small numbers so that the largest keeps 6 significant digits.
-/// (Six keeps products and variances within what SQL computes exactly; see `docs/data.md`.)
+/// most 6, or more for columns of small numbers so that the largest keeps 9 significant digits
+/// (a probability in [0, 1] gets 9 places). Six keep products and variances of large numbers
+/// within what SQL computes exactly; see docs/deployment.md.
 fn real_scale(cells: &[(u64, &str)]) -> (u32, bool) {
     let parts: Vec<(String, i64)> = cells.iter().filter_map(|(_, s)| decompose(s)).map(|(_, d, e)| (d, e)).collect();
     let exact = parts.iter().map(|(d, e)| if d.is_empty() { 0 } else { (-e).max(0) }).max().unwrap_or(0);
     let magnitude = parts.iter().filter(|(d, _)| !d.is_empty()).map(|(d, e)| d.len() as i64 - 1 + e).max().unwrap_or(0);
-    let cap = (5 - magnitude).clamp(6, 30);
+    let cap = (8 - magnitude).clamp(6, 30);
     let scale = exact.min(cap) as u32;
     (scale, exact > cap)
 }
@@ -483,9 +484,9 @@ mod tests {
         let p = write("floats", "x,tiny,r\n1234.5678901234567,0.0000123456789,NA\n0.1,1.5e-7,2.5\n1e-05,0,NaN\n");
         let t = read_csv(&p, None, None).unwrap();
         let k: Vec<&Kind> = t.schema.columns.iter().map(|c| &c.kind).collect();
-        assert_eq!(k, vec![&Kind::Real { scale: 6 }, &Kind::Real { scale: 10 }, &Kind::Decimal { scale: 1 }]);
+        assert_eq!(k, vec![&Kind::Real { scale: 6 }, &Kind::Real { scale: 13 }, &Kind::Decimal { scale: 1 }]);
         assert_eq!(t.columns[0].values, vec![1_234_567_890, 100_000, 10], "rounded half away from zero");
-        assert_eq!(t.columns[1].values, vec![123_457, 1_500, 0]);
+        assert_eq!(t.columns[1].values, vec![123_456_789, 1_500_000, 0], "small numbers keep their digits");
         assert_eq!(t.columns[2].values, vec![0, 25, 0]);
         assert_eq!(t.columns[2].valid, Some(vec![false, true, false]), "NA and NaN are NULL");
         assert!(t.schema.columns[2].nullable && !t.schema.columns[0].nullable);

@@ -18,7 +18,8 @@ fn dir() -> PathBuf {
 }
 
 fn table(file: &str) -> Tables {
-    let path = if file == "gen.csv" { dir().join("stats/data").join(file) } else { dir().join("sql/data").join(file) };
+    let generated = ["gen.csv", "magnitudes.csv"].contains(&file);
+    let path = if generated { dir().join("stats/data").join(file) } else { dir().join("sql/data").join(file) };
     let first = std::fs::read_to_string(&path).unwrap().lines().next().unwrap().split(',').next().unwrap().to_string();
     let t = read_csv(&path, None, Some(&first)).unwrap();
     Tables(BTreeMap::from([("t".to_string(), t)]))

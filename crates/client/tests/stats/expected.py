@@ -57,6 +57,62 @@ def gen():
     return pd.read_csv(os.path.join(DATA, "gen.csv"))
 
 
+def magnitudes():
+    """Columns as real exports have them, written as pandas writes float64 (17 digits): values up
+    to 10^9 with 6 decimals, probabilities in [0, 1], and values below 10^-3."""
+    rng = np.random.default_rng(20261202)
+    n = 300
+    big = rng.uniform(0, 1e9, n).round(6)
+    p = rng.uniform(0, 1, n)
+    tiny = rng.uniform(0, 1e-3, n)
+    g = np.where(rng.uniform(size=n) < 0.5, "a", "b")
+    g3 = rng.choice(["x", "y", "z"], n)
+    eta = -1 + 1.5e-9 * big + 1.2 * p
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(int)
+    df = pd.DataFrame({"id": [f"M{i:03d}" for i in range(n)], "big": big, "p": p, "tiny": tiny, "g": g,
+                       "g3": g3, "y": y})
+    df.to_csv(os.path.join(DATA, "magnitudes.csv"), index=False)
+    return pd.read_csv(os.path.join(DATA, "magnitudes.csv"))
+
+
+def magnitude_cases(m):
+    f = "magnitudes.csv"
+    cols = ["big", "p", "tiny"]
+    case("magnitudes describe", f, {"function": "describe", "columns": cols},
+         {"columns": {c: describe(m[c]) for c in cols}}, protocol=True)
+    for c in ["big", "p"]:
+        a, b = m[m.g == "a"][c], m[m.g == "b"][c]
+        r = stats.ttest_ind(a, b, equal_var=False)
+        case(f"magnitudes welch {c}", f, {"function": "ttest", "column": c, "by": "g", "groups": ["a", "b"],
+                                          "welch": True}, ttest_fields(r, a.mean() - b.mean()))
+    corr = m[cols].corr()
+    case("magnitudes corr", f, {"function": "corr", "columns": cols},
+         {"matrix": {a: {b: fnum(corr.loc[a, b]) for b in cols} for a in cols}})
+    res = sm.OLS(m["big"], sm.add_constant(m[["p", "tiny"]])).fit()
+    names = ["const", "p", "tiny"]
+    case("magnitudes ols", f, {"function": "ols", "y": "big", "x": ["p", "tiny"]}, {
+        "coefficients": {k: fnum(res.params[k]) for k in names},
+        "std_errors": {k: fnum(res.bse[k]) for k in names},
+        "r_squared": fnum(res.rsquared)}, protocol=True)
+    r = stats.linregress(m["tiny"], m["big"])
+    case("magnitudes linregress", f, {"function": "linregress", "y": "big", "x": ["tiny"]},
+         {"slope": fnum(r.slope), "intercept": fnum(r.intercept), "rvalue": fnum(r.rvalue), "stderr": fnum(r.stderr)})
+    r = stats.f_oneway(*[m[m.g3 == l]["big"] for l in ["x", "y", "z"]])
+    case("magnitudes anova", f, {"function": "anova", "column": "big", "by": "g3", "groups": ["x", "y", "z"]},
+         {"f": fnum(r.statistic), "p_value": fnum(r.pvalue)})
+    r = stats.spearmanr(m["big"], m["tiny"])
+    case("magnitudes spearman", f, {"function": "spearman", "columns": ["big", "tiny"]},
+         {"r": fnum(r.statistic), "p_value": fnum(r.pvalue)})
+    r = stats.mannwhitneyu(m[m.g == "a"]["p"], m[m.g == "b"]["p"], method="asymptotic")
+    case("magnitudes mannwhitney", f, {"function": "mannwhitney", "column": "p", "by": "g", "groups": ["a", "b"]},
+         {"u": fnum(r.statistic), "p_value": fnum(r.pvalue)})
+    res = sm.Logit(m["y"], sm.add_constant(m[["big", "p"]])).fit(disp=0, tol=1e-12, maxiter=100)
+    names = ["const", "big", "p"]
+    case("magnitudes logit", f, {"function": "logit", "y": "y", "x": ["big", "p"]}, {
+        "coefficients": {k: fnum(res.params[k]) for k in names},
+        "std_errors": {k: fnum(res.bse[k]) for k in names}}, tol=ITER, protocol=True)
+
+
 def load(name):
     return pd.read_csv(os.path.join(SQLDATA, name))
 
@@ -223,6 +279,7 @@ def main():
     ols(ins, "lncoins", ["mdvis", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp"], "ols insurer")
     ols(cancer, "mean area", ["mean radius", "mean texture", "mean smoothness"], "ols cancer")
     more(g, clinic, lab, cancer, ins)
+    magnitude_cases(magnitudes())
     for c in cases:
         if c["table"] is None:
             c["table"] = {"ols lab (collinear s1, s2)": "lab_results.csv", "ols gen": "gen.csv",

@@ -134,7 +134,11 @@ impl Binder<'_> {
                         self.note_bits(nb + FRAC + 2, &text)?;
                         if func == AggFn::VarSamp {
                             if 2 * d > MAX_DECIMALS {
-                                return Err(QueryError::Invalid(format!("{text}: too many decimal places")));
+                                return Err(QueryError::Invalid(format!(
+                                    "{text}: the variance of a number with {d} decimal places would have {}, more than \
+                                     {MAX_DECIMALS}; CAST the column to fewer (CAST(x AS DECIMAL(38, 6)))",
+                                    2 * d
+                                )));
                             }
                             let h = bound(m.checked_mul(m).and_then(|v| v.checked_mul(2 << FRAC)))?;
                             check(0, h, &text)?;
