@@ -141,7 +141,41 @@ pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsEr
             } else {
                 req.groups.len() as f64 - 1.0
             };
-            Ok(json!({"chi2": num(chi), "df": df, "p_value": num(dist::chi2_sf(chi, df)), "n": get(v, "n")?}))
+            let n = get(v, "n")?;
+            let mut o = json!({"chi2": num(chi), "df": df, "p_value": num(dist::chi2_sf(chi, df)), "n": n});
+            // the counts the test expects, from what it opened (the margins, or n): the observed
+            // cells stay secret (`crosstab` opens them)
+            if req.row.is_some() {
+                let rows: Vec<f64> =
+                    (0..req.groups.len()).map(|i| get(v, &format!("row.{i}"))).collect::<Result<_, _>>()?;
+                let cols: Vec<f64> =
+                    (0..req.col_groups.len()).map(|j| get(v, &format!("col.{j}"))).collect::<Result<_, _>>()?;
+                let mut ex = Map::new();
+                for (i, r) in req.groups.iter().enumerate() {
+                    let row: Map<String, Value> =
+                        req.col_groups.iter().zip(&cols).map(|(c, cj)| (c.clone(), num(rows[i] * cj / n))).collect();
+                    ex.insert(r.clone(), Value::Object(row));
+                }
+                o["expected"] = Value::Object(ex);
+                o["row_totals"] =
+                    Value::Object(req.groups.iter().cloned().zip(rows.iter().map(|x| json!(*x as u64))).collect());
+                o["col_totals"] =
+                    Value::Object(req.col_groups.iter().cloned().zip(cols.iter().map(|x| json!(*x as u64))).collect());
+            } else {
+                let k = req.groups.len();
+                let total: f64 = if req.expected.is_empty() { k as f64 } else { req.expected.iter().sum() };
+                let ex: Map<String, Value> = req
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .map(|(j, g)| {
+                        let pj = if req.expected.is_empty() { 1.0 } else { req.expected[j] };
+                        (g.clone(), num(n * pj / total))
+                    })
+                    .collect();
+                o["expected"] = Value::Object(ex);
+            }
+            Ok(o)
         }
         Id::Mannwhitney => {
             let (n1, n2) = (get(v, "n.0")?, get(v, "n.1")?);

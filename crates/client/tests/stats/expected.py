@@ -325,7 +325,10 @@ def more(g, clinic, lab, cancer, ins):
     r = stats.chi2_contingency(ct.values, correction=False)
     case("chisq independence", "gen.csv", {"function": "chisq", "row": "grp", "col": "two",
                                            "groups": ["a", "b", "c"], "col_groups": ["x", "y"]},
-         {"chi2": fnum(r.statistic), "df": int(r.dof), "p_value": fnum(r.pvalue), "n": len(gg)}, protocol=True)
+         {"chi2": fnum(r.statistic), "df": int(r.dof), "p_value": fnum(r.pvalue), "n": len(gg),
+          "expected": {a: {b: fnum(r.expected_freq[i][j]) for j, b in enumerate(["x", "y"])}
+                       for i, a in enumerate(["a", "b", "c"])},
+          "row_totals": {a: int(ct.values[i].sum()) for i, a in enumerate(["a", "b", "c"])}}, protocol=True)
     ct = pd.crosstab(g["ties"], g["ties2"])
     r = stats.chi2_contingency(ct.values, correction=False)
     lv = [str(v) for v in range(6)]
@@ -335,13 +338,15 @@ def more(g, clinic, lab, cancer, ins):
     obs = g["grp"].value_counts().sort_index().values
     r = stats.chisquare(obs)
     case("chisq goodness of fit", "gen.csv", {"function": "chisq", "column": "grp", "groups": ["a", "b", "c"]},
-         {"chi2": fnum(r.statistic), "df": 2, "p_value": fnum(r.pvalue), "n": int(obs.sum())})
+         {"chi2": fnum(r.statistic), "df": 2, "p_value": fnum(r.pvalue), "n": int(obs.sum()),
+          "expected": {l: fnum(obs.sum() / 3) for l in ["a", "b", "c"]}})
     p = np.array([0.1, 0.2, 0.2, 0.2, 0.2, 0.1])
     obs = g["ties"].value_counts().sort_index().values
     r = stats.chisquare(obs, p * obs.sum())
     case("chisq goodness of fit, expected", "gen.csv",
          {"function": "chisq", "column": "ties", "groups": lv, "expected": list(p)},
-         {"chi2": fnum(r.statistic), "df": 5, "p_value": fnum(r.pvalue), "n": int(obs.sum())})
+         {"chi2": fnum(r.statistic), "df": 5, "p_value": fnum(r.pvalue), "n": int(obs.sum()),
+          "expected": {l: fnum(p[i] * obs.sum()) for i, l in enumerate(lv)}})
 
     # rank statistics
     cc = ["s1", "s2", "s3"]
