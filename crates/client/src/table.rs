@@ -112,8 +112,8 @@ fn long_label(s: &str) -> String {
 
 /// Decimal places inference gives a real column: the fewest that hold every value exactly, at
 /// most 6, or more for columns of small numbers so that the largest keeps 9 significant digits
-/// (a probability in [0, 1] gets 9 places). Six keep products and variances of large numbers
-/// within what SQL computes exactly; see docs/deployment.md.
+/// (a probability in [0, 1] gets 9 places). SQL computes products and variances of up to 9
+/// places exactly; see docs/deployment.md.
 fn real_scale(cells: &[(u64, &str)]) -> (u32, bool) {
     let parts: Vec<(String, i64)> = cells.iter().filter_map(|(_, s)| decompose(s)).map(|(_, d, e)| (d, e)).collect();
     let exact = parts.iter().map(|(d, e)| if d.is_empty() { 0 } else { (-e).max(0) }).max().unwrap_or(0);

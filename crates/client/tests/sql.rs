@@ -170,3 +170,4 @@ slt!(unions, "union.test");
 slt!(cancer, "cancer.test");
 slt!(groups, "groups.test");
 slt!(edge, "edge.test");
+slt!(floats, "floats.test");

@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Binary fraction bits of results of division, AVG, VAR_SAMP, STDDEV_SAMP and percentiles.
 pub const FRAC: u32 = 32;
 /// Largest decimal scale a product may reach.
-pub const MAX_DECIMALS: u32 = 12;
+pub const MAX_DECIMALS: u32 = 18;
 /// No intermediate value may need more bits than this (Z_2^128 minus room for sorts and
 /// comparisons: a sort key of b bits over n rows needs b + log2(n) + 2 bits).
 pub const MAX_BITS: u32 = 100;

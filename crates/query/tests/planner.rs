@@ -84,7 +84,7 @@ fn names_types_and_positions() {
     assert!(err("SELECT x, COUNT(*) FROM t").contains("must appear in GROUP BY"));
     assert!(err("SELECT SUM(COUNT(*)) FROM t").contains("nested"));
     assert!(err("SELEC x FROM t").contains("SQL syntax error"));
-    assert!(err("SELECT x * 0.0001 * 0.0001 * 0.0001 * 0.001 FROM t").contains("decimal places"));
+    assert!(err("SELECT x * 0.0001 * 0.0001 * 0.0001 * 0.0001 * 0.001 FROM t").contains("decimal places"));
     // `*` leaves key columns out
     let q = plan("SELECT * FROM t", &Cat).unwrap();
     assert_eq!(q.names, ["x", "price", "sex", "day", "wide", "mean radius"]);

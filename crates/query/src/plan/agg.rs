@@ -136,7 +136,7 @@ impl Binder<'_> {
                             if 2 * d > MAX_DECIMALS {
                                 return Err(QueryError::Invalid(format!(
                                     "{text}: the variance of a number with {d} decimal places would have {}, more than \
-                                     {MAX_DECIMALS}; CAST the column to fewer (CAST(x AS DECIMAL(38, 6)))",
+                                     {MAX_DECIMALS}; CAST the column to fewer (CAST(x AS DECIMAL(38, 9)))",
                                     2 * d
                                 )));
                             }

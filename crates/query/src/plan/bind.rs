@@ -316,12 +316,22 @@ impl Binder<'_> {
         // COUNT(DISTINCT x) and percentiles need the rows of each group sorted by x; MIN and MAX
         // use that order when they name the same x, else a segmented running extremum
         let rank_based = |a: &&Agg| matches!(a.func, AggFn::CountDistinct | AggFn::Percentile(_));
-        let ordered: Option<Expr> = ctx
+        let key_bits: u32 = ctx.keys.iter().map(|(_, e)| component_bits(&e.ty)).sum::<u32>() + 1;
+        let mut ordered: Option<Expr> = ctx
             .aggs
             .iter()
             .find(rank_based)
             .or_else(|| ctx.aggs.iter().find(|a| a.func.ordered()))
             .and_then(|a| a.arg.clone());
+        // MIN and MAX need no sort by their argument (a segmented running extremum does): when
+        // it would make the sort key too wide (a 9-byte label and a 50-bit number), they go
+        // without, and only what needs the order (ranks) keeps it
+        if !ctx.aggs.iter().any(|a| rank_based(&a))
+            && let Some(o) = &ordered
+            && key_bits + component_bits(&o.ty) + lg(p.rows) + 3 > MAX_BITS
+        {
+            ordered = None;
+        }
         for a in ctx.aggs.iter().filter(rank_based) {
             let (o, arg) = (ordered.as_ref().expect("set above"), a.arg.as_ref().expect("an argument"));
             if o.text != arg.text {
@@ -336,7 +346,7 @@ impl Binder<'_> {
             }
         }
         // sort key of the grouping: the composite of the keys (and the ordered argument)
-        let mut kbits: u32 = ctx.keys.iter().map(|(_, e)| component_bits(&e.ty)).sum::<u32>() + 1;
+        let mut kbits = key_bits;
         if let Some(o) = &ordered {
             kbits += component_bits(&o.ty);
         }
