@@ -8,49 +8,16 @@ pub const MAX_DIGITS: usize = 36;
 /// exponent notation as spreadsheets and pandas write it (`1e5`, `1.5E-3`), exactly. `None` for
 /// anything else, and for numbers beyond [`MAX_DIGITS`] significant digits or decimal places.
 pub fn parse_decimal(s: &str) -> Option<(i128, u32)> {
-    let (neg, rest) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (num, exp) = match rest.find(['e', 'E']) {
-        Some(i) => {
-            let e = &rest[i + 1..];
-            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
-            if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            (&rest[..i], e.parse::<i64>().ok()?)
-        }
-        None => (rest, 0),
-    };
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    if int.is_empty() && frac.is_empty()
-        || !int.bytes().all(|b| b.is_ascii_digit())
-        || !frac.bytes().all(|b| b.is_ascii_digit())
-    {
+    let (neg, digits, exp) = decompose(s)?;
+    if digits.is_empty() {
+        return Some((0, 0));
+    }
+    // value = digits * 10^exp: an integer with appended zeros, or `digits` at scale -exp
+    let (total, scale) = if exp >= 0 { (digits.len() as i64 + exp, 0) } else { (digits.len() as i64, -exp) };
+    if total > MAX_DIGITS as i64 || scale > MAX_DIGITS as i64 {
         return None;
     }
-    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
-    let mut scale = frac.len() as i64 - exp;
-    while scale > 0 && digits.last() == Some(&b'0') {
-        digits.pop();
-        scale -= 1;
-    }
-    let significant = digits.iter().position(|&b| b != b'0').map_or(0, |i| digits.len() - i);
-    if scale < 0 {
-        if significant > 0 && significant as i64 - scale > MAX_DIGITS as i64 {
-            return None;
-        }
-        digits.extend(std::iter::repeat_n(b'0', (-scale) as usize));
-        scale = 0;
-    }
-    if significant > MAX_DIGITS || scale > MAX_DIGITS as i64 {
-        return None;
-    }
-    let mut m: i128 = 0;
-    for b in digits.iter().skip_while(|&&b| b == b'0') {
-        m = m * 10 + (b - b'0') as i128;
-    }
+    let m: i128 = digits.parse::<i128>().ok()? * 10i128.pow(exp.max(0) as u32);
     Some((if neg { -m } else { m }, scale as u32))
 }
 

@@ -124,6 +124,17 @@ fn schema_example() -> Schema {
     }
 }
 
+fn policy_full() -> TablePolicy {
+    TablePolicy {
+        allow_rows: true,
+        min_group_size: 5,
+        allow_order_statistics: true,
+        dp_epsilon: Some(1.0),
+        dp_delta: Some(1e-6),
+        max_jobs: Some(100),
+    }
+}
+
 fn stats_full() -> StatsRequest {
     StatsRequest {
         function: "ols".into(),
@@ -172,14 +183,7 @@ fn every_type_validates_against_its_schema_and_names_every_documented_field() {
         owner: "p".into(),
         rows: 9,
         schema: schema_example(),
-        policy: TablePolicy {
-            allow_rows: true,
-            min_group_size: 5,
-            allow_order_statistics: true,
-            dp_epsilon: Some(1.0),
-            dp_delta: Some(1e-6),
-            max_jobs: Some(100),
-        },
+        policy: policy_full(),
         party: 0,
     };
     check_full("Table", &t);
@@ -189,17 +193,7 @@ fn every_type_validates_against_its_schema_and_names_every_documented_field() {
         &BeginUpload { version: 1, schema: schema_example(), rows: 3, columns: 3, chunks_per_column: 1 },
     );
     check_full("ChangeJob", &ChangeJob { job: 5 });
-    check_full(
-        "TablePolicy",
-        &TablePolicy {
-            allow_rows: true,
-            min_group_size: 5,
-            allow_order_statistics: true,
-            dp_epsilon: Some(1.0),
-            dp_delta: Some(1e-6),
-            max_jobs: Some(100),
-        },
-    );
+    check_full("TablePolicy", &policy_full());
     check_full("SetPolicy", &SetPolicy { job: 5, policy: TablePolicy::default() });
     let acc = AccountView { name: "a".into(), role: Role::Auditor, created: 1_700_000_000, revoked: true };
     check_full("AccountView", &acc);
