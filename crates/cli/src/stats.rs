@@ -123,6 +123,10 @@ fn number_text(n: &serde_json::Number) -> String {
         return i.to_string();
     }
     let x = n.as_f64().unwrap_or(f64::NAN);
+    // a count or degrees of freedom that came as a float (198.0) reads as the integer it is
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        return format!("{}", x as i64);
+    }
     if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e15) {
         let s = format!("{x:.6e}");
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
@@ -196,6 +200,11 @@ fn lines(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
             }
         }
         serde_json::Value::Number(n) => out.push((prefix.to_string(), number_text(n))),
+        // group sizes and the like: the numbers as above, comma-separated
+        serde_json::Value::Array(xs) if !xs.is_empty() && xs.iter().all(serde_json::Value::is_number) => {
+            let parts: Vec<String> = xs.iter().filter_map(|x| x.as_number().map(number_text)).collect();
+            out.push((prefix.to_string(), parts.join(", ")));
+        }
         other => out.push((prefix.to_string(), other.to_string())),
     }
 }

@@ -114,6 +114,12 @@ fn statistics_over_party_processes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let p = text.lines().find(|l| l.contains("p_value") || l.contains(".p ")).unwrap_or_else(|| panic!("{text}"));
     assert!(p.contains("e-") && !p.contains("0.0000000000"), "{text}");
+    let out = d.run(&["stats", "ttest", "--from", "clinic", "--column", "bmi", "--by", "sex", "--groups", "M,F"]);
+    let text = stdout(&out);
+    let line =
+        |k: &str| text.lines().find(|l| l.split_whitespace().next() == Some(k)).unwrap_or_else(|| panic!("{text}"));
+    assert!(line("df").trim_end().ends_with(" 440"), "{text}");
+    assert!(line("n").contains("207, 235"), "group sizes as integers: {text}");
     let out = d.run(&["stats", "mean", "--from", "clinic", "--column", "bmi", "--format", "csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = stdout(&out);
