@@ -22,6 +22,12 @@ impl Catalog for Cat {
                 col("mean radius", Kind::Decimal { scale: 3 }, false, 20),
             ]),
             "u" => Schema::new(vec![col("id", Kind::Key, false, 96), col("y", Kind::Integer, false, 10)]),
+            // prefectures written out (15 bytes) and as a 2-byte code
+            "p" => Schema::new(vec![
+                col("pref", Kind::Category, false, 120),
+                col("code", Kind::Category, false, 16),
+                col("v", Kind::Integer, false, 20),
+            ]),
             _ => return Err(QueryError::Invalid(format!("no table {name:?}"))),
         };
         Ok(TableMeta { schema, rows: 1000 })
@@ -56,6 +62,19 @@ fn overflow_is_refused_naming_the_expression() {
     assert!(e.starts_with("ORDER BY … LIMIT sorts under MPC on one key made of its 2 item(s)"), "{e}");
     assert!(e.contains("drop LIMIT"), "{e}");
     assert!(plan("SELECT wide, x * 1000000 AS m FROM t ORDER BY 1, 2", &Cat).is_ok());
+}
+
+// Regression: a GROUP BY on 13-15-byte labels was refused with "may need 136 bits, more than mitsu
+// computes safely (100 bits)": a limit that is not the one applied, and no way out.
+#[test]
+fn a_grouping_too_wide_says_which_labels_fit() {
+    let e = err("SELECT pref, COUNT(*) FROM p GROUP BY pref");
+    assert!(e.contains("at most 126 bits") && e.contains("pref: 121 bits") && e.contains("1000 rows"), "{e}");
+    assert!(e.contains("labels of up to 13 bytes") && e.contains("shorter code per value"), "{e}");
+    // the advice works
+    plan("SELECT code, COUNT(*), SUM(v) FROM p GROUP BY code", &Cat).unwrap();
+    // and the long label still shows beside its code: MIN needs no sort by its argument
+    plan("SELECT code, MIN(pref), COUNT(*) FROM p GROUP BY code", &Cat).unwrap();
 }
 
 #[test]

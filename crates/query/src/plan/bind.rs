@@ -351,7 +351,11 @@ impl Binder<'_> {
             kbits += component_bits(&o.ty);
         }
         if !ctx.keys.is_empty() || ordered.is_some() {
-            self.note_bits(kbits + lg(p.rows) + 3, "GROUP BY")?;
+            let need = kbits + lg(p.rows) + 3;
+            if need > GROUP_KEY_BITS {
+                return Err(group_key_too_wide(&ctx.keys, ordered.as_ref(), p.rows, need));
+            }
+            self.note_bits(need, "GROUP BY")?;
         }
         let mut out: Vec<Ty> = ctx.keys.iter().map(|(_, e)| e.ty.clone()).collect();
         out.extend(ctx.aggs.iter().map(|a| a.ty.clone()));
@@ -595,4 +599,40 @@ impl Binder<'_> {
             other => Err(QueryError::unsupported("this FROM item", other.span())),
         }
     }
+}
+
+/// Widest sort key a grouping may have: the composite of its keys, the row count's bits and
+/// room for the comparisons, in Z_2^128.
+const GROUP_KEY_BITS: u32 = 126;
+
+/// What makes a grouping's sort key too wide, and what helps: for a label, the longest one that
+/// could be grouped over this many rows.
+fn group_key_too_wide(keys: &[(String, Expr)], ordered: Option<&Expr>, rows: u64, need: u32) -> QueryError {
+    let parts: Vec<String> = keys
+        .iter()
+        .map(|(t, e)| format!("{t}: {} bits", component_bits(&e.ty)))
+        .chain(ordered.map(|o| format!("{} (sorted within groups): {} bits", o.text, component_bits(&o.ty))))
+        .collect();
+    let total: u32 = keys.iter().map(|(_, e)| component_bits(&e.ty)).sum::<u32>()
+        + ordered.map(|o| component_bits(&o.ty)).unwrap_or(0);
+    let mut msg = format!(
+        "GROUP BY needs a sort key of {need} bits ({}; {rows} rows and a validity bit add {}), and mitsu sorts \
+         keys of at most {GROUP_KEY_BITS} bits",
+        parts.join(", "),
+        lg(rows) + 4
+    );
+    if let Some((t, e)) = keys.iter().find(|(_, e)| matches!(e.ty.class, Class::Cat { .. })) {
+        let others = total - component_bits(&e.ty);
+        let room = GROUP_KEY_BITS.saturating_sub(lg(rows) + 4 + others);
+        // a label of w bytes spans 2^(8w) values (and NULL): 8w + 1 bits
+        let bytes = room.saturating_sub(1) / 8;
+        let Class::Cat { w } = e.ty.class else { unreachable!() };
+        msg.push_str(&format!(
+            ". Its labels ({t}) are up to {w} bytes; over {rows} rows mitsu groups labels of up to {bytes} bytes \
+             (a Japanese character is 3): group by a shorter code per value"
+        ));
+    } else {
+        msg.push_str(": group by fewer or narrower keys");
+    }
+    QueryError::Range(msg)
 }
