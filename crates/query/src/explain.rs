@@ -203,8 +203,10 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
             walk(input, depth + 1, ring, out);
             let texts: Vec<&str> = aggs.iter().map(|a| a.text.as_str()).collect();
             let m = input.rows;
-            let divs = aggs.iter().filter(|a| matches!(a.func, AggFn::Avg | AggFn::VarSamp | AggFn::StddevSamp)).count()
-                as u64;
+            let divs = aggs
+                .iter()
+                .filter(|a| matches!(a.func, AggFn::Avg | AggFn::VarSamp | AggFn::StddevSamp | AggFn::CovarSamp))
+                .count() as u64;
             if keys.is_empty() && ordered.is_none() {
                 (
                     format!("aggregate {}", texts.join(", ")),
@@ -223,6 +225,7 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
                         AggFn::CountStar => &[],
                         AggFn::Sum | AggFn::Avg => &[0, 1],
                         AggFn::VarSamp | AggFn::StddevSamp => &[0, 1, 2],
+                        AggFn::CovarSamp => &[10, 11, 12, 13],
                         _ => &[0],
                     };
                     for k in kinds {

@@ -11,6 +11,7 @@ deviation with ddof = 1, median, and PERCENTILE_CONT(x, q) by linear interpolati
 
 import csv
 import decimal
+import fractions
 import glob
 import math
 import os
@@ -83,6 +84,25 @@ def percentile(xs, q):
     return xs[lo] + (h - lo) * (xs[hi] - xs[lo])
 
 
+class CovarSamp:
+    """COVAR_SAMP over the rows where both values are not NULL (exactly, in fractions)."""
+
+    def __init__(self):
+        self.xy = []
+
+    def step(self, x, y):
+        if x is not None and y is not None:
+            self.xy.append((fractions.Fraction(x), fractions.Fraction(y)))
+
+    def finalize(self):
+        n = len(self.xy)
+        if n < 2:
+            return None
+        mx = sum(x for x, _ in self.xy) / n
+        my = sum(y for _, y in self.xy) / n
+        return float(sum((x - mx) * (y - my) for x, y in self.xy) / (n - 1))
+
+
 class Median(Values):
     def finalize(self):
         return percentile(self.xs, 0.5)
@@ -133,6 +153,7 @@ def run(path):
         ("stddev", StddevSamp, 1),
         ("median", Median, 1),
         ("percentile_cont", Percentile, 2),
+        ("covar_samp", CovarSamp, 2),
     ]:
         db.create_aggregate(name, n, cls)
     db.create_function("round", 1, round_half_away)

@@ -28,16 +28,49 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             .iter()
             .map(|a| a.arg.as_ref().map(|x| self.eval(&rel, x, &input.out)).transpose())
             .collect::<Res<_>>()?;
+        let args2: Vec<Option<Col<E, R>>> = aggs
+            .iter()
+            .map(|a| a.arg2.as_ref().map(|y| self.eval(&rel, y, &input.out)).transpose())
+            .collect::<Res<_>>()?;
         // per-row inputs of the sums: validity-masked counts, values, squares (one multiplication);
         // aggregates of the same argument share them (SUM(v) and AVG(v) scan two columns, not four)
         let mut lhs = Vec::new();
         let mut rhs = Vec::new();
         let mut keys_of: Vec<(u8, String)> = Vec::new();
         let mut plan_cols: Vec<Vec<usize>> = Vec::new(); // per agg: indices into the product list
-        for (a, c) in aggs.iter().zip(&args) {
+        for (ai, (a, c)) in aggs.iter().zip(&args).enumerate() {
             let mut idx = Vec::new();
             match (a.func, c) {
                 (AggFn::CountStar, _) => {}
+                (AggFn::CovarSamp, Some(cx)) => {
+                    // pairs: the count, Σx, Σy and Σxy of the rows where both are not NULL
+                    let cy = args2[ai].as_ref().expect("a second argument");
+                    let (tx, ty) = (a.arg.as_ref().expect("x"), a.arg2.as_ref().expect("y"));
+                    let key = (10u8, format!("{}\u{1}{}", tx.text, ty.text));
+                    match keys_of.iter().position(|k| *k == key) {
+                        Some(i) => idx.extend(i..i + 4),
+                        None => {
+                            let ones = self.ones(n);
+                            let nx = cx.nn.clone().unwrap_or_else(|| ones.clone());
+                            let ny = cy.nn.clone().unwrap_or_else(|| ones.clone());
+                            let both = self.e.mul(&nx, &ny)?;
+                            let pm = self.e.mul(&both, &vl)?;
+                            let pmx = self.e.mul(&pm, &cx.v)?;
+                            let start = lhs.len();
+                            for (kind, l, r) in [
+                                (10u8, pm.clone(), ones),
+                                (11, pm.clone(), cx.v.clone()),
+                                (12, pm, cy.v.clone()),
+                                (13, pmx, cy.v.clone()),
+                            ] {
+                                keys_of.push((kind, key.1.clone()));
+                                lhs.push(l);
+                                rhs.push(r);
+                            }
+                            idx.extend(start..start + 4);
+                        }
+                    }
+                }
                 (f, Some(c)) => {
                     let text = a.arg.as_ref().map(|x| x.text.clone()).unwrap_or_default();
                     let mut want = vec![0u8]; // count of non-NULL values
@@ -363,6 +396,27 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     )?;
                     let v = if a.func == AggFn::VarSamp { var.share } else { sqrt(self.e, &var)?.share };
                     Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
+                }
+                AggFn::CovarSamp => {
+                    let (bx, by) = (a.arg.as_ref().expect("x").ty.bits(), a.arg2.as_ref().expect("y").ty.bits());
+                    let (c, sx, sy, sxy) = (&sums[idx[0]], &sums[idx[1]], &sums[idx[2]], &sums[idx[3]]);
+                    // n >= 2
+                    let m2 = self.e.add_public(c, &[R::from_i128(-2)]);
+                    let lt2 = self.e.msb(&m2, cb + 1)?;
+                    let lt2a: E::A<R> = self.e.bits2a(&lt2)?;
+                    let nn = self.e.sub(&ones, &lt2a);
+                    // exactly: (n Σxy − Σx Σy) / (n (n − 1)), truncated at FRAC fraction bits
+                    let (nsxy, sxsy) = (self.e.mul(c, sxy)?, self.e.mul(sx, sy)?);
+                    let d = self.e.sub(&nsxy, &sxsy);
+                    let cm1 = self.e.add_public(c, &[R::from_i128(-1)]);
+                    let den = self.e.mul(c, &cm1)?;
+                    let den = self.e.mul(&den, &nn)?;
+                    let den = self.e.add(&den, &lt2a);
+                    let dbits = bx + by + 2 * cb + 1;
+                    let f = a.ty.scale().1;
+                    let dn = self.e.mul_public(&d, &[R::pow2(f)]);
+                    let cov = mitsu_mpc_ops::div_trunc(self.e, &dn, dbits + f, &den, 2 * cb, &a.text)?;
+                    Col { v: self.e.mul(&cov, &nn)?, nn: Some(nn) }
                 }
                 AggFn::CountDistinct => {
                     let s = &ordered.iter().find(|(i, _)| *i == ai).expect("ordered sum").1;

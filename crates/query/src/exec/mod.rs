@@ -204,7 +204,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     uses(k, &mut inner);
                 }
                 for a in aggs {
-                    if let Some(x) = &a.arg {
+                    for x in a.arg.iter().chain(&a.arg2) {
                         uses(x, &mut inner);
                     }
                 }

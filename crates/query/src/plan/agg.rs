@@ -28,6 +28,9 @@ impl Binder<'_> {
         let rows = c.rows as i128;
         let input = c.input.clone();
         let mut none = None;
+        if name == "covar_samp" {
+            return self.covariance(f, c, text);
+        }
         let (func, arg) = if name == "count" && star {
             (AggFn::CountStar, None)
         } else if name == "percentile_cont" {
@@ -156,7 +159,62 @@ impl Binder<'_> {
             }
             _ => unreachable!(),
         };
-        c.aggs.push(Agg { func, arg, ty: ty.clone(), text: text.clone() });
+        c.aggs.push(Agg { func, arg, arg2: None, ty: ty.clone(), text: text.clone() });
+        Ok(col(k + c.aggs.len() - 1, ty, text))
+    }
+
+    /// COVAR_SAMP(x, y): exactly (n Σxy − Σx Σy) / (n (n − 1)) over the rows where both are not
+    /// NULL, truncated at FRAC fraction bits, as VAR_SAMP is.
+    fn covariance(&mut self, f: &ast::Function, c: &mut AggCtx, text: String) -> Result<Expr, QueryError> {
+        if f.filter.is_some() || has_order_by(f) {
+            return Err(QueryError::unsupported("FILTER / ORDER BY in an aggregate", f.span()));
+        }
+        let args = plain_args(f)?;
+        let [a, b] = args.as_slice() else {
+            return Err(QueryError::at("COVAR_SAMP takes two arguments".into(), f.span()));
+        };
+        if contains_agg(a) || contains_agg(b) {
+            return Err(QueryError::at("aggregates cannot be nested".into(), f.span()));
+        }
+        let input = c.input.clone();
+        let mut none = None;
+        let (x, y) = (self.expr(a, &input, &mut none)?, self.expr(b, &input, &mut none)?);
+        for v in [&x, &y] {
+            need_num(v)?;
+            if v.ty.scale().1 > 0 {
+                return Err(QueryError::Invalid(format!("{text}: take the covariance of columns, not of quotients")));
+            }
+        }
+        let d = x.ty.scale().0 + y.ty.scale().0;
+        if d > MAX_DECIMALS {
+            return Err(QueryError::Invalid(format!(
+                "{text}: the covariance would have {d} decimal places, more than {MAX_DECIMALS}; CAST a column to fewer"
+            )));
+        }
+        self.needs_128 = true;
+        let cb = lg(c.rows) + 2;
+        let nb = x.ty.bits() + y.ty.bits() + 2 * cb + 1;
+        // fraction bits below the encoding's unit, as many as the division holds: wide columns
+        // (a 10^9 column with 6 decimals) already carry their digits in the integer part
+        let f = (0..=FRAC)
+            .rev()
+            .find(|&f| nb + f + 2 <= 126 && mitsu_mpc_ops::div_plan::<u128>(nb + f, 2 * cb).is_some())
+            .ok_or_else(|| QueryError::range(&text, nb))?;
+        self.note_bits(nb + f + 2, &text)?;
+        let m = |t: &Ty| t.lo.unsigned_abs().max(t.hi.unsigned_abs());
+        // |cov| <= max|x| max|y| n / (n - 1) <= 2 max|x| max|y|
+        let h = m(&x.ty)
+            .checked_mul(m(&y.ty))
+            .and_then(|p| p.checked_mul(4u128 << f))
+            .filter(|h| *h < 1u128 << 126)
+            .ok_or_else(|| QueryError::range(&text, 128))? as i128;
+        let ty = Ty { class: Class::Num { d, f }, lo: -h, hi: h, nullable: true };
+        self.note_bits(ty.bits() + 2, &text)?;
+        let k = c.keys.len();
+        if let Some(i) = c.aggs.iter().position(|a| a.text == text) {
+            return Ok(col(k + i, c.aggs[i].ty.clone(), text));
+        }
+        c.aggs.push(Agg { func: AggFn::CovarSamp, arg: Some(x), arg2: Some(y), ty: ty.clone(), text: text.clone() });
         Ok(col(k + c.aggs.len() - 1, ty, text))
     }
 }
@@ -169,9 +227,22 @@ pub(super) fn has_order_by(f: &ast::Function) -> bool {
 
 pub(super) fn agg_name(f: &ast::Function) -> Option<&'static str> {
     let n = object_name(&f.name).to_lowercase();
-    ["count", "sum", "avg", "min", "max", "var_samp", "variance", "stddev_samp", "stddev", "median", "percentile_cont"]
-        .into_iter()
-        .find(|a| *a == n)
+    [
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "var_samp",
+        "variance",
+        "stddev_samp",
+        "stddev",
+        "median",
+        "percentile_cont",
+        "covar_samp",
+    ]
+    .into_iter()
+    .find(|a| *a == n)
 }
 
 pub(super) fn plain_args(f: &ast::Function) -> Result<Vec<&ast::Expr>, QueryError> {

@@ -110,6 +110,8 @@ pub enum AggFn {
     StddevSamp,
     /// PERCENTILE_CONT(q); MEDIAN is q = 0.5.
     Percentile(f64),
+    /// COVAR_SAMP(x, y) over the rows where both are not NULL (`Agg::arg2` is y).
+    CovarSamp,
 }
 
 impl AggFn {
@@ -123,6 +125,8 @@ impl AggFn {
 pub struct Agg {
     pub func: AggFn,
     pub arg: Option<Expr>,
+    /// The second argument of a two-argument aggregate (COVAR_SAMP).
+    pub arg2: Option<Expr>,
     pub ty: Ty,
     pub text: String,
 }
