@@ -205,9 +205,27 @@ fn infer_column(
 pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Result<Table, TableError> {
     let file = path.display().to_string();
     let ferr = |what: String| TableError::File { file: file.clone(), what };
+    // Excel in Japanese saves CSV as Shift_JIS: say so, and how to get UTF-8, instead of the
+    // parser's "invalid utf-8 near byte index 0"
+    let not_utf8 = |line: Option<u64>| {
+        let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        ferr(format!(
+            "{at}the file is not UTF-8 text (Excel on Japanese Windows saves Shift_JIS): save it as \
+             \"CSV UTF-8\", or convert it with `iconv -f CP932 -t UTF-8`"
+        ))
+    };
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map(|p| p.line());
+        if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+            return not_utf8(line);
+        }
+        match line {
+            Some(l) => ferr(format!("line {l}: {e}")),
+            None => ferr(e.to_string()),
+        }
+    };
     let mut rd = csv::ReaderBuilder::new().flexible(false).from_path(path).map_err(|e| ferr(e.to_string()))?;
-    let mut headers: Vec<String> =
-        rd.headers().map_err(|e| ferr(e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let mut headers: Vec<String> = rd.headers().map_err(csv_err)?.iter().map(|h| h.trim().to_string()).collect();
     if let Some(h) = headers.first_mut() {
         *h = h.trim_start_matches('\u{feff}').to_string();
     }
@@ -238,10 +256,7 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
     let mut lines: Vec<u64> = Vec::new();
     for rec in rd.records() {
-        let rec = rec.map_err(|e| match e.position() {
-            Some(p) => ferr(format!("line {}: {}", p.line(), e)),
-            None => ferr(e.to_string()),
-        })?;
+        let rec = rec.map_err(csv_err)?;
         lines.push(rec.position().map_or(0, |p| p.line()));
         for (i, v) in rec.iter().enumerate() {
             cells[i].push(v.trim().to_string());
@@ -550,5 +565,23 @@ mod tests {
         assert!(parse_real("1e40", 0).unwrap().is_err());
         assert_eq!(parse_real("abc", 2), None);
         assert_eq!(parse_real("1e99999", 2), None, "exponents of at most 4 digits");
+    }
+
+    #[test]
+    fn a_shift_jis_file_is_named_with_the_way_out() {
+        let p = write("sjis", "");
+        // 名前,値 / 東京,1 in CP932, with CRLF as Excel writes it
+        std::fs::write(&*p, b"\x96\xbc\x91\x4f,\x92\x6c\r\n\x93\x8c\x8b\x9e,1\r\n").unwrap();
+        let e = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(e.contains("not UTF-8") && e.contains("iconv -f CP932 -t UTF-8"), "{e}");
+        // a later line, after valid UTF-8 ones
+        std::fs::write(&*p, b"name,v\nTokyo,1\n\x93\x8c\x8b\x9e,2\n").unwrap();
+        let e = read_csv(&p, None, None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("not UTF-8"), "{e}");
+        // UTF-8 with a BOM and CRLF, as R on Windows and Excel's "CSV UTF-8" write it
+        std::fs::write(&*p, "\u{feff}名前,値\r\n東京,1.5\r\n大阪,NA\r\n").unwrap();
+        let t = read_csv(&p, None, None).unwrap();
+        assert_eq!(t.schema.columns[0].name, "名前");
+        assert_eq!(t.columns[1].valid, Some(vec![true, false]));
     }
 }
