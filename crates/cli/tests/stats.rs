@@ -57,6 +57,8 @@ fn statistics_over_party_processes() {
     // levels found from the data (sorted: F, M) when not given
     let v = json(&["ttest", "--from", "clinic", "--column", "bmi", "--by", "sex"]);
     assert_eq!(v["groups"], serde_json::json!(["F", "M"]));
+    // counts are integers in JSON too, as scipy's are
+    assert_eq!(v["n"], serde_json::json!([235, 207]), "{v}");
     let v = json(&["describe", "--from", "clinic", "--columns", "age,bmi,bp"]);
     close(&v, &fixture("describe clinic"), "describe");
     let v = json(&["ols", "--from", "lab", "--y", "progression", "--x", "s1,s2,s3,s4,s5,s6"]);

@@ -118,6 +118,46 @@ fn sizes(req: &Request, v: &BTreeMap<String, f64>, o: &mut Value) -> Result<(), 
 
 /// Builds the answer of `req` from the opened values.
 pub fn finish(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsError> {
+    let mut o = finish_values(req, v)?;
+    integral_counts(&mut o);
+    Ok(o)
+}
+
+/// Counts as integers, as R and scipy print them: every `n`, `count` and `zeros` (and group
+/// sizes under `n`) that holds a whole number. Other fields keep their float type.
+fn integral_counts(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if ["n", "count", "zeros"].contains(&k.as_str()) {
+                    as_integer(x);
+                } else {
+                    integral_counts(x);
+                }
+            }
+        }
+        Value::Array(xs) => xs.iter_mut().for_each(integral_counts),
+        _ => {}
+    }
+}
+
+fn as_integer(x: &mut Value) {
+    match x {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *x = json!(f as i64);
+            }
+        }
+        Value::Array(xs) => xs.iter_mut().for_each(as_integer),
+        Value::Object(m) => m.values_mut().for_each(as_integer),
+        _ => {}
+    }
+}
+
+fn finish_values(req: &Request, v: &BTreeMap<String, f64>) -> Result<Value, StatsError> {
     let f = crate::spec(&req.function)?;
     let conf = req.confidence.unwrap_or(0.95);
     if !(conf > 0.0 && conf < 1.0) {
