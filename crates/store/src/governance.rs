@@ -177,15 +177,6 @@ impl Store {
         Ok(p.unwrap_or_default())
     }
 
-    /// Jobs in projects that have read `table` so far (each counted when it was admitted).
-    pub fn jobs_used(&self, table: &str) -> Result<u64> {
-        let n: Option<i64> = self
-            .db()
-            .query_row("SELECT jobs FROM policy_usage WHERE table_name = ?1", [table], |r| r.get(0))
-            .optional()?;
-        Ok(n.unwrap_or(0) as u64)
-    }
-
     /// Admits a job reading `tables` against their job limits: counts it for every table, or for
     /// none and names the first table whose limit it would pass. One transaction, so two jobs
     /// admitted at once cannot both take a table's last job.

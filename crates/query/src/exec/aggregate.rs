@@ -323,6 +323,35 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         Ok(self.e.gather(&s[0], &rev))
     }
 
+    /// (n Σxy − Σx Σy) / (n (n − 1)) exactly, truncated at `f` fraction bits, with the mask of
+    /// groups of at least two values (VAR_SAMP: y = x). `dbits` bounds the numerator.
+    #[allow(clippy::too_many_arguments)]
+    fn sample_moment<R: Ring>(
+        &mut self,
+        c: &E::A<R>,
+        (sx, sy): (&E::A<R>, &E::A<R>),
+        sxy: &E::A<R>,
+        dbits: u32,
+        f: u32,
+        cb: u32,
+        ones: &E::A<R>,
+        text: &str,
+    ) -> Res<(E::A<R>, E::A<R>)> {
+        let m2 = self.e.add_public(c, &[R::from_i128(-2)]);
+        let lt2 = self.e.msb(&m2, cb + 1)?;
+        let lt2a: E::A<R> = self.e.bits2a(&lt2)?;
+        let nn = self.e.sub(ones, &lt2a);
+        let (nsxy, sxsy) = (self.e.mul(c, sxy)?, self.e.mul(sx, sy)?);
+        let d = self.e.sub(&nsxy, &sxsy);
+        // fewer than two values: divide by 1 (the result is masked)
+        let cm1 = self.e.add_public(c, &[R::from_i128(-1)]);
+        let den = self.e.mul(c, &cm1)?;
+        let den = self.e.mul(&den, &nn)?;
+        let den = self.e.add(&den, &lt2a);
+        let dn = self.e.mul_public(&d, &[R::pow2(f)]);
+        Ok((mitsu_mpc_ops::div_trunc(self.e, &dn, dbits + f, &den, 2 * cb, text)?, nn))
+    }
+
     /// Aggregate values from the per-group sums (g groups).
     pub(super) fn finish<R: Ring>(
         &mut self,
@@ -367,28 +396,11 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
                 }
                 AggFn::VarSamp | AggFn::StddevSamp => {
-                    let at = arg_ty.expect("argument");
-                    let c = &sums[idx[0]];
-                    let (s1, s2) = (&sums[idx[1]], &sums[idx[2]]);
-                    // n >= 2
-                    let m2 = self.e.add_public(c, &[R::from_i128(-2)]);
-                    let lt2 = self.e.msb(&m2, cb + 1)?;
-                    let lt2a: E::A<R> = self.e.bits2a(&lt2)?;
-                    let nn = self.e.sub(&ones, &lt2a);
-                    // exactly: var = (n s2 - s1^2) / (n (n - 1)), truncated at FRAC fraction bits;
+                    let bx = arg_ty.expect("argument").bits();
+                    let (c, s1, s2) = (&sums[idx[0]], &sums[idx[1]], &sums[idx[2]]);
                     // the numerator is a sum of squared differences, never negative
-                    let bx = at.bits();
-                    let ns2 = self.e.mul(c, s2)?;
-                    let s1s1 = self.e.mul(s1, s1)?;
-                    let d = self.e.sub(&ns2, &s1s1);
-                    let cm1 = self.e.add_public(c, &[R::from_i128(-1)]);
-                    // fewer than two values: divide by 1 (the result is masked)
-                    let den = self.e.mul(c, &cm1)?;
-                    let den = self.e.mul(&den, &nn)?;
-                    let den = self.e.add(&den, &lt2a);
-                    let dbits = 2 * bx + 2 * cb + 1;
-                    let dn = self.e.mul_public(&d, &[R::pow2(FRAC)]);
-                    let var = mitsu_mpc_ops::div_trunc(self.e, &dn, dbits + FRAC, &den, 2 * cb, &a.text)?;
+                    let (var, nn) =
+                        self.sample_moment(c, (s1, s1), s2, 2 * bx + 2 * cb + 1, FRAC, cb, &ones, &a.text)?;
                     let var = Num::<E, R>::from_share(
                         var,
                         FixedPoint { frac: FRAC, bits: (2 * bx + FRAC + 2).min(R::BITS - 2) },
@@ -400,22 +412,9 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 AggFn::CovarSamp => {
                     let (bx, by) = (a.arg.as_ref().expect("x").ty.bits(), a.arg2.as_ref().expect("y").ty.bits());
                     let (c, sx, sy, sxy) = (&sums[idx[0]], &sums[idx[1]], &sums[idx[2]], &sums[idx[3]]);
-                    // n >= 2
-                    let m2 = self.e.add_public(c, &[R::from_i128(-2)]);
-                    let lt2 = self.e.msb(&m2, cb + 1)?;
-                    let lt2a: E::A<R> = self.e.bits2a(&lt2)?;
-                    let nn = self.e.sub(&ones, &lt2a);
-                    // exactly: (n Σxy − Σx Σy) / (n (n − 1)), truncated at FRAC fraction bits
-                    let (nsxy, sxsy) = (self.e.mul(c, sxy)?, self.e.mul(sx, sy)?);
-                    let d = self.e.sub(&nsxy, &sxsy);
-                    let cm1 = self.e.add_public(c, &[R::from_i128(-1)]);
-                    let den = self.e.mul(c, &cm1)?;
-                    let den = self.e.mul(&den, &nn)?;
-                    let den = self.e.add(&den, &lt2a);
-                    let dbits = bx + by + 2 * cb + 1;
                     let f = a.ty.scale().1;
-                    let dn = self.e.mul_public(&d, &[R::pow2(f)]);
-                    let cov = mitsu_mpc_ops::div_trunc(self.e, &dn, dbits + f, &den, 2 * cb, &a.text)?;
+                    let (cov, nn) =
+                        self.sample_moment(c, (sx, sy), sxy, bx + by + 2 * cb + 1, f, cb, &ones, &a.text)?;
                     Col { v: self.e.mul(&cov, &nn)?, nn: Some(nn) }
                 }
                 AggFn::CountDistinct => {
