@@ -179,3 +179,59 @@ pub fn unpack_label(v: i128, width: usize) -> String {
         (0..width.min(MAX_LABEL_BYTES)).rev().map(|i| ((v as u128) >> (8 * i)) as u8).take_while(|&b| b != 0).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// Longest text label, in UTF-8 bytes (341 Japanese characters).
+pub const MAX_TEXT_BYTES: usize = 1024;
+/// Bytes of a text label per payload chunk (each below 2^120, so sums of chunks never matter:
+/// chunks are only moved and opened).
+pub const TEXT_CHUNK_BYTES: usize = 15;
+/// Bits of the hash text is compared, grouped and joined on.
+pub const TEXT_HASH_BITS: u32 = 96;
+
+/// Deterministic 96-bit hash of a text value (equal text, equal hash, at every provider): the
+/// value of key columns and the comparison value of text columns. 96 bits keep collisions
+/// negligible (n^2 / 2^97 for n distinct labels) and leave room in Z_2^128 for sorting the
+/// composite join or group key (key, validity, side, row index).
+pub fn key_of(s: &str) -> i128 {
+    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    let mut v: u128 = 0;
+    for (i, &x) in d.as_ref()[..12].iter().enumerate() {
+        v |= (x as u128) << (8 * i);
+    }
+    v as i128
+}
+
+/// A label's bytes in `chunks` payload chunks of [`TEXT_CHUNK_BYTES`], each packed first byte
+/// most significant and padded with zero bytes. None when the label does not fit or holds a NUL.
+pub fn text_chunks(s: &str, chunks: usize) -> Option<Vec<i128>> {
+    let b = s.as_bytes();
+    if b.len() > chunks * TEXT_CHUNK_BYTES || b.contains(&0) {
+        return None;
+    }
+    Some(
+        (0..chunks)
+            .map(|k| {
+                let mut v: u128 = 0;
+                for i in 0..TEXT_CHUNK_BYTES {
+                    v = (v << 8) | *b.get(k * TEXT_CHUNK_BYTES + i).unwrap_or(&0) as u128;
+                }
+                v as i128
+            })
+            .collect(),
+    )
+}
+
+/// The inverse of [`text_chunks`]. Bytes that are not UTF-8 (a hash collision's mixed chunks
+/// cannot produce them from a correct client) print as replacement characters.
+pub fn unpack_text(chunks: &[i128]) -> String {
+    let mut bytes = Vec::with_capacity(chunks.len() * TEXT_CHUNK_BYTES);
+    for &c in chunks {
+        for i in (0..TEXT_CHUNK_BYTES).rev() {
+            bytes.push(((c as u128) >> (8 * i)) as u8);
+        }
+    }
+    while bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -21,6 +21,11 @@ pub enum Kind {
     /// first byte most significant, padded to the column's width (`bits / 8` bytes), so that
     /// integer order is byte-wise text order.
     Category,
+    /// Text of any length up to [`crate::encode::MAX_TEXT_BYTES`] UTF-8 bytes (`bits / 8` bytes
+    /// at most): stored as a 96-bit hash of the label (the [`Kind::Key`] hash, so equal labels
+    /// match at every provider) on which equality, grouping and joins run, and the label's bytes
+    /// in payload columns of 15 bytes each, carried along and opened only for result rows.
+    Text,
     /// Join keys: text or numbers hashed deterministically (SHA-256, 120 bits) by the uploading
     /// client, so equal keys of two providers match inside MPC; never printed.
     Key,
@@ -69,7 +74,17 @@ impl ColumnSchema {
     /// Ring the shares of this column live in: Z_2^64 while values and their sums stay far from
     /// the limit (bits <= 40), Z_2^128 otherwise.
     pub fn ring_bits(&self) -> u32 {
-        if self.bits <= 40 { 64 } else { 128 }
+        if self.value_bits() <= 40 { 64 } else { 128 }
+    }
+
+    /// Bound of the stored value column: `bits`, except for text, whose value is its hash.
+    pub fn value_bits(&self) -> u32 {
+        if self.kind == Kind::Text { crate::encode::TEXT_HASH_BITS } else { self.bits }
+    }
+
+    /// Payload columns of a text column: its bytes in chunks of 15 (none for other kinds).
+    pub fn text_chunks(&self) -> usize {
+        if self.kind == Kind::Text { self.label_width().div_ceil(crate::encode::TEXT_CHUNK_BYTES) } else { 0 }
     }
 }
 
@@ -103,16 +118,43 @@ impl Schema {
         self.columns.iter().enumerate().find(|(_, c)| c.name == name)
     }
 
-    /// Stored share columns: the schema's columns, then one not-NULL column per nullable column.
+    /// Stored share columns: the schema's columns, then one not-NULL column per nullable column,
+    /// then the payload columns of text columns, in column order.
     pub fn stored_columns(&self) -> usize {
+        self.payload_start() + self.columns.iter().map(|c| c.text_chunks()).sum::<usize>()
+    }
+
+    fn payload_start(&self) -> usize {
         self.columns.len() + self.columns.iter().filter(|c| c.nullable).count()
     }
 
-    /// Ring (64 or 128) of stored column `i` (validity columns are 0/1 in Z_2^64).
+    /// Stored index of column `i`'s not-NULL flags, if it is nullable.
+    pub fn not_null_column(&self, i: usize) -> Option<usize> {
+        self.columns[i].nullable.then(|| self.columns.len() + self.columns[..i].iter().filter(|c| c.nullable).count())
+    }
+
+    /// Stored indices of text column `i`'s payload chunks (empty for other kinds).
+    pub fn payload_columns(&self, i: usize) -> std::ops::Range<usize> {
+        let start = self.payload_start() + self.columns[..i].iter().map(|c| c.text_chunks()).sum::<usize>();
+        start..start + self.columns[i].text_chunks()
+    }
+
+    /// Ring (64 or 128) of stored column `i` (validity columns are 0/1 in Z_2^64, payload chunks
+    /// are below 2^120 in Z_2^128).
     pub fn stored_ring(&self, i: usize) -> Option<u32> {
         match self.columns.get(i) {
             Some(c) => Some(c.ring_bits()),
-            None => (i < self.stored_columns()).then_some(64),
+            None if i < self.payload_start() => Some(64),
+            None => (i < self.stored_columns()).then_some(128),
+        }
+    }
+
+    /// Bound (|v| < 2^bits) of stored column `i`, as the upload check verifies it.
+    pub fn stored_bits(&self, i: usize) -> Option<u32> {
+        match self.columns.get(i) {
+            Some(c) => Some(c.value_bits()),
+            None if i < self.payload_start() => Some(1),
+            None => (i < self.stored_columns()).then_some(8 * crate::encode::TEXT_CHUNK_BYTES as u32),
         }
     }
 
@@ -131,6 +173,7 @@ impl Schema {
                 Kind::Integer | Kind::Decimal { .. } | Kind::Real { .. } => (1, 120),
                 Kind::Boolean => (1, 1),
                 Kind::Category => (8, 120),
+                Kind::Text => (8, 8 * crate::encode::MAX_TEXT_BYTES as u32),
                 Kind::Key => (96, 96),
                 Kind::Date => (1, 32),
             };
@@ -142,7 +185,7 @@ impl Schema {
                     kind_name(&c.kind)
                 ));
             }
-            if c.kind == Kind::Category && !c.bits.is_multiple_of(8) {
+            if matches!(c.kind, Kind::Category | Kind::Text) && !c.bits.is_multiple_of(8) {
                 return Err(format!("column {:?}: a category's bound is 8 bits per byte of its longest label", c.name));
             }
             if let Kind::Decimal { scale } = c.kind
@@ -167,6 +210,7 @@ fn kind_name(k: &Kind) -> &'static str {
         Kind::Real { .. } => "real",
         Kind::Boolean => "boolean",
         Kind::Category => "category",
+        Kind::Text => "text",
         Kind::Key => "key",
         Kind::Date => "date",
     }

@@ -105,7 +105,7 @@ pub(crate) enum Command {
         csv: Option<PathBuf>,
         /// Discard your unfinished upload of TABLE at every party instead (uploads left
         /// unfinished are also discarded after the parties' upload timeout).
-        #[arg(long, value_name = "TABLE", conflicts_with_all = ["csv", "table", "schema", "key"])]
+        #[arg(long, value_name = "TABLE", conflicts_with_all = ["csv", "table", "schema", "key", "text"])]
         abort: Option<String>,
         /// Schema file (JSON, as written by `mitsu schema infer`); inferred when absent.
         #[arg(long)]
@@ -113,6 +113,10 @@ pub(crate) enum Command {
         /// Columns holding join keys, comma-separated (hashed on this machine, never printable).
         #[arg(long)]
         key: Option<String>,
+        /// Columns to store as text whatever their labels' length, comma-separated (labels longer
+        /// than 12 bytes are text anyway): so that they join another table's text column.
+        #[arg(long)]
+        text: Option<String>,
         /// The table's policy, set once the upload is committed (as `mitsu policy set` does).
         #[command(flatten)]
         policy: PolicyArgs,
@@ -375,8 +379,12 @@ pub(crate) enum SchemaCmd {
     Infer {
         #[arg(long)]
         csv: PathBuf,
+        /// Columns holding join keys, comma-separated.
         #[arg(long)]
         key: Option<String>,
+        /// Columns to store as text whatever their labels' length, comma-separated.
+        #[arg(long)]
+        text: Option<String>,
         #[arg(long)]
         out: Option<PathBuf>,
     },

@@ -140,8 +140,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Project { cmd } => commands::governance::project(cmd),
         Command::Policy { cmd } => commands::governance::policy(cmd),
         Command::Audit { client, project, verify, json } => commands::audit::audit(&client, project, verify, json),
-        Command::Schema { cmd: SchemaCmd::Infer { csv, key, out } } => {
-            let t = mitsu_client::table::read_csv(&csv, None, key.as_deref())?;
+        Command::Schema { cmd: SchemaCmd::Infer { csv, key, text, out } } => {
+            let t = mitsu_client::table::read_csv_as(&csv, None, key.as_deref(), text.as_deref())?;
             let text = serde_json::to_string_pretty(&t.schema)?;
             match out {
                 Some(p) => std::fs::write(&p, text + "\n")?,
@@ -153,7 +153,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Upload { client, table, csv, abort, schema, key, policy } => match (abort, table, csv) {
+        Command::Upload { client, table, csv, abort, schema, key, text, policy } => match (abort, table, csv) {
             (Some(t), _, _) => {
                 let n = mitsu_client::Client::load(&client)?.abort_upload(&t)?;
                 match n {
@@ -162,7 +162,9 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Ok(())
             }
-            (None, Some(table), Some(csv)) => upload(&client, &table, &csv, schema.as_deref(), key.as_deref(), &policy),
+            (None, Some(table), Some(csv)) => {
+                upload(&client, &table, &csv, schema.as_deref(), (key.as_deref(), text.as_deref()), &policy)
+            }
             _ => Err(anyhow::anyhow!("mitsu upload needs --table NAME --csv FILE (or --abort TABLE)")),
         },
         Command::Tables { client } => tables(&client),

@@ -37,7 +37,9 @@ pub(crate) fn print_schema(s: &mitsu_api::Schema) {
             k => k.display(),
         };
         let range = match c.kind {
-            mitsu_api::Kind::Key | mitsu_api::Kind::Category => "-".to_string(),
+            mitsu_api::Kind::Key => "-".to_string(),
+            mitsu_api::Kind::Category => format!("labels of up to {} bytes", c.label_width()),
+            mitsu_api::Kind::Text => format!("labels of up to {} bytes (compared on a hash)", c.label_width()),
             _ => format!("|encoded| < 2^{}", c.bits),
         };
         rows.push(vec![c.name.clone(), ty, if c.nullable { "yes" } else { "no" }.to_string(), range]);

@@ -41,4 +41,17 @@ impl<E: Engine> Source<E> for &Tables {
         };
         Ok((v, nn))
     }
+
+    fn payload<R: Ring>(&mut self, e: &mut E, table: &str, col: usize) -> Result<Vec<E::A<R>>, QueryError> {
+        let t = self.0.get(table).ok_or_else(|| QueryError::Invalid(format!("no table {table:?}")))?;
+        let mine = e.id() == PartyId::P0;
+        t.columns[col]
+            .payload
+            .iter()
+            .map(|p| {
+                let vals: Vec<R> = p.iter().map(|v| R::from_i128(*v)).collect();
+                Ok(e.input(PartyId::P0, mine.then_some(vals.as_slice()), t.rows)?)
+            })
+            .collect()
+    }
 }

@@ -76,7 +76,7 @@ impl Client {
             project: self.cfg.project.clone(),
         };
         let parts = self.job_parts(&job)?;
-        let (values, nn, [rounds, bytes_per_party], parties_opened) = reconstruct(&parts, q.root.out.len())?;
+        let (values, nn, [rounds, bytes_per_party], parties_opened) = reconstruct(&parts, q.wire_columns())?;
         let rows = mitsu_query::value::rows(&q, &values, &nn);
         Ok(SqlResult {
             columns: q.names.clone(),

@@ -5,8 +5,8 @@
 //! a byte-order mark, Japanese text, empty cells as NULL, column names with spaces.
 
 pub use mitsu_api::encode::{
-    MAX_DIGITS, MAX_LABEL_BYTES, date_like, decompose, half_unit, missing_marker, number_like, pack_label, parse_date,
-    parse_decimal, parse_real, unpack_label,
+    MAX_DIGITS, MAX_LABEL_BYTES, MAX_TEXT_BYTES, date_like, decompose, half_unit, key_of, missing_marker, number_like,
+    pack_label, parse_date, parse_decimal, parse_real, text_chunks, unpack_label, unpack_text,
 };
 use mitsu_api::{ColumnSchema, Kind, Schema};
 use std::path::Path;
@@ -20,11 +20,13 @@ pub enum TableError {
     Value { file: String, line: u64, column: String, value: String, why: String },
 }
 
-/// One encoded column: integers (NULL encoded as 0) and, for nullable columns, validity.
+/// One encoded column: integers (NULL encoded as 0) and, for nullable columns, validity; for
+/// text, the labels' bytes in payload chunks (`payload[k][row]`, zeros under NULL).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
     pub values: Vec<i128>,
     pub valid: Option<Vec<bool>>,
+    pub payload: Vec<Vec<i128>>,
 }
 
 /// A validated, encoded table.
@@ -43,18 +45,6 @@ fn parse_bool(s: &str) -> Option<bool> {
         "false" => Some(false),
         _ => None,
     }
-}
-
-/// Deterministic 96-bit key of a text value (equal text, equal key, at every provider). 96 bits
-/// keep collisions negligible (n^2 / 2^97) and leave room in Z_2^128 for a sort of the composite
-/// join key (key, validity, side, row index).
-pub fn key_of(s: &str) -> i128 {
-    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-    let mut v: u128 = 0;
-    for (i, &x) in d.as_ref()[..12].iter().enumerate() {
-        v |= (x as u128) << (8 * i);
-    }
-    v as i128
 }
 
 fn bits_of(m: u128) -> u32 {
@@ -94,8 +84,17 @@ fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
             None => return Err(format!("is longer than the column's labels ({} bytes)", c.label_width())),
         },
         Kind::Key => key_of(s),
+        Kind::Text => {
+            if s.contains('\0') {
+                return Err("contains a NUL character".into());
+            }
+            if s.len() > c.label_width() {
+                return Err(format!("is {} bytes long; the column's labels have at most {}", s.len(), c.label_width()));
+            }
+            key_of(s)
+        }
     };
-    if bits_of(v.unsigned_abs()) > c.bits {
+    if bits_of(v.unsigned_abs()) > c.value_bits() {
         return Err(format!("is outside the declared range (|encoded value| < 2^{})", c.bits));
     }
     Ok(v)
@@ -103,12 +102,17 @@ fn encode(c: &ColumnSchema, s: &str) -> Result<i128, String> {
 
 fn long_label(s: &str) -> String {
     format!(
-        "is {} bytes long; a category label holds at most {MAX_LABEL_BYTES} bytes (5 Japanese characters) in this \
-         version: name the column in --key to keep it for joins and equality only (hashed, never printed), or \
-         leave it out of the file",
+        "is {} bytes long; a text label holds at most {MAX_TEXT_BYTES} bytes (341 Japanese characters): shorten \
+         it, or leave the column out of the file",
         s.len()
     )
 }
+
+/// Longest labels inference stores as a category (ordered, packed in one value); a column with a
+/// longer label is text (hashed for equality and grouping, its bytes carried as payload). 12 bytes
+/// (4 Japanese characters) keep a category's GROUP BY sort key within Z_2^128 over any table and
+/// leave room for a second key.
+pub const MAX_CATEGORY_INFERRED: usize = 12;
 
 /// Decimal places inference gives a real column: the fewest that hold every value exactly, at
 /// most 6, or more for columns of small numbers so that the largest keeps 9 significant digits
@@ -133,6 +137,7 @@ fn infer_column(
     cells: &[(u64, &str)],
     nullable: bool,
     is_key: bool,
+    is_text: bool,
 ) -> Result<(ColumnSchema, Option<String>), (u64, String, String)> {
     let bad = |(line, v): (u64, &str), why: &str| (line, v.to_string(), why.to_string());
     let values: Vec<(u64, &str)> = cells.iter().copied().filter(|(_, s)| !missing_marker(s)).collect();
@@ -166,16 +171,18 @@ fn infer_column(
             return Err(bad(c, "is not a valid date (YYYY-MM-DD); the other values of the column are dates"));
         }
         Kind::Date
-    } else if let Some(&c) = cells.iter().find(|(_, s)| s.len() > MAX_LABEL_BYTES) {
-        // a key is a key because the user says so: long text is never hashed behind their back
+    } else if let Some(&c) = cells.iter().find(|(_, s)| s.len() > MAX_TEXT_BYTES) {
         return Err(bad(c, &long_label(c.1)));
+    } else if is_text || cells.iter().any(|(_, s)| s.len() > MAX_CATEGORY_INFERRED) {
+        // a key is a key because the user says so: long text stays text, printed in results
+        Kind::Text
     } else {
         Kind::Category
     };
     let numeric = kind.scale().is_some();
     let nullable = nullable || (numeric && values.len() < cells.len());
     let mut c = ColumnSchema { name: name.to_string(), kind, nullable, bits: 127 };
-    if c.kind == Kind::Category {
+    if matches!(c.kind, Kind::Category | Kind::Text) {
         if let Some(&c) = cells.iter().find(|(_, s)| s.contains('\0')) {
             return Err(bad(c, "contains a NUL character"));
         }
@@ -192,7 +199,7 @@ fn infer_column(
         }
     }
     c.bits = match c.kind {
-        Kind::Category => unreachable!(),
+        Kind::Category | Kind::Text => unreachable!(),
         Kind::Key => 96,
         Kind::Boolean => 1,
         _ => bits_of(m).max(1),
@@ -203,6 +210,17 @@ fn infer_column(
 /// Reads `path`. With `schema`, every value is checked against it; without, a schema is inferred.
 /// `key` names a column to treat as a join key. The first error aborts with its location.
 pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Result<Table, TableError> {
+    read_csv_as(path, schema, key, None)
+}
+
+/// As [`read_csv`]; `text` names columns to store as text whatever their labels' length (so a
+/// column joins another provider's text column).
+pub fn read_csv_as(
+    path: &Path,
+    schema: Option<&Schema>,
+    key: Option<&str>,
+    text: Option<&str>,
+) -> Result<Table, TableError> {
     let file = path.display().to_string();
     let ferr = |what: String| TableError::File { file: file.clone(), what };
     // Excel in Japanese saves CSV as Shift_JIS: say so, and how to get UTF-8, instead of the
@@ -242,14 +260,18 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
         }
     }
     // `--key a,b`: every named column a key
-    let keys: Vec<&str> =
-        key.map(|k| k.split(',').map(str::trim).filter(|k| !k.is_empty()).collect()).unwrap_or_default();
-    for k in &keys {
-        if !headers.iter().any(|h| h == k) {
-            return Err(ferr(format!(
-                "--key names column {k:?}, which the file does not have (columns: {})",
-                headers.join(", ")
-            )));
+    let list = |k: Option<&str>| -> Vec<String> {
+        k.map(|k| k.split(',').map(str::trim).filter(|k| !k.is_empty()).map(String::from).collect()).unwrap_or_default()
+    };
+    let (keys, texts) = (list(key), list(text));
+    for (flag, names) in [("--key", &keys), ("--text", &texts)] {
+        for k in names {
+            if !headers.iter().any(|h| h == k) {
+                return Err(ferr(format!(
+                    "{flag} names column {k:?}, which the file does not have (columns: {})",
+                    headers.join(", ")
+                )));
+            }
         }
     }
     let mut notes = Vec::new();
@@ -281,14 +303,16 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
             for (i, h) in headers.iter().enumerate() {
                 let non_empty: Vec<(u64, &str)> =
                     cells[i].iter().zip(&lines).filter(|(s, _)| !s.is_empty()).map(|(s, l)| (*l, s.as_str())).collect();
-                let (c, note) = infer_column(h, &non_empty, non_empty.len() < rows, keys.contains(&h.as_str()))
-                    .map_err(|(line, value, why)| TableError::Value {
-                        file: file.clone(),
-                        line,
-                        column: h.clone(),
-                        value,
-                        why,
-                    })?;
+                let (c, note) =
+                    infer_column(h, &non_empty, non_empty.len() < rows, keys.contains(h), texts.contains(h)).map_err(
+                        |(line, value, why)| TableError::Value {
+                            file: file.clone(),
+                            line,
+                            column: h.clone(),
+                            value,
+                            why,
+                        },
+                    )?;
                 notes.extend(note);
                 columns.push(c);
             }
@@ -301,6 +325,7 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
     for (i, c) in schema.columns.iter().enumerate() {
         let mut values = Vec::with_capacity(rows);
         let mut valid = Vec::with_capacity(rows);
+        let mut payload = vec![Vec::with_capacity(rows); c.text_chunks()];
         for (r, s) in cells[i].iter().enumerate() {
             let verr = |why: String| TableError::Value {
                 file: file.clone(),
@@ -318,12 +343,18 @@ pub fn read_csv(path: &Path, schema: Option<&Schema>, key: Option<&str>) -> Resu
                 markers[i] += usize::from(marker);
                 values.push(0);
                 valid.push(false);
+                payload.iter_mut().for_each(|p| p.push(0));
             } else {
                 values.push(encode(c, s).map_err(verr)?);
                 valid.push(true);
+                if !payload.is_empty() {
+                    // checked by encode: fits the width, no NUL
+                    let chunks = text_chunks(s, payload.len()).expect("a label that fits");
+                    payload.iter_mut().zip(chunks).for_each(|(p, v)| p.push(v));
+                }
             }
         }
-        columns.push(Column { values, valid: c.nullable.then_some(valid) });
+        columns.push(Column { values, valid: c.nullable.then_some(valid), payload });
         if markers[i] > 0 {
             let n = markers[i];
             notes.push(format!(
@@ -535,16 +566,39 @@ mod tests {
     }
 
     #[test]
-    fn long_text_is_never_made_a_key_behind_the_users_back() {
-        let p = write("maker", "maker,pref\nTOYOTA,北海道\nMITSUBISHI HEAVY INDUSTRIES,沖縄県\n");
-        let e = read_csv(&p, None, None).unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("27 bytes long") && e.contains("--key"), "{e}");
+    fn long_text_is_text_never_a_key_behind_the_users_back() {
+        let p = write("maker", "maker,pref\nTOYOTA,北海道\nMITSUBISHI HEAVY INDUSTRIES,\n");
+        let t = read_csv(&p, None, None).unwrap();
+        let c = &t.schema.columns[0];
+        assert_eq!((&c.kind, c.bits, c.nullable), (&Kind::Text, 8 * 27, false), "27 bytes");
+        assert_eq!(t.columns[0].values, vec![key_of("TOYOTA"), key_of("MITSUBISHI HEAVY INDUSTRIES")]);
+        assert_eq!(t.columns[0].payload.len(), 2, "two chunks of 15 bytes");
+        let label = |r: usize| unpack_text(&t.columns[0].payload.iter().map(|p| p[r]).collect::<Vec<_>>());
+        assert_eq!((label(0), label(1)), ("TOYOTA".to_string(), "MITSUBISHI HEAVY INDUSTRIES".to_string()));
+        let c = &t.schema.columns[1];
+        assert_eq!((&c.kind, c.bits, c.nullable), (&Kind::Category, 72, true), "9 bytes, an empty cell");
+        // a key only when named so; --text makes short labels text (to join a text column)
         let t = read_csv(&p, None, Some("maker")).unwrap();
         assert_eq!(t.schema.columns[0].kind, Kind::Key);
-        assert_eq!((t.schema.columns[1].kind.clone(), t.schema.columns[1].bits), (Kind::Category, 72), "9 bytes");
-        let p = write("pref", "pref\n北海道札幌市中央区\n");
+        let t = read_csv_as(&p, None, None, Some("pref")).unwrap();
+        assert_eq!((&t.schema.columns[1].kind, t.columns[1].valid.clone()), (&Kind::Text, Some(vec![true, false])));
+        assert_eq!(t.columns[1].payload[0][1], 0, "NULL's payload is zero");
+        let e = read_csv_as(&p, None, None, Some("nope")).unwrap_err().to_string();
+        assert!(e.contains("--text names column \"nope\""), "{e}");
+        // Japanese labels of any length up to 1024 bytes
+        let long = "北海道札幌市中央区".repeat(30);
+        let p = write("pref", &format!("pref\n北海道札幌市中央区\n{long}\n"));
+        let t = read_csv(&p, None, None).unwrap();
+        assert_eq!((&t.schema.columns[0].kind, t.schema.columns[0].bits), (&Kind::Text, 8 * 810));
+        let too_long = "あ".repeat(342);
+        let p = write("toolong", &format!("t\nx\n{too_long}\n"));
         let e = read_csv(&p, None, None).unwrap_err().to_string();
-        assert!(e.contains("5 Japanese characters"), "{e}");
+        assert!(e.contains("line 3") && e.contains("1026 bytes long") && e.contains("at most 1024"), "{e}");
+        // a declared width is checked
+        let s = Schema::new(vec![ColumnSchema { name: "t".into(), kind: Kind::Text, nullable: false, bits: 8 * 20 }]);
+        let p = write("declared_text", "t\nshort\nthis label is longer than twenty\n");
+        let e = read_csv(&p, Some(&s), None).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("at most 20"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! shares, then commit at all three parties together.
 //!
 //! Stored columns: the schema's columns in order, then one 0/1 validity column per nullable column
-//! (in schema order). Each column is dealt in its ring (see `ColumnSchema::ring_bits`) in chunks
+//! (in schema order), then the payload chunks of text columns (`Schema::payload_columns`). Each column is dealt in its ring (see `ColumnSchema::ring_bits`) in chunks
 //! of [`CHUNK_ROWS`] rows; a chunk's bytes at a party are its two share components, little-endian.
 
 use crate::table::Table;
@@ -49,6 +49,14 @@ impl Client {
             t.columns.iter().filter_map(|c| c.valid.as_ref()).map(|v| v.iter().map(|&b| b as i128).collect()).collect();
         for v in &valid {
             cols.push((&v[..], 64));
+        }
+        for c in &t.columns {
+            for p in &c.payload {
+                cols.push((&p[..], 128));
+            }
+        }
+        if cols.len() != t.schema.stored_columns() {
+            return Err(ClientError::Config("the encoded table does not match its schema's stored columns".into()));
         }
         let chunks = t.rows.div_ceil(CHUNK_ROWS);
         let begin = BeginUpload {

@@ -206,6 +206,7 @@ fn to_table(t: &GTable) -> Table {
         .map(|c| Column {
             values: c.values.iter().map(|v| v.unwrap_or(0)).collect(),
             valid: c.nullable.then(|| c.values.iter().map(|v| v.is_some()).collect()),
+            payload: Vec::new(),
         })
         .collect();
     Table { schema, rows: t.rows, columns, notes: Vec::new() }

@@ -171,3 +171,4 @@ slt!(cancer, "cancer.test");
 slt!(groups, "groups.test");
 slt!(edge, "edge.test");
 slt!(floats, "floats.test");
+slt!(texts, "texts.test");

@@ -76,7 +76,7 @@ pub fn explain(q: &Query) -> Explain {
     let out_rows = q.root.rows;
     let compact = !matches!(q.root.node, Node::TopK { .. });
     if compact {
-        let cols = q.root.out.len() as u64;
+        let cols = q.wire_columns() as u64;
         steps.push(Step {
             depth: 0,
             op: "open result: shuffle, open validity, keep result rows".into(),
@@ -91,10 +91,10 @@ pub fn explain(q: &Query) -> Explain {
     }
     steps.push(Step {
         depth: 0,
-        op: format!("send result shares to the analyst ({} columns)", q.root.out.len()),
+        op: format!("send result shares to the analyst ({} columns)", q.wire_columns()),
         rows: out_rows,
         rounds: 1,
-        bytes: out_rows * q.root.out.len() as u64 * 2 * ring / 8,
+        bytes: out_rows * q.wire_columns() as u64 * 2 * ring / 8,
         reveals: "the result values, to the analyst only".into(),
         opens: vec![],
         may_open: vec![],
@@ -199,7 +199,7 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
                 },
             )
         }
-        Node::Aggregate { input, keys, aggs, ordered } => {
+        Node::Aggregate { input, keys, aggs, ordered, ranked } => {
             walk(input, depth + 1, ring, out);
             let texts: Vec<&str> = aggs.iter().map(|a| a.text.as_str()).collect();
             let m = input.rows;
@@ -235,9 +235,19 @@ fn walk(p: &Plan, depth: usize, ring: u64, out: &mut Vec<Step>) {
                     }
                 }
                 let np = prods.len() as u64;
-                let (sr, sb) = sort_cost(m, kb, 2 * keys.len() as u64 + np + 2, ring);
+                let (mut sr, mut sb) = sort_cost(m, kb, 2 * keys.len() as u64 + np + 2, ring);
+                // each ranked key: one more sort of the input by it, carrying every column
+                for (k, _) in keys.iter().zip(ranked).filter(|(_, r)| **r) {
+                    let (r2, b2) = sort_cost(m, component_bits(&k.ty) as u64 + 1, input.out.len() as u64 * 2 + 4, ring);
+                    sr += r2 + 2;
+                    sb += b2;
+                }
                 let (cr, cbytes) = scan_cost(m, np + 1, ring);
-                let gtext: Vec<&str> = keys.iter().map(|k| k.text.as_str()).collect();
+                let gtext: Vec<String> = keys
+                    .iter()
+                    .zip(ranked)
+                    .map(|(k, r)| if *r { format!("{} (ranked by a sort of its own)", k.text) } else { k.text.clone() })
+                    .collect();
                 opens.push(Reveal::GroupCount);
                 may_open.push(Reveal::SortComparisons);
                 let reveals = if keys.is_empty() {

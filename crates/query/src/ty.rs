@@ -20,9 +20,19 @@ pub const MAX_BITS: u32 = 100;
 /// since 1970-01-01.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Class {
-    Num { d: u32, f: u32 },
+    Num {
+        d: u32,
+        f: u32,
+    },
     Bool,
-    Cat { w: u32 },
+    Cat {
+        w: u32,
+    },
+    /// Text of at most w bytes: the value is its 96-bit hash (equality only); the bytes travel
+    /// beside it in `ceil(w / 15)` payload chunks and are opened only in result columns.
+    Text {
+        w: u32,
+    },
     Key,
     Date,
 }
@@ -35,6 +45,7 @@ impl Class {
             Class::Num { .. } => "real".into(),
             Class::Bool => "boolean".into(),
             Class::Cat { .. } => "category".into(),
+            Class::Text { .. } => "text".into(),
             Class::Key => "key".into(),
             Class::Date => "date".into(),
         }
@@ -71,11 +82,13 @@ impl Ty {
             Kind::Boolean => Class::Bool,
             Kind::Category => Class::Cat { w: c.label_width() as u32 },
             Kind::Key => Class::Key,
+            Kind::Text => Class::Text { w: c.label_width() as u32 },
             Kind::Date => Class::Date,
         };
-        let m = if c.bits >= 127 { i128::MAX } else { (1i128 << c.bits) - 1 };
-        // booleans and labels are never negative
-        let lo = if matches!(c.kind, Kind::Boolean | Kind::Category) { 0 } else { -m };
+        let vb = c.value_bits();
+        let m = if vb >= 127 { i128::MAX } else { (1i128 << vb) - 1 };
+        // booleans, labels and text hashes are never negative
+        let lo = if matches!(c.kind, Kind::Boolean | Kind::Category | Kind::Text) { 0 } else { -m };
         let hi = if matches!(c.kind, Kind::Boolean) { 1 } else { m };
         Ty { class, lo, hi, nullable: c.nullable }
     }
@@ -83,6 +96,19 @@ impl Ty {
     /// The same kind of value, whatever the scale or width.
     pub fn same_kind(&self, other: &Ty) -> bool {
         std::mem::discriminant(&self.class) == std::mem::discriminant(&other.class)
+    }
+
+    /// Payload chunks a value of this type carries (text: its bytes; others none).
+    pub fn chunks(&self) -> usize {
+        match self.class {
+            Class::Text { w } => (w as usize).div_ceil(mitsu_api::encode::TEXT_CHUNK_BYTES),
+            _ => 0,
+        }
+    }
+
+    /// Columns a result value of this type is sent as: its payload chunks for text, else one.
+    pub fn wire_width(&self) -> usize {
+        self.chunks().max(1)
     }
 
     pub fn is_num(&self) -> bool {

@@ -3,7 +3,7 @@
 
 use crate::plan::{Query, SortKey};
 use crate::ty::{Class, Ty};
-use mitsu_api::encode::unpack_label;
+use mitsu_api::encode::{unpack_label, unpack_text};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -25,6 +25,7 @@ impl Value {
             Class::Num { d, f } => Value::Real(v as f64 / 2f64.powi(f as i32) / 10f64.powi(d as i32)),
             Class::Bool => Value::Bool(v != 0),
             Class::Cat { w } => Value::Text(unpack_label(v, w as usize)),
+            Class::Text { .. } => Value::Text(format!("<text {v:x}>")),
             Class::Key => Value::Text(format!("<key {v:x}>")),
             Class::Date => Value::Date(v),
         }
@@ -96,17 +97,30 @@ impl std::fmt::Display for Value {
     }
 }
 
-/// Decodes opened columns (values and not-NULL flags, column-major) into rows, applying the
-/// query's client-side ORDER BY.
+/// Decodes opened wire columns (values and not-NULL flags, column-major; a text column is its
+/// payload chunks, [`Query::wire_columns`]) into rows, applying the query's client-side ORDER BY.
 pub fn rows(q: &Query, values: &[Vec<i128>], not_null: &[Vec<bool>]) -> Vec<Vec<Value>> {
     let n = values.first().map(Vec::len).unwrap_or(0);
+    let mut start = Vec::with_capacity(q.root.out.len());
+    let mut at = 0;
+    for t in &q.root.out {
+        start.push(at);
+        at += t.wire_width();
+    }
     let mut out: Vec<Vec<Value>> = (0..n)
         .map(|i| {
             q.root
                 .out
                 .iter()
-                .enumerate()
-                .map(|(c, t)| if not_null[c][i] { Value::decode(values[c][i], t) } else { Value::Null })
+                .zip(&start)
+                .map(|(t, &c)| match t.class {
+                    _ if !not_null[c][i] => Value::Null,
+                    Class::Text { .. } => {
+                        let chunks: Vec<i128> = (c..c + t.wire_width()).map(|k| values[k][i]).collect();
+                        Value::Text(unpack_text(&chunks))
+                    }
+                    _ => Value::decode(values[c][i], t),
+                })
                 .collect()
         })
         .collect();

@@ -311,14 +311,26 @@ impl Source<Rep3> for StoreSource<'_> {
         let c = &t.schema.columns[col];
         let rows = t.info.rows as usize;
         let read = |i: usize| t.column(self.state, i).map_err(|e| QueryError::internal(format!("reading shares: {e}")));
-        let v = load_as::<R>(e, &read(col)?, rows, c.ring_bits(), c.bits)?;
-        let nn = if c.nullable {
-            let k = t.schema.columns[..col].iter().filter(|c| c.nullable).count();
-            Some(load_as::<R>(e, &read(t.schema.columns.len() + k)?, rows, 64, 1)?)
-        } else {
-            None
+        let v = load_as::<R>(e, &read(col)?, rows, c.ring_bits(), c.value_bits())?;
+        let nn = match t.schema.not_null_column(col) {
+            Some(k) => Some(load_as::<R>(e, &read(k)?, rows, 64, 1)?),
+            None => None,
         };
         Ok((v, nn))
+    }
+
+    fn payload<R: Ring>(&mut self, e: &mut Rep3, table: &str, col: usize) -> Result<Vec<AShare<R>>, QueryError> {
+        let t = self.tables.get(table).ok_or_else(|| QueryError::internal(format!("table {table:?} not loaded")))?;
+        let rows = t.info.rows as usize;
+        let bits = t.schema.stored_bits(t.schema.payload_columns(col).start).unwrap_or(120);
+        t.schema
+            .payload_columns(col)
+            .map(|i| {
+                let bytes =
+                    t.column(self.state, i).map_err(|e| QueryError::internal(format!("reading shares: {e}")))?;
+                load_as::<R>(e, &bytes, rows, 128, bits)
+            })
+            .collect()
     }
 }
 

@@ -80,20 +80,27 @@ pub(crate) fn check(state: &State, sub: u64, upload: &Readable) -> Result<(), Fa
         let (lo, hi) = match c.kind {
             Kind::Boolean => (0, 1),
             _ => {
-                let m = (1i128 << c.bits) - 1;
+                let m = (1i128 << c.value_bits()) - 1;
                 (-m, m)
             }
         };
-        let flags = match c.nullable {
-            true => Some(read(schema.columns.len() + schema.columns[..i].iter().filter(|d| d.nullable).count())?),
-            false => None,
+        let flags = match schema.not_null_column(i) {
+            Some(k) => Some(read(k)?),
+            None => None,
         };
         let bytes = read(i)?;
-        let ok = if c.ring_bits() == 64 {
+        let mut ok = if c.ring_bits() == 64 {
             column::<u64>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?
         } else {
             column::<u128>(&mut p, &bytes, flags.as_deref(), rows, lo, hi)?
         };
+        // a text column's payload chunks: below 2^120 (they are only moved and opened, but a
+        // chunk out of range would decode as another label's bytes), zero under NULL
+        for k in schema.payload_columns(i) {
+            let m = (1i128 << schema.stored_bits(k).expect("a payload column")) - 1;
+            let chunk = column::<u128>(&mut p, &read(k)?, flags.as_deref(), rows, -m, m)?;
+            ok = p.b_and(&ok, &chunk)?;
+        }
         oks = Some(match oks {
             None => ok,
             Some(prev) => p.b_concat_elems(&prev, &ok),

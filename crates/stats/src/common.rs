@@ -193,7 +193,7 @@ pub(crate) fn literals(cat: &dyn Catalog, from: &str, by: &str, levels: &[String
     levels
         .iter()
         .map(|l| match class {
-            Class::Cat { .. } => Ok(quote_literal(l)),
+            Class::Cat { .. } | Class::Text { .. } => Ok(quote_literal(l)),
             Class::Bool => match l.to_ascii_lowercase().as_str() {
                 "true" | "1" => Ok("TRUE".into()),
                 "false" | "0" => Ok("FALSE".into()),

@@ -27,7 +27,7 @@ pub(crate) fn upload(
     table: &str,
     csv: &std::path::Path,
     schema: Option<&std::path::Path>,
-    key: Option<&str>,
+    (key, text): (Option<&str>, Option<&str>),
     policy: &crate::args::PolicyArgs,
 ) -> Result<()> {
     let c = mitsu_client::Client::load(client)?;
@@ -45,7 +45,7 @@ pub(crate) fn upload(
         ),
         None => None,
     };
-    let t = mitsu_client::table::read_csv(csv, schema.as_ref(), key)?;
+    let t = mitsu_client::table::read_csv_as(csv, schema.as_ref(), key, text)?;
     println!("{}: {} rows, schema{}:", csv.display(), t.rows, if schema.is_some() { "" } else { " (inferred)" });
     print_schema(&t.schema);
     for n in &t.notes {

@@ -11,19 +11,28 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         keys: &[Expr],
         aggs: &[Agg],
         ordered: Option<&Expr>,
+        ranked: &[bool],
     ) -> Res<Rel<E, R>> {
         // no rows: one invalid row instead, so that sorting and scanning have something to hold
         // (it forms no group, and the aggregates of an ungrouped query see no values)
         let rel = if rel.n == 0 {
-            let cols =
-                rel.cols.iter().map(|c| Col { v: self.zeros(1), nn: c.nn.as_ref().map(|_| self.zeros(1)) }).collect();
+            let cols = rel
+                .cols
+                .iter()
+                .map(|c| Col {
+                    v: self.zeros(1),
+                    nn: c.nn.as_ref().map(|_| self.zeros(1)),
+                    extra: c.extra.iter().map(|_| self.zeros(1)).collect(),
+                })
+                .collect();
             Rel { n: 1, valid: Some(self.zeros(1)), cols }
         } else {
             rel
         };
+        let kcols = keys.iter().map(|k| self.eval(&rel, k, &input.out)).collect::<Res<Vec<_>>>()?;
+        let (rel, kcols, ranks) = self.rank_keys(rel, kcols, keys, ranked)?;
         let n = rel.n;
         let vl = rel.valid.clone().unwrap_or_else(|| self.ones(n));
-        let kcols = keys.iter().map(|k| self.eval(&rel, k, &input.out)).collect::<Res<Vec<_>>>()?;
         let args: Vec<Option<Col<E, R>>> = aggs
             .iter()
             .map(|a| a.arg.as_ref().map(|x| self.eval(&rel, x, &input.out)).transpose())
@@ -126,8 +135,16 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             return Ok(Rel { n: 1, valid: None, cols });
         }
         // sort by (invalid, group key, ordered argument)
-        let kparts: Vec<(&Col<E, R>, &Ty, bool, bool)> =
-            kcols.iter().zip(keys).map(|(c, k)| (c, &k.ty, false, true)).collect();
+        let rank_ty = Ty::int(0, input.rows as i128);
+        let kparts: Vec<(&Col<E, R>, &Ty, bool, bool)> = kcols
+            .iter()
+            .zip(keys)
+            .zip(&ranks)
+            .map(|((c, k), r)| match r {
+                Some(r) => (r, &rank_ty, false, true),
+                None => (c, &k.ty, false, true),
+            })
+            .collect();
         let (gk, gbits) = self.composite(&kparts, n);
         let inv = self.e.sub(&self.ones(n), &vl);
         let gseg = self.e.add(&gk, &self.e.mul_public(&inv, &[R::pow2(gbits)]));
@@ -178,6 +195,12 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         }
         let nm = payload.len();
         payload.extend(masked_cols.iter());
+        // text keys' payload: every row of a group holds the same label; the group's last row's
+        // is kept
+        let ne = payload.len();
+        for c in &kcols {
+            payload.extend(c.extra.iter());
+        }
         let kn = Num::<E, R>::from_share(skey, FixedPoint::int(sbits), "GROUP BY")?;
         let (ssk, sorted) = sort_by_key(self.e, &kn, &payload)?;
         let svl = sorted[1].clone();
@@ -271,14 +294,21 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let mut cols: Vec<&E::A<R>> = vec![&keep];
         cols.extend(sorted[2..np].iter());
         cols.extend(summed.iter());
+        let nx = cols.len();
+        cols.extend(sorted[ne..].iter());
         let sh = self.e.shuffle(&cols)?;
         let flags = self.e.open(&sh[0], Reveal::GroupCount)?;
         let idx: Vec<u32> = (0..n as u32).filter(|&i| flags[i as usize] == R::ONE).collect();
         let g = idx.len();
         let got: Vec<E::A<R>> = sh[1..].iter().map(|c| self.e.gather(c, &idx)).collect();
         let nk = 2 * keys.len();
+        let mut extras = got[nx - 1..].iter().cloned();
         let kout: Vec<Col<E, R>> = (0..keys.len())
-            .map(|i| Col { v: got[2 * i].clone(), nn: keys[i].ty.nullable.then(|| got[2 * i + 1].clone()) })
+            .map(|i| Col {
+                v: got[2 * i].clone(),
+                nn: keys[i].ty.nullable.then(|| got[2 * i + 1].clone()),
+                extra: kcols[i].extra.iter().map(|_| extras.next().expect("a payload chunk")).collect(),
+            })
             .collect();
         let cnt = got[nk].clone();
         let sums: Vec<E::A<R>> = got[nk + 1..nk + 1 + prods.len()].to_vec();
@@ -300,6 +330,43 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let mut cols = kout;
         cols.extend(self.finish(aggs, &plan_cols, &cnt, &sums, &ordered_sums, &pct, g, input.rows as usize)?);
         Ok(Rel { n: g, valid: None, cols })
+    }
+
+    /// Keys flagged in `ranked` replaced, for the grouping's sort key, by their dense rank: one sort
+    /// of all rows by the key (carrying every column, the keys and earlier ranks), then the prefix
+    /// count of segment starts. Opens only the sort's comparisons of shuffled distinct keys.
+    #[allow(clippy::type_complexity)]
+    fn rank_keys<R: Ring>(
+        &mut self,
+        mut rel: Rel<E, R>,
+        mut kcols: Vec<Col<E, R>>,
+        keys: &[Expr],
+        ranked: &[bool],
+    ) -> Res<(Rel<E, R>, Vec<Col<E, R>>, Vec<Option<Col<E, R>>>)> {
+        let mut ranks: Vec<Option<Col<E, R>>> = vec![None; keys.len()];
+        for i in (0..keys.len()).filter(|&i| ranked[i]) {
+            let n = rel.n;
+            let (key, bits) = self.composite(&[(&kcols[i], &keys[i].ty, false, true)], n);
+            let kn = Num::<E, R>::from_share(key, FixedPoint::int(bits), &keys[i].text)?;
+            let mut payload: Vec<&E::A<R>> = rel.valid.iter().collect();
+            for c in rel.cols.iter().chain(&kcols).chain(ranks.iter().flatten()) {
+                payload.extend(c.parts());
+            }
+            let (sk, sorted) = sort_by_key(self.e, &kn, &payload)?;
+            let mut it = sorted.into_iter();
+            let valid = rel.valid.as_ref().map(|_| it.next().expect("validity"));
+            let cols = rel.cols.iter().map(|c| Col::rebuild(c, &mut it)).collect();
+            let knew: Vec<Col<E, R>> = kcols.iter().map(|c| Col::rebuild(c, &mut it)).collect();
+            let rnew: Vec<Option<Col<E, R>>> =
+                ranks.iter().map(|r| r.as_ref().map(|c| Col::rebuild(c, &mut it))).collect();
+            let starts = segment_starts(self.e, &sk.share, bits)?;
+            let sa: E::A<R> = self.e.bits2a(&starts)?;
+            rel = Rel { n, valid, cols };
+            kcols = knew;
+            ranks = rnew;
+            ranks[i] = Some(Col { v: self.e.prefix_sum(&sa), nn: None, extra: Vec::new() });
+        }
+        Ok((rel, kcols, ranks))
     }
 
     /// Every row of a segment gets the value at the segment's last row (a backward scan).
@@ -375,12 +442,12 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             };
             let arg_ty = a.arg.as_ref().map(|x| x.ty.clone());
             let col = match a.func {
-                AggFn::CountStar => Col { v: cnt.clone(), nn: None },
-                AggFn::Count => Col { v: sums[idx[0]].clone(), nn: None },
+                AggFn::CountStar => Col { v: cnt.clone(), nn: None, extra: Vec::new() },
+                AggFn::Count => Col { v: sums[idx[0]].clone(), nn: None, extra: Vec::new() },
                 AggFn::Sum => {
                     let nn = nonzero(self, &sums[idx[0]])?;
                     let at = arg_ty.expect("argument");
-                    let c = Col { v: sums[idx[1]].clone(), nn: Some(nn) };
+                    let c = Col { v: sums[idx[1]].clone(), nn: Some(nn), extra: Vec::new() };
                     let from = Ty { lo: a.ty.lo, hi: a.ty.hi, ..at };
                     self.align(&c, &from, &a.ty)?
                 }
@@ -393,7 +460,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     // no values: divide by 1 instead of 0 (masked below)
                     let safe = self.e.sub(&self.e.add(c, &ones), &nn);
                     let v = self.ratio_wide(&sums[idx[1]], sbits, f, &safe, cb, a.ty.scale().1, &a.text)?;
-                    Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
+                    Col { v: self.e.mul(&v, &nn)?, nn: Some(nn), extra: Vec::new() }
                 }
                 AggFn::VarSamp | AggFn::StddevSamp => {
                     let bx = arg_ty.expect("argument").bits();
@@ -407,7 +474,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                         &a.text,
                     )?;
                     let v = if a.func == AggFn::VarSamp { var.share } else { sqrt(self.e, &var)?.share };
-                    Col { v: self.e.mul(&v, &nn)?, nn: Some(nn) }
+                    Col { v: self.e.mul(&v, &nn)?, nn: Some(nn), extra: Vec::new() }
                 }
                 AggFn::CovarSamp => {
                     let (bx, by) = (a.arg.as_ref().expect("x").ty.bits(), a.arg2.as_ref().expect("y").ty.bits());
@@ -415,17 +482,17 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let f = a.ty.scale().1;
                     let (cov, nn) =
                         self.sample_moment(c, (sx, sy), sxy, bx + by + 2 * cb + 1, f, cb, &ones, &a.text)?;
-                    Col { v: self.e.mul(&cov, &nn)?, nn: Some(nn) }
+                    Col { v: self.e.mul(&cov, &nn)?, nn: Some(nn), extra: Vec::new() }
                 }
                 AggFn::CountDistinct => {
                     let s = &ordered.iter().find(|(i, _)| *i == ai).expect("ordered sum").1;
-                    Col { v: s.clone(), nn: None }
+                    Col { v: s.clone(), nn: None, extra: Vec::new() }
                 }
                 AggFn::Min | AggFn::Max => {
                     let nn = nonzero(self, &sums[idx[0]])?;
                     let s = &ordered.iter().find(|(i, _)| *i == ai).expect("ordered sum").1;
                     // a group without values holds the scan's sentinel: NULL, value 0
-                    Col { v: self.e.mul(s, &nn)?, nn: Some(nn) }
+                    Col { v: self.e.mul(s, &nn)?, nn: Some(nn), extra: Vec::new() }
                 }
                 AggFn::Percentile(_) => {
                     let nn = nonzero(self, &sums[idx[0]])?;
@@ -434,7 +501,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let diff = self.e.sub(hi, lo);
                     let t = self.e.mul(d, &diff)?;
                     let v = self.e.add(&self.e.mul_public(lo, &[R::pow2(FRAC)]), &t);
-                    Col { v, nn: Some(nn) }
+                    Col { v, nn: Some(nn), extra: Vec::new() }
                 }
             };
             out.push(col);

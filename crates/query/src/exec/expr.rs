@@ -11,8 +11,8 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 let c = rel.cols[*i].clone();
                 return self.align(&c, &tys[*i], &x.ty);
             }
-            Op::Lit(v) => Col { v: e.constant(&vec![r::<R>(*v); n]), nn: None },
-            Op::Null => Col { v: self.zeros(n), nn: Some(self.zeros(n)) },
+            Op::Lit(v) => Col { v: e.constant(&vec![r::<R>(*v); n]), nn: None, extra: Vec::new() },
+            Op::Null => Col { v: self.zeros(n), nn: Some(self.zeros(n)), extra: Vec::new() },
             Op::Add(a, b) | Op::Sub(a, b) => {
                 let (ca, cb) = (self.eval(rel, a, tys)?, self.eval(rel, b, tys)?);
                 let (ca, cb) = if x.ty.class == Class::Date || a.ty.class == Class::Date {
@@ -27,11 +27,11 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     Some(m) => self.e.mul(&v, m)?,
                     None => v,
                 };
-                Col { v, nn }
+                Col { v, nn, extra: Vec::new() }
             }
             Op::Neg(a) => {
                 let c = self.eval(rel, a, tys)?;
-                Col { v: self.e.neg(&c.v), nn: c.nn }
+                Col { v: self.e.neg(&c.v), nn: c.nn, extra: Vec::new() }
             }
             Op::Mul(a, b) => {
                 let (ca, cb) = (self.eval(rel, a, tys)?, self.eval(rel, b, tys)?);
@@ -44,7 +44,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     let bound = (a.ty.bits() + b.ty.bits()).max(R::BITS - 40);
                     v = self.e.trunc(&v, s, bound)?;
                 }
-                Col { v, nn: self.and_nn(&ca.nn, &cb.nn)? }
+                Col { v, nn: self.and_nn(&ca.nn, &cb.nn)?, extra: Vec::new() }
             }
             Op::Div(a, b) => self.divide(rel, x, a, b, tys)?,
             Op::Cmp(c, a, b) => {
@@ -65,7 +65,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     Some(m) => self.e.mul(&v, m)?,
                     None => v,
                 };
-                Col { v, nn }
+                Col { v, nn, extra: Vec::new() }
             }
             Op::And(a, b) | Op::Or(a, b) => {
                 let (ca, cb) = (self.eval(rel, a, tys)?, self.eval(rel, b, tys)?);
@@ -73,7 +73,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 if ca.nn.is_none() && cb.nn.is_none() {
                     let p = self.e.mul(&ca.v, &cb.v)?;
                     let v = if and { p } else { self.e.sub(&self.e.add(&ca.v, &cb.v), &p) };
-                    return Ok(Col { v, nn: None });
+                    return Ok(Col { v, nn: None, extra: Vec::new() });
                 }
                 // three-valued logic: T = definitely true (v), F = definitely false (nn - v)
                 let ones = self.ones(n);
@@ -85,18 +85,18 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 let (t, f) =
                     if and { (tt, e.sub(&e.add(&fa, &fb), &ff)) } else { (e.sub(&e.add(&ca.v, &cb.v), &tt), ff) };
                 let nn = e.add(&t, &f);
-                Col { v: t, nn: Some(nn) }
+                Col { v: t, nn: Some(nn), extra: Vec::new() }
             }
             Op::Not(a) => {
                 let c = self.eval(rel, a, tys)?;
                 let ones = self.ones(n);
-                Col { v: self.e.sub(c.nn.as_ref().unwrap_or(&ones), &c.v), nn: c.nn }
+                Col { v: self.e.sub(c.nn.as_ref().unwrap_or(&ones), &c.v), nn: c.nn, extra: Vec::new() }
             }
             Op::IsNull(a) => {
                 let c = self.eval(rel, a, tys)?;
                 match c.nn {
-                    None => Col { v: self.zeros(n), nn: None },
-                    Some(m) => Col { v: self.e.sub(&self.ones(n), &m), nn: None },
+                    None => Col { v: self.zeros(n), nn: None, extra: Vec::new() },
+                    Some(m) => Col { v: self.e.sub(&self.ones(n), &m), nn: None, extra: Vec::new() },
                 }
             }
             Op::Case(whens, els) => {
@@ -137,13 +137,13 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let dv = e.sub(&a.v, &b.v);
         if a.nn.is_none() && b.nn.is_none() {
             let p = e.mul(t, &dv)?;
-            return Ok(Col { v: e.add(&b.v, &p), nn: None });
+            return Ok(Col { v: e.add(&b.v, &p), nn: None, extra: Vec::new() });
         }
         let ones = e.constant(&vec![R::ONE; n]);
         let (na, nb) = (a.nn.as_ref().unwrap_or(&ones), b.nn.as_ref().unwrap_or(&ones));
         let dn = e.sub(na, nb);
         let p = e.mul(&e.concat(&[t, t]), &e.concat(&[&dv, &dn]))?;
-        Ok(Col { v: e.add(&b.v, &e.slice(&p, 0..n)), nn: Some(e.add(nb, &e.slice(&p, n..2 * n))) })
+        Ok(Col { v: e.add(&b.v, &e.slice(&p, 0..n)), nn: Some(e.add(nb, &e.slice(&p, n..2 * n))), extra: Vec::new() })
     }
 
     /// a / b at FRAC fraction bits, truncated toward zero exactly; NULL when b is 0 (as SQLite
@@ -172,7 +172,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let bn = self.e.mul_public(&safe, &[r(nb)]);
         let v = mitsu_mpc_ops::div_trunc(self.e, &an, abits, &bn, bbits, &x.text)?;
         let v = self.e.mul(&v, &nn)?;
-        Ok(Col { v, nn: Some(nn) })
+        Ok(Col { v, nn: Some(nn), extra: Vec::new() })
     }
 
     /// trunc(a 2^(out_frac - a_frac) / b) toward zero, exactly, for an integer 0 < b < 2^b_bits,
@@ -209,17 +209,17 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         if tf > 0 {
             // to a real: same value, at least one fraction bit
             let k = factor(td - d, tf - f, &x.text)?;
-            return Ok(Col { v: self.e.mul_public(&c.v, &[r(k)]), nn: c.nn });
+            return Ok(Col { v: self.e.mul_public(&c.v, &[r(k)]), nn: c.nn, extra: Vec::new() });
         }
         let up = factor(td.saturating_sub(d), 0, &x.text)?;
         let v = self.e.mul_public(&c.v, &[r(up)]);
         let divisor = factor(d.saturating_sub(td), f, &x.text)?;
         if divisor == 1 {
-            return Ok(Col { v, nn: c.nn });
+            return Ok(Col { v, nn: c.nn, extra: Vec::new() });
         }
         let xb = a.ty.bits() + bits_of(0, up);
         let q = self.div_public_toward_zero(&v, divisor, xb, rel.n)?;
-        Ok(Col { v: q, nn: c.nn })
+        Ok(Col { v: q, nn: c.nn, extra: Vec::new() })
     }
 
     /// trunc(v / c) toward zero for a public c > 1, |v| < 2^bits: a multiply-and-shift estimate,

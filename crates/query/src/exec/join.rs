@@ -47,20 +47,20 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let lrows_valid = lv.clone();
         // carried columns: values, not-NULL flags of nullable columns, and for LEFT JOIN one
         // "matched" flag (1 on every right row) that makes unmatched rows' right columns NULL
-        let mut lcols = Vec::new();
-        for c in l.cols.iter().zip(&need[..nlc]).filter(|(_, n)| **n).map(|(c, _)| c) {
-            lcols.push(c.v.clone());
-            if let Some(m) = &c.nn {
-                lcols.push(m.clone());
-            }
-        }
-        let mut rcols = Vec::new();
-        for c in rr.cols.iter().zip(&need[nlc..]).filter(|(_, n)| **n).map(|(c, _)| c) {
-            rcols.push(c.v.clone());
-            if let Some(m) = &c.nn {
-                rcols.push(m.clone());
-            }
-        }
+        let lcols: Vec<E::A<R>> = l
+            .cols
+            .iter()
+            .zip(&need[..nlc])
+            .filter(|(_, n)| **n)
+            .flat_map(|(c, _)| c.parts().cloned().collect::<Vec<_>>())
+            .collect();
+        let mut rcols: Vec<E::A<R>> = rr
+            .cols
+            .iter()
+            .zip(&need[nlc..])
+            .filter(|(_, n)| **n)
+            .flat_map(|(c, _)| c.parts().cloned().collect::<Vec<_>>())
+            .collect();
         if left_outer {
             rcols.push(self.ones(rr.n));
         }
@@ -76,30 +76,20 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             &text,
         )?;
         let matched = if left_outer { j.right.last().cloned() } else { None };
-        let mut cols = Vec::new();
-        let (mut li, mut ri) = (0, 0);
         let n = self.e.len(&j.valid);
+        let mut cols = Vec::new();
+        let mut lit = j.left.into_iter();
         for (c, _) in l.cols.iter().zip(&need[..nlc]).filter(|(_, n)| **n) {
-            let v = j.left[li].clone();
-            li += 1;
-            let nn = c.nn.as_ref().map(|_| {
-                li += 1;
-                j.left[li - 1].clone()
-            });
-            cols.push(Col { v, nn });
+            cols.push(Col::rebuild(c, &mut lit));
         }
+        let mut rit = j.right.into_iter();
         for (c, _) in rr.cols.iter().zip(&need[nlc..]).filter(|(_, n)| **n) {
-            let v = j.right[ri].clone();
-            ri += 1;
-            let nn = match &c.nn {
-                Some(_) => {
-                    ri += 1;
-                    Some(j.right[ri - 1].clone())
-                }
+            let mut col = Col::rebuild(c, &mut rit);
+            if col.nn.is_none() {
                 // unmatched rows of a LEFT JOIN carry zeros: their not-NULL flag is the match flag
-                None => matched.clone(),
-            };
-            cols.push(Col { v, nn });
+                col.nn = matched.clone();
+            }
+            cols.push(col);
         }
         // back to one entry per output column, placeholders where nothing reads it
         let mut it = cols.into_iter();

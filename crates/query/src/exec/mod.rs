@@ -24,16 +24,39 @@ pub trait Source<E: Engine> {
     /// Shares of column `col` of `table` in ring `R`, and its not-NULL indicator (None: the column
     /// has no NULLs).
     fn column<R: Ring>(&mut self, e: &mut E, table: &str, col: usize) -> Res<(E::A<R>, Option<E::A<R>>)>;
+
+    /// Shares of the payload chunks of text column `col` (the label's bytes, 15 per chunk).
+    fn payload<R: Ring>(&mut self, _e: &mut E, table: &str, col: usize) -> Res<Vec<E::A<R>>> {
+        Err(QueryError::internal(format!("table {table:?}: column {col} is text, and this source holds no payload")))
+    }
 }
 
+/// A column: value shares, not-NULL shares if it may be NULL, and for text the payload chunks
+/// (the label's bytes) that travel with the value wherever rows move.
 struct Col<E: Engine, R: Ring> {
     v: E::A<R>,
     nn: Option<E::A<R>>,
+    extra: Vec<E::A<R>>,
 }
 
 impl<E: Engine, R: Ring> Clone for Col<E, R> {
     fn clone(&self) -> Self {
-        Col { v: self.v.clone(), nn: self.nn.clone() }
+        Col { v: self.v.clone(), nn: self.nn.clone(), extra: self.extra.clone() }
+    }
+}
+
+impl<E: Engine, R: Ring> Col<E, R> {
+    /// Every share vector of the column, in the order [`Col::rebuild`] reads them back.
+    fn parts(&self) -> impl Iterator<Item = &E::A<R>> {
+        std::iter::once(&self.v).chain(self.nn.as_ref()).chain(self.extra.iter())
+    }
+
+    /// A column shaped like `like` from the vectors `parts` listed, moved by a row operation.
+    fn rebuild(like: &Col<E, R>, it: &mut impl Iterator<Item = E::A<R>>) -> Col<E, R> {
+        let v = it.next().expect("a value vector");
+        let nn = like.nn.as_ref().map(|_| it.next().expect("a not-NULL vector"));
+        let extra = like.extra.iter().map(|_| it.next().expect("a payload vector")).collect();
+        Col { v, nn, extra }
     }
 }
 
@@ -90,11 +113,25 @@ fn execute_inner<E: Engine, R: Ring, S: Source<E>>(
     let ordered = matches!(q.root.node, Node::TopK { .. });
     let rel = x.compact(rel, shuffle && !ordered)?;
     let ones = x.e.constant(&vec![R::ONE; rel.n]);
-    Ok(Output {
-        rows: rel.n,
-        values: rel.cols.iter().map(|c| c.v.clone()).collect(),
-        not_null: rel.cols.iter().map(|c| c.nn.clone().unwrap_or_else(|| ones.clone())).collect(),
-    })
+    // wire columns: a text column is sent as its payload chunks (the hash is of no use to the
+    // analyst), each with the column's not-NULL flags
+    let (mut values, mut not_null) = (Vec::new(), Vec::new());
+    for (c, t) in rel.cols.iter().zip(&q.root.out) {
+        let nn = c.nn.clone().unwrap_or_else(|| ones.clone());
+        if t.chunks() > 0 {
+            if c.extra.len() != t.chunks() {
+                return Err(QueryError::internal("a text result column lost its payload"));
+            }
+            for x in &c.extra {
+                values.push(x.clone());
+                not_null.push(nn.clone());
+            }
+        } else {
+            values.push(c.v.clone());
+            not_null.push(nn);
+        }
+    }
+    Ok(Output { rows: rel.n, values, not_null })
 }
 
 struct Exec<'a, E: Engine, S> {
@@ -129,10 +166,15 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                 for (i, &c) in cols.iter().enumerate() {
                     if need[i] {
                         let (v, nn) = self.src.column::<R>(self.e, table, c)?;
-                        if self.e.len(&v) != n {
+                        let extra =
+                            if p.out[i].chunks() > 0 { self.src.payload::<R>(self.e, table, c)? } else { Vec::new() };
+                        if self.e.len(&v) != n
+                            || extra.len() != p.out[i].chunks()
+                            || extra.iter().any(|x| self.e.len(x) != n)
+                        {
                             return Err(QueryError::internal(format!("table {table:?}: column lengths differ")));
                         }
-                        out.push(Col { v, nn });
+                        out.push(Col { v, nn, extra });
                     } else {
                         out.push(self.placeholder(n));
                     }
@@ -191,14 +233,18 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                             parts.iter().map(|c| c.nn.clone().unwrap_or_else(|| self.ones(self.e.len(&c.v)))).collect();
                         Some(self.e.concat(&nns.iter().collect::<Vec<_>>()))
                     };
-                    cols.push(Col { v, nn });
+                    // text: every input padded to the union's width by `align`
+                    let extra = (0..t.chunks())
+                        .map(|k| self.e.concat(&parts.iter().map(|c| &c.extra[k]).collect::<Vec<_>>()))
+                        .collect();
+                    cols.push(Col { v, nn, extra });
                 }
                 Ok(Rel { n, valid, cols })
             }
             Node::Join { left, right, left_outer, many_to_many, lkeys, rkeys } => {
                 self.join(left, right, *left_outer, *many_to_many, lkeys, rkeys, need)
             }
-            Node::Aggregate { input, keys, aggs, ordered } => {
+            Node::Aggregate { input, keys, aggs, ordered, ranked } => {
                 let mut inner = vec![false; input.out.len()];
                 for k in keys {
                     uses(k, &mut inner);
@@ -212,7 +258,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
                     uses(o, &mut inner);
                 }
                 let rel = self.run::<R>(input, &inner)?;
-                self.aggregate(rel, input, keys, aggs, ordered.as_ref())
+                self.aggregate(rel, input, keys, aggs, ordered.as_ref(), ranked)
             }
             Node::TopK { input, keys, limit } => {
                 let mut inner = need.to_vec();
@@ -227,11 +273,22 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
 
     /// A column no later step reads.
     fn placeholder<R: Ring>(&self, n: usize) -> Col<E, R> {
-        Col { v: self.zeros(n), nn: None }
+        Col { v: self.zeros(n), nn: None, extra: Vec::new() }
     }
 
     /// A value converted to another type of the same family (numbers: scaled up exactly).
     fn align<R: Ring>(&mut self, c: &Col<E, R>, from: &Ty, to: &Ty) -> Res<Col<E, R>> {
+        if let (Class::Text { .. }, Class::Text { .. }) = (from.class, to.class) {
+            // the hash is the same at any width; a narrower payload gets zero chunks at its end
+            let mut c = c.clone();
+            if !c.extra.is_empty() {
+                let n = self.e.len(&c.v);
+                while c.extra.len() < to.chunks() {
+                    c.extra.push(self.zeros(n));
+                }
+            }
+            return Ok(c);
+        }
         if let (Class::Cat { w: wf }, Class::Cat { w: wt }) = (from.class, to.class) {
             // a label at a wider width: its bytes move up, zero bytes fill the end
             if wt < wf {
@@ -240,7 +297,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             return Ok(if wt == wf {
                 c.clone()
             } else {
-                Col { v: self.e.mul_public(&c.v, &[R::pow2(8 * (wt - wf))]), nn: c.nn.clone() }
+                Col { v: self.e.mul_public(&c.v, &[R::pow2(8 * (wt - wf))]), nn: c.nn.clone(), extra: Vec::new() }
             });
         }
         if !(from.is_num() && to.is_num()) {
@@ -254,7 +311,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         if k == 1 {
             return Ok(c.clone());
         }
-        Ok(Col { v: self.e.mul_public(&c.v, &[r(k)]), nn: c.nn.clone() })
+        Ok(Col { v: self.e.mul_public(&c.v, &[r(k)]), nn: c.nn.clone(), extra: Vec::new() })
     }
 
     fn and_nn<R: Ring>(&mut self, a: &Option<E::A<R>>, b: &Option<E::A<R>>) -> Res<Option<E::A<R>>> {
@@ -275,8 +332,7 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         // one shuffle of the validity bits (if any), every value and the NULL flags that exist
         let mut cols: Vec<&E::A<R>> = rel.valid.iter().collect();
         for c in &rel.cols {
-            cols.push(&c.v);
-            cols.extend(c.nn.as_ref());
+            cols.extend(c.parts());
         }
         let mut sh = self.e.shuffle(&cols)?.into_iter();
         let idx: Option<Vec<u32>> = match rel.valid {
@@ -290,15 +346,8 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
             Some(idx) => e.gather(&v, idx),
             None => v,
         };
-        let out: Vec<Col<E, R>> = rel
-            .cols
-            .iter()
-            .map(|c| {
-                let v = keep(self.e, sh.next().expect("shuffled"));
-                let nn = c.nn.as_ref().map(|_| keep(self.e, sh.next().expect("shuffled")));
-                Col { v, nn }
-            })
-            .collect();
+        let mut kept = sh.map(|v| keep(self.e, v));
+        let out: Vec<Col<E, R>> = rel.cols.iter().map(|c| Col::rebuild(c, &mut kept)).collect();
         Ok(Rel { n: idx.as_ref().map_or(n, |i| i.len()), valid: None, cols: out })
     }
 }

@@ -52,12 +52,10 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         }
         let kn = Num::<E, R>::from_share(key, FixedPoint::int(bits + 1), "ORDER BY")?;
         let mut payload: Vec<&E::A<R>> = Vec::new();
-        let ones = self.ones(n);
-        let valid = rel.valid.clone().unwrap_or(ones.clone());
+        let valid = rel.valid.clone().unwrap_or_else(|| self.ones(n));
         payload.push(&valid);
         for c in &rel.cols {
-            payload.push(&c.v);
-            payload.push(c.nn.as_ref().unwrap_or(&ones));
+            payload.extend(c.parts());
         }
         let (_, sorted) = sort_by_key(self.e, &kn, &payload)?;
         let k = limit.min(n);
@@ -65,15 +63,8 @@ impl<E: Engine, S: Source<E>> Exec<'_, E, S> {
         let head = self.e.slice(&sorted[0], 0..k);
         let flags = self.e.open(&head, Reveal::LimitRows)?;
         let m = flags.iter().take_while(|f| **f == R::ONE).count();
-        let cols = rel
-            .cols
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Col {
-                v: self.e.slice(&sorted[1 + 2 * i], 0..m),
-                nn: c.nn.as_ref().map(|_| self.e.slice(&sorted[2 + 2 * i], 0..m)),
-            })
-            .collect();
+        let mut it = sorted[1..].iter().map(|x| self.e.slice(x, 0..m));
+        let cols = rel.cols.iter().map(|c| Col::rebuild(c, &mut it)).collect();
         Ok(Rel { n: m, valid: None, cols })
     }
 }

@@ -87,6 +87,12 @@ impl Binder<'_> {
             (AggFn::CountStar | AggFn::Count | AggFn::CountDistinct, _) => Ty::int(0, rows),
             (_, Some(x)) => {
                 if matches!(func, AggFn::Min | AggFn::Max) {
+                    if matches!(x.ty.class, Class::Text { .. }) {
+                        return Err(QueryError::Invalid(format!(
+                            "{text}: text is compared on a hash, so it has no MIN or MAX under MPC; GROUP BY it and \
+                             sort the result (ORDER BY without LIMIT sorts on your machine)"
+                        )));
+                    }
                     if !(x.ty.is_num() || matches!(x.ty.class, Class::Date | Class::Cat { .. })) {
                         return Err(QueryError::Invalid(format!("{text}: MIN and MAX take numbers, dates or labels")));
                     }

@@ -45,6 +45,14 @@ impl Binder<'_> {
         if let Some(k) = limit {
             let rows = p.rows.min(k);
             let out = p.out.clone();
+            if let Some(k) = keys.iter().find(|k| matches!(out[k.col].class, Class::Text { .. })) {
+                return Err(QueryError::Invalid(format!(
+                    "ORDER BY column {} … LIMIT: text is compared on a hash under MPC, so it cannot be sorted \
+                     there; drop LIMIT (every row is then opened to you and sorted on your machine), or order by \
+                     another column",
+                    k.col + 1
+                )));
+            }
             let kb = self.sort_key_bits(&out, &keys);
             if kb + lg(p.rows) + 2 > 126 {
                 // the secure top-k compares one key made of all ORDER BY items side by side
@@ -345,24 +353,53 @@ impl Binder<'_> {
                 return Err(QueryError::Invalid(format!("{}: take it of a column, not of a quotient", a.text)));
             }
         }
-        // sort key of the grouping: the composite of the keys (and the ordered argument)
-        let mut kbits = key_bits;
-        if let Some(o) = &ordered {
-            kbits += component_bits(&o.ty);
-        }
+        // sort key of the grouping: the composite of the keys (and the ordered argument); text
+        // keys too wide together enter it as dense ranks, widest first
+        let rank_bits = component_bits(&Ty::int(0, p.rows as i128));
+        let mut ranked = vec![false; ctx.keys.len()];
         if !ctx.keys.is_empty() || ordered.is_some() {
-            let need = kbits + lg(p.rows) + 3;
-            if need > GROUP_KEY_BITS {
-                return Err(group_key_too_wide(&ctx.keys, ordered.as_ref(), p.rows, need));
+            loop {
+                let kbits: u32 = ctx
+                    .keys
+                    .iter()
+                    .zip(&ranked)
+                    .map(|((_, e), r)| if *r { rank_bits } else { component_bits(&e.ty) })
+                    .sum::<u32>()
+                    + 1
+                    + ordered.as_ref().map_or(0, |o| component_bits(&o.ty));
+                let need = kbits + lg(p.rows) + 3;
+                if need <= GROUP_KEY_BITS {
+                    self.note_bits(need, "GROUP BY")?;
+                    break;
+                }
+                let alone = |e: &Expr| component_bits(&e.ty) + 1 + lg(p.rows) + 3 <= GROUP_KEY_BITS;
+                let pick = (0..ctx.keys.len())
+                    .filter(|&i| {
+                        let e = &ctx.keys[i].1;
+                        !ranked[i]
+                            && matches!(e.ty.class, Class::Text { .. })
+                            && component_bits(&e.ty) > rank_bits
+                            && alone(e)
+                    })
+                    .max_by_key(|&i| component_bits(&ctx.keys[i].1.ty));
+                match pick {
+                    Some(i) => {
+                        self.note_bits(component_bits(&ctx.keys[i].1.ty) + 1 + lg(p.rows) + 3, "GROUP BY")?;
+                        ranked[i] = true;
+                    }
+                    None => {
+                        let key_bits = key_bits + ordered.as_ref().map_or(0, |o| component_bits(&o.ty));
+                        return Err(group_key_too_wide(&ctx.keys, ordered.as_ref(), p.rows, key_bits + lg(p.rows) + 3));
+                    }
+                }
             }
-            self.note_bits(need, "GROUP BY")?;
         }
         let mut out: Vec<Ty> = ctx.keys.iter().map(|(_, e)| e.ty.clone()).collect();
         out.extend(ctx.aggs.iter().map(|a| a.ty.clone()));
         let rows = if ctx.keys.is_empty() { 1 } else { p.rows };
         let keys: Vec<Expr> = ctx.keys.into_iter().map(|(_, e)| e).collect();
         let mut plan = Plan {
-            node: Node::Aggregate { input: Box::new(p), keys, aggs: ctx.aggs, ordered },
+            node: Node::Aggregate { input: Box::new(p), keys, aggs: ctx.aggs, ordered, ranked },
             out: out.clone(),
             rows,
         };
@@ -499,11 +536,14 @@ impl Binder<'_> {
                 let ok = match (l.ty.class, r.ty.class) {
                     (Class::Num { d: 0, f: 0 }, Class::Num { d: 0, f: 0 }) => true,
                     (Class::Cat { .. }, Class::Cat { .. }) => true,
-                    (a, b) => a == b && matches!(a, Class::Key | Class::Date),
+                    // text joins text, and keys, on the same hash
+                    (Class::Text { .. } | Class::Key, Class::Text { .. } | Class::Key) => true,
+                    (a, b) => a == b && matches!(a, Class::Date),
                 };
                 if !ok {
                     return Err(QueryError::Invalid(format!(
-                        "join keys {} ({}) and {} ({}) cannot be matched: join integers, keys, categories or dates of the same kind",
+                        "join keys {} ({}) and {} ({}) cannot be matched: join integers, keys or text, categories, or dates of the \
+                         same kind (a category joins a text column once uploaded with --text)",
                         l.text,
                         l.ty.class.name(),
                         r.text,

@@ -3,6 +3,7 @@
 
 use super::agg::{agg_name, plain_args};
 use super::*;
+use crate::ty::bits_of;
 
 impl Binder<'_> {
     /// Binds an expression; in an aggregation context, GROUP BY expressions and aggregates become
@@ -197,6 +198,7 @@ impl Binder<'_> {
                 if else_result.is_none() {
                     ty.nullable = true;
                 }
+                no_text_result(&ty, &text, "CASE")?;
                 Ok(Expr { op: Op::Case(whens, Box::new(els)), ty, text })
             }
             ast::Expr::Function(f) => self.function(f, scope, ctx, e.span()),
@@ -386,7 +388,14 @@ impl Binder<'_> {
         };
         check(lo, hi, &text)?;
         if f > 0 || td < d {
-            self.note_bits(x.ty.bits() + 64, &text)?;
+            // the exact division by c = 10^(d - td) 2^f multiplies by m = ceil(2^(b + 2) / c)
+            // (`exec::expr::div_public_toward_zero`): the product needs b + bits(m) + 1 bits
+            let up = factor(td.saturating_sub(d), 0, &text)?;
+            let c = factor(d.saturating_sub(td), f, &text)?;
+            let b = x.ty.bits() + bits_of(0, up);
+            let m = 1i128.checked_shl(b + 2).filter(|_| b + 2 < 127).map(|p| (p + c - 1) / c);
+            let m = m.ok_or_else(|| QueryError::range(&text, b + 2))?;
+            self.note_bits(b + bits_of(0, m) + 3, &text)?;
         }
         let nullable = x.ty.nullable;
         Ok(Expr { op: Op::Cast(x.into()), ty: Ty { class: to, lo, hi, nullable }, text })
@@ -422,6 +431,7 @@ impl Binder<'_> {
                     ty = unify(&ty, &x.ty, &text)?;
                 }
                 ty.nullable = xs.iter().all(|x| x.ty.nullable);
+                no_text_result(&ty, &text, "COALESCE")?;
                 Ok(Expr { op: Op::Coalesce(xs), ty, text })
             }
             "abs" if args.len() == 1 => {
@@ -518,6 +528,21 @@ pub(super) fn need_num(x: &Expr) -> Result<(), QueryError> {
     }
 }
 
+/// Longest labels a category column holds (the shortest text column's may be shorter, when
+/// declared so: `mitsu upload --text`).
+pub(super) const MAX_CATEGORY_BYTES: usize = MAX_LABEL_BYTES;
+
+/// CASE and COALESCE choose between values by arithmetic on one share each; a text value is a
+/// hash with its payload, which they do not carry.
+fn no_text_result(ty: &Ty, text: &str, what: &str) -> Result<(), QueryError> {
+    if matches!(ty.class, Class::Text { .. }) {
+        return Err(QueryError::Invalid(format!(
+            "{text}: {what} does not return text columns in this version; filter with WHERE, or group by the column"
+        )));
+    }
+    Ok(())
+}
+
 /// Booleans used as numbers are integers.
 pub(super) fn num_ty(t: &Ty) -> Ty {
     match t.class {
@@ -547,9 +572,18 @@ pub(super) fn compare(
             && match a.ty.class {
                 // labels compare in byte-wise UTF-8 order, as SQLite's BINARY collation
                 Class::Date | Class::Bool | Class::Cat { .. } => true,
-                Class::Key => matches!(c, Cmp::Eq | Cmp::Ne),
+                Class::Key | Class::Text { .. } => matches!(c, Cmp::Eq | Cmp::Ne),
                 Class::Num { .. } => true,
             });
+    if !ok && matches!(a.ty.class, Class::Text { .. }) && a.ty.same_kind(&b.ty) {
+        return Err(QueryError::at(
+            format!(
+                "{text}: text longer than {MAX_CATEGORY_BYTES} bytes compares only for equality (=, <>, IN): it is \
+                 compared on a hash, never in the clear"
+            ),
+            span,
+        ));
+    }
     if !ok {
         return Err(QueryError::at(
             format!("{text}: cannot compare a {} with a {}", a.ty.class.name(), b.ty.class.name()),
@@ -593,6 +627,16 @@ pub(super) fn literal(
                 let d =
                     parse_date(s).ok_or_else(|| QueryError::at(format!("'{s}' is not a date (YYYY-MM-DD)"), span))?;
                 Ok(lit(d, Ty { class: Class::Date, lo: d, hi: d, nullable: false }, text))
+            }
+            Some(Class::Text { .. }) => {
+                if s.len() > mitsu_api::encode::MAX_TEXT_BYTES || s.contains('\0') {
+                    return Err(QueryError::at(
+                        format!("'{s}' is no text label (at most {} bytes, no NUL)", mitsu_api::encode::MAX_TEXT_BYTES),
+                        span,
+                    ));
+                }
+                let h = mitsu_api::encode::key_of(s);
+                Ok(lit(h, Ty { class: Class::Text { w: s.len().max(1) as u32 }, lo: h, hi: h, nullable: false }, text))
             }
             Some(Class::Key) => Err(QueryError::at(
                 "keys are hashed by the uploading client; compare keys with keys (join), not with text".into(),

@@ -167,11 +167,15 @@ pub enum Node {
     },
     /// GROUP BY `keys` (none: one group of all rows); output columns: keys, then aggregates.
     /// `ordered` is the one argument of ordered aggregates (MIN, MAX, COUNT DISTINCT, percentiles).
+    /// `ranked`: per key, whether it enters the grouping's sort key as its dense rank (one extra
+    /// sort of the input by that key first), so that two text keys, each a 96-bit hash, group
+    /// together within Z_2^128.
     Aggregate {
         input: Box<Plan>,
         keys: Vec<Expr>,
         aggs: Vec<Agg>,
         ordered: Option<Expr>,
+        ranked: Vec<bool>,
     },
     /// ORDER BY … LIMIT k computed under MPC: only the first k rows are opened.
     TopK {
@@ -263,6 +267,13 @@ pub fn plan_with(sql: &str, cat: &dyn Catalog, opts: Options) -> Result<Query, Q
     }
     let ring = if b.needs_128 || b.max_bits > 60 { 128 } else { 64 };
     Ok(Query { root, names, order, ring })
+}
+
+impl Query {
+    /// Columns the result is sent as: one per output column, a text column's payload chunks.
+    pub fn wire_columns(&self) -> usize {
+        self.root.out.iter().map(Ty::wire_width).sum()
+    }
 }
 
 /// Names in scope: one entry per input column.
@@ -508,6 +519,10 @@ pub(crate) fn unify(a: &Ty, b: &Ty, expr: &str) -> Result<Ty, QueryError> {
         };
         let ((al, ah), (bl, bh)) = (up(a, wa)?, up(b, wb)?);
         return Ok(Ty { class: Class::Cat { w }, lo: al.min(bl), hi: ah.max(bh), nullable: a.nullable || b.nullable });
+    }
+    if let (Class::Text { w: wa }, Class::Text { w: wb }) = (a.class, b.class) {
+        // hashes do not depend on the width; the wider payload holds both
+        return Ok(Ty { class: Class::Text { w: wa.max(wb) }, ..unify_range(a, b) });
     }
     if a.class == b.class {
         return Ok(unify_range(a, b));
