@@ -6,6 +6,9 @@
 //!   unique keys, half of them matching; the output (rows with a secret validity bit) is compacted.
 //! * group_by: `SELECT g, COUNT(*), SUM(v), AVG(v) FROM t GROUP BY g`, `rows` rows in `groups`
 //!   groups.
+//! * join_text and group_by_text: the same queries on 40-byte text labels (`Kind::Text`: the
+//!   provider's hash for matching and grouping, the bytes carried as payload and opened for the
+//!   groups), to compare with the integer keys.
 
 use mitsu_algebra::Ring;
 use mitsu_api::{ColumnSchema, Kind, Schema};
@@ -70,8 +73,12 @@ impl RelResult {
 pub struct RelReport {
     pub join: RelResult,
     pub group_by: RelResult,
+    pub join_text: RelResult,
+    pub group_by_text: RelResult,
 }
 
+/// Tables by name: the schema and the encoded stored columns (the schema's columns, then text
+/// columns' payload chunks; the benchmarks' columns are never NULL).
 pub(crate) struct Tables(pub(crate) BTreeMap<String, (Schema, Vec<Vec<i128>>)>);
 
 impl Catalog for Tables {
@@ -85,8 +92,12 @@ pub(crate) fn int(name: &str, bits: u32) -> ColumnSchema {
     ColumnSchema { name: name.into(), kind: Kind::Integer, nullable: false, bits }
 }
 
-/// One party's shares of every column.
-pub(crate) struct Dealt<R: Ring>(BTreeMap<(String, usize), AShare<R>>);
+pub(crate) fn text(name: &str, bytes: usize) -> ColumnSchema {
+    ColumnSchema { name: name.into(), kind: Kind::Text, nullable: false, bits: 8 * bytes as u32 }
+}
+
+/// One party's shares of every stored column, and the schemas that place payload chunks.
+pub(crate) struct Dealt<R: Ring>(BTreeMap<(String, usize), AShare<R>>, BTreeMap<String, Schema>);
 
 impl<R0: Ring> Source<Rep3> for Dealt<R0> {
     fn column<R: Ring>(
@@ -98,11 +109,28 @@ impl<R0: Ring> Source<Rep3> for Dealt<R0> {
         let s = self.0.remove(&(table.to_string(), col)).ok_or_else(|| QueryError::internal("column read twice"))?;
         Ok((mitsu_query::as_ring(s)?, None))
     }
+
+    fn payload<R: Ring>(&mut self, _: &mut Rep3, table: &str, col: usize) -> Result<Vec<AShare<R>>, QueryError> {
+        let schema = self.1.get(table).ok_or_else(|| QueryError::internal("no such table"))?;
+        schema
+            .payload_columns(col)
+            .map(|i| {
+                let s =
+                    self.0.remove(&(table.to_string(), i)).ok_or_else(|| QueryError::internal("payload read twice"))?;
+                mitsu_query::as_ring(s)
+            })
+            .collect()
+    }
 }
 
 pub(crate) fn deal_all<R: Ring>(t: &Tables, seed: u64) -> [Dealt<R>; 3] {
     let mut prg = Prg::new(Seed::from_u64(seed));
-    let mut out = [Dealt(BTreeMap::new()), Dealt(BTreeMap::new()), Dealt(BTreeMap::new())];
+    let schemas: BTreeMap<String, Schema> = t.0.iter().map(|(n, (s, _))| (n.clone(), s.clone())).collect();
+    let mut out = [
+        Dealt(BTreeMap::new(), schemas.clone()),
+        Dealt(BTreeMap::new(), schemas.clone()),
+        Dealt(BTreeMap::new(), schemas),
+    ];
     for (name, (_, cols)) in &t.0 {
         for (i, c) in cols.iter().enumerate() {
             let v: Vec<R> = c.iter().map(|x| R::from_i128(*x)).collect();
@@ -221,17 +249,89 @@ pub fn run(cfg: &RelConfig) -> Result<RelReport, MpcError> {
         }
     }
     let group_by = RelResult::new(sql, &q, n, (secs, bytes, rounds), plain, out[0].len());
-    Ok(RelReport { join, group_by })
+
+    // the same on 40-byte text labels: the join key and the group label as a provider's client
+    // encodes them (hash, then payload chunks)
+    let label = |kind: &str, v: i128| format!("{kind}-{v:0>width$}", width = LABEL_BYTES - kind.len() - 1);
+    let text_cols = |labels: &[String]| -> Vec<Vec<i128>> {
+        let chunks = LABEL_BYTES.div_ceil(mitsu_api::encode::TEXT_CHUNK_BYTES);
+        let mut cols = vec![labels.iter().map(|l| mitsu_api::encode::key_of(l)).collect::<Vec<_>>()];
+        let packed: Vec<Vec<i128>> =
+            labels.iter().map(|l| mitsu_api::encode::text_chunks(l, chunks).expect("a label that fits")).collect();
+        cols.extend((0..chunks).map(|k| packed.iter().map(|p| p[k]).collect()));
+        cols
+    };
+    let lt = text_cols(&lk.iter().map(|k| label("customer", *k)).collect::<Vec<_>>());
+    let rt = text_cols(&rk.iter().map(|k| label("customer", *k)).collect::<Vec<_>>());
+    let with_payload = |key: &[Vec<i128>], rest: [&Vec<i128>; 2]| -> Vec<Vec<i128>> {
+        let mut cols = vec![key[0].clone(), rest[0].clone(), rest[1].clone()];
+        cols.extend(key[1..].iter().cloned());
+        cols
+    };
+    let mut t = Tables(BTreeMap::new());
+    t.0.insert(
+        "l".into(),
+        (Schema::new(vec![text("k", LABEL_BYTES), int("a", 21), int("b", 21)]), with_payload(&lt, [&a, &b])),
+    );
+    t.0.insert(
+        "r".into(),
+        (Schema::new(vec![text("k", LABEL_BYTES), int("c", 21), int("d", 21)]), with_payload(&rt, [&c, &d])),
+    );
+    let sql = "SELECT l.a, l.b, r.c, r.d FROM l JOIN r ON l.k = r.k";
+    let q = mitsu_query::plan(sql, &t).map_err(qerr)?;
+    let (secs, bytes, rounds, out) = run_best(&q, &t, cfg.repeat)?;
+    let mut got: Vec<(i128, i128, i128, i128)> =
+        (0..out[0].len()).map(|i| (out[0][i], out[1][i], out[2][i], out[3][i])).collect();
+    got.sort_unstable();
+    if got != want {
+        return Err(MpcError::Internal(format!("text join: {} rows, plain join has {}", got.len(), want.len())));
+    }
+    let join_text =
+        RelResult::new(&format!("{sql} (40-byte text)"), &q, n, (secs, bytes, rounds), join.plain_seconds, got.len());
+
+    let gt = text_cols(&g.iter().map(|x| label("category", *x)).collect::<Vec<_>>());
+    let mut cols = vec![gt[0].clone(), v.clone()];
+    cols.extend(gt[1..].iter().cloned());
+    let mut t = Tables(BTreeMap::new());
+    t.0.insert("t".into(), (Schema::new(vec![text("g", LABEL_BYTES), int("v", 21)]), cols));
+    let sql = "SELECT g, COUNT(*), SUM(v), AVG(v) FROM t GROUP BY g";
+    let q = mitsu_query::plan(sql, &t).map_err(qerr)?;
+    let (secs, bytes, rounds, out) = run_best(&q, &t, cfg.repeat)?;
+    // wire columns: g's payload chunks, then the aggregates
+    let chunks = q.root.out[0].wire_width();
+    let by_label: BTreeMap<String, (i128, i128)> = agg.iter().map(|(k, cs)| (label("category", *k), *cs)).collect();
+    if out[0].len() != by_label.len() {
+        return Err(MpcError::Internal(format!("text group by: {} groups, plain has {}", out[0].len(), agg.len())));
+    }
+    for i in 0..out[0].len() {
+        let l = mitsu_api::encode::unpack_text(&(0..chunks).map(|k| out[k][i]).collect::<Vec<_>>());
+        let ok = by_label.get(&l).is_some_and(|&(cnt, sum)| out[chunks][i] == cnt && out[chunks + 1][i] == sum);
+        if !ok {
+            return Err(MpcError::Internal(format!("text group by: group {l:?} differs from the plain result")));
+        }
+    }
+    let group_by_text = RelResult::new(
+        &format!("{sql} (40-byte text)"),
+        &q,
+        n,
+        (secs, bytes, rounds),
+        group_by.plain_seconds,
+        out[0].len(),
+    );
+    Ok(RelReport { join, group_by, join_text, group_by_text })
 }
+
+/// Length of the text labels of `join_text` and `group_by_text`.
+const LABEL_BYTES: usize = 40;
 
 pub fn format(r: &RelReport) -> String {
     let mut s = String::from(
         "query                                                 rows      mpc s   ring   rounds   MB/party   plain s\n",
     );
-    for x in [&r.join, &r.group_by] {
+    for x in [&r.join, &r.join_text, &r.group_by, &r.group_by_text] {
         s += &format!(
             "{:<52} {:>8} {:>9.2} {:>6} {:>8} {:>10.1} {:>9.3}   ({}, {:.1})\n",
-            x.query.chars().take(52).collect::<String>(),
+            short(&x.query),
             x.rows,
             x.seconds,
             x.ring,
@@ -243,4 +343,12 @@ pub fn format(r: &RelReport) -> String {
         );
     }
     s
+}
+
+/// The query as the table prints it: at most 52 characters, the text marker kept.
+fn short(q: &str) -> String {
+    match q.strip_suffix(" (40-byte text)") {
+        Some(sql) => format!("{} (text)", sql.chars().take(45).collect::<String>()),
+        None => q.chars().take(52).collect(),
+    }
 }

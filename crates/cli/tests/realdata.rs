@@ -89,3 +89,90 @@ fn files_as_pandas_writes_them_through_party_processes() {
     assert!(ran >= 10, "{ran} cases");
     assert!(errs.is_empty(), "{}", errs.join("\n"));
 }
+
+/// The answers `tests/sql/expected.py` wrote into a sqllogictest file: (SQL, rows as `a|b|c`).
+fn slt_answers(file: &str) -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(client_tests().join("sql").join(file)).unwrap();
+    text.split("\nquery\n")
+        .skip(1)
+        .map(|b| {
+            let (sql, rest) = b.split_once("----\n").unwrap();
+            let rows = rest.split("\n\n").next().unwrap().lines().map(String::from).collect();
+            (sql.trim().to_string(), rows)
+        })
+        .collect()
+}
+
+#[test]
+fn text_of_any_length_through_party_processes() {
+    let d = Deployment::new("texts", common::ports(36));
+    d.wait_ready();
+    let data = client_tests().join("sql/data");
+    let out = d.run(&["upload", "--table", "t", "--csv", data.join("texts.csv").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(shown.contains("text") && shown.contains("labels of up to 258 bytes (compared on a hash)"), "{shown}");
+    let out = d.run(&["upload", "--table", "m", "--csv", data.join("makers.csv").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // every aggregate query of texts.test, as SQLite answered it (values within 1e-6)
+    let mut ran = 0;
+    for (sql, want) in slt_answers("texts.test") {
+        if sql.contains("ORDER BY") || !sql.contains("GROUP BY") && !sql.contains("COUNT(") {
+            continue; // row-level results need the allow_rows policy; ordered ones are checked below
+        }
+        let out = d.run(&["sql", &sql, "--format", "csv"]);
+        assert!(out.status.success(), "{sql}: {}", stderr(&out));
+        let mut got: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .from_reader(stdout(&out).as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        let mut want: Vec<Vec<String>> = want.iter().map(|r| r.split('|').map(String::from).collect()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got.len(), want.len(), "{sql}: {got:?} vs {want:?}");
+        for (g, w) in got.iter().zip(&want) {
+            for (a, b) in g.iter().zip(w) {
+                // CSV writes NULL as an empty cell
+                let same = a == b
+                    || (a.is_empty() && b == "NULL")
+                    || a.parse::<f64>()
+                        .ok()
+                        .zip(b.parse::<f64>().ok())
+                        .is_some_and(|(x, y)| (x - y).abs() <= 1e-6 * y.abs().max(1.0));
+                assert!(same, "{sql}: {g:?} vs SQLite {w:?}");
+            }
+        }
+        ran += 1;
+    }
+    assert!(ran >= 7, "{ran} queries");
+    // statistics group by text: freq, a cross table of two text columns, a grouped test
+    let out = d.run(&["stats", "freq", "--from", "t", "--column", "maker", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let s = j.to_string();
+    assert!(s.contains("パナソニックホールディングス株式会社") && s.contains(&"X".repeat(256)), "{s}");
+    let out = d.run(&["stats", "crosstab", "--from", "t", "--row", "pref", "--col", "note", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("神奈川県横浜市西区みなとみらい"), "{}", stdout(&out));
+    let out = d.run(&[
+        "stats",
+        "ttest",
+        "--from",
+        "t",
+        "--column",
+        "amount",
+        "--by",
+        "maker",
+        "--groups",
+        "MITSUBISHI HEAVY INDUSTRIES,株式会社日立製作所",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // errors name what text cannot do, and no party crashed on them
+    let out = d.run(&["sql", "SELECT maker, COUNT(*) FROM t GROUP BY maker ORDER BY maker LIMIT 2"]);
+    assert!(!out.status.success() && stderr(&out).contains("cannot be sorted there"), "{}", stderr(&out));
+    let out = d.run(&["sql", "SELECT COUNT(*) FROM t WHERE maker = 'TOYOTA'"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -16,8 +16,16 @@ use std::path::Path;
 pub enum TableError {
     #[error("{file}: {what}")]
     File { file: String, what: String },
-    #[error("{file}, line {line}, column {column:?}: {value:?} {why}")]
+    #[error("{file}, line {line}, column {column:?}: {} {why}", shown(value))]
     Value { file: String, line: u64, column: String, value: String, why: String },
+}
+
+/// A cell as an error quotes it: at most 60 characters (a 1000-byte label would bury the message).
+fn shown(v: &str) -> String {
+    match v.char_indices().nth(60) {
+        Some((i, _)) => format!("{:?}…", &v[..i]),
+        None => format!("{v:?}"),
+    }
 }
 
 /// One encoded column: integers (NULL encoded as 0) and, for nullable columns, validity; for
