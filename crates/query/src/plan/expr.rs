@@ -528,10 +528,6 @@ pub(super) fn need_num(x: &Expr) -> Result<(), QueryError> {
     }
 }
 
-/// Longest labels a category column holds (the shortest text column's may be shorter, when
-/// declared so: `mitsu upload --text`).
-pub(super) const MAX_CATEGORY_BYTES: usize = MAX_LABEL_BYTES;
-
 /// CASE and COALESCE choose between values by arithmetic on one share each; a text value is a
 /// hash with its payload, which they do not carry.
 fn no_text_result(ty: &Ty, text: &str, what: &str) -> Result<(), QueryError> {
@@ -578,8 +574,8 @@ pub(super) fn compare(
     if !ok && matches!(a.ty.class, Class::Text { .. }) && a.ty.same_kind(&b.ty) {
         return Err(QueryError::at(
             format!(
-                "{text}: text longer than {MAX_CATEGORY_BYTES} bytes compares only for equality (=, <>, IN): it is \
-                 compared on a hash, never in the clear"
+                "{text}: a text column compares only for equality (=, <>, IN): it is compared on a hash, never \
+                 in the clear"
             ),
             span,
         ));
